@@ -1,0 +1,122 @@
+/**
+ * The trace event model shared by the recorder, the file format, replay, diff and inspect.
+ *
+ * One event is one guest-visible boundary crossing: a hypercall, an exception, an interrupt
+ * delivery, a privileged-operation exit, a port or MMIO access, or a marker. Each carries its
+ * ABI-level record (what the backend saw, in the backend's numbers and units) and, where it
+ * implements a paravirt_ops operation, the canonical operation with arguments in canonical units
+ * (nanoseconds, guest-physical frames, flag bits), so traces from different backends can be
+ * aligned operation by operation.
+ *
+ * @module
+ */
+
+/** Event kinds, numbered for the binary encoding. */
+export const EventKind = {
+  hypercall: 0,
+  exception: 1,
+  interrupt: 2,
+  exit: 3,
+  io: 4,
+  mmio: 5,
+  marker: 6,
+} as const;
+export type EventKindName = keyof typeof EventKind;
+export const EVENT_KIND_NAMES: readonly EventKindName[] = [
+  "hypercall",
+  "exception",
+  "interrupt",
+  "exit",
+  "io",
+  "mmio",
+  "marker",
+];
+
+/**
+ * Architectural state an event changed, as (key, value) pairs. Keys are a closed set so the
+ * binary format can number them.
+ */
+export const StateKey = {
+  IF: 0,
+  CR0: 1,
+  CR2: 2,
+  CR3: 3,
+  CR4: 4,
+  CPL: 5,
+  /** Next timer deadline in virtual ns (0 = none). */
+  TIMER: 6,
+  /** Halted (1) or running (0). */
+  HALTED: 7,
+  TS: 8,
+} as const;
+export type StateKeyName = keyof typeof StateKey;
+export const STATE_KEY_NAMES: readonly StateKeyName[] = [
+  "IF",
+  "CR0",
+  "CR2",
+  "CR3",
+  "CR4",
+  "CPL",
+  "TIMER",
+  "HALTED",
+  "TS",
+];
+
+/**
+ * One trace event. Numbers are unsigned 32-bit unless stated; 64-bit ABI values are split into
+ * (lo, hi) argument pairs exactly as the ABI passes them. `null` means "not applicable".
+ */
+export interface TraceEvent {
+  /** 0-based position in the stream. */
+  seq: number;
+  /** Retired instructions when the event happened (QEMU icount / rr tick analogue). */
+  icount: number;
+  vcpu: number;
+  kind: EventKindName;
+  /** ABI number: hypercall number, exit code, port, MMIO address, or vector. -1 if none. */
+  nr: number;
+  /** ABI name: `set_timer_op`, `CR_WRITE`, `page_fault`, `out`, ... */
+  name: string;
+  /** Raw ABI arguments (registers or memory words, as the ABI defines them). */
+  args: number[];
+  /** Return value as the guest sees it (EAX, IN data, ...), or null. */
+  ret: number | null;
+  vector: number | null;
+  errorCode: number | null;
+  cr2: number | null;
+  eip: number;
+  /** Canonical paravirt_ops-level operation (`irq_enable`, `write_cr3`, ...), or null. */
+  op: string | null;
+  /** Canonical arguments in canonical units (documented per op in docs/canonical-ops.md). */
+  opArgs: number[];
+  /** Architectural state changed by the event. */
+  state: Array<[StateKeyName, number]>;
+}
+
+/** Receives events as they happen (the recorder's writer, an in-memory list, a checker). */
+export interface EventSink {
+  /** `seq` is assigned by the sink owner; callers fill the rest. */
+  emit(event: Omit<TraceEvent, "seq">): void;
+}
+
+/** Builds an event with defaults for the fields that do not apply. */
+export function makeEvent(
+  fields: Pick<TraceEvent, "icount" | "kind" | "name" | "eip"> & Partial<TraceEvent>,
+): Omit<TraceEvent, "seq"> {
+  return {
+    icount: fields.icount,
+    vcpu: fields.vcpu ?? 0,
+    kind: fields.kind,
+    nr: fields.nr ?? -1,
+    name: fields.name,
+    args: fields.args ?? [],
+    ret: fields.ret ?? null,
+    vector: fields.vector ?? null,
+    errorCode: fields.errorCode ?? null,
+    cr2: fields.cr2 ?? null,
+    eip: fields.eip,
+    op: fields.op ?? null,
+    opArgs: fields.opArgs ?? [],
+    state: fields.state ?? [],
+  };
+}

@@ -1,0 +1,499 @@
+/**
+ * Lockstep differential testing of pvreplay's CPU against QEMU TCG through QEMU's gdb stub.
+ *
+ * Both emulators load the same Multiboot image. QEMU runs its own option-ROM loader up to the
+ * kernel entry point (a breakpoint); pvreplay is then put in exactly QEMU's state (GPRs, EFLAGS,
+ * segment registers and caches, control and descriptor-table registers, and RAM copied from QEMU
+ * with `m` packets) and both are single-stepped, comparing GPRs, EIP, EFLAGS (minus the bits the
+ * SDM leaves undefined for the instruction, see flag_masks.ts) and selectors after every
+ * instruction.
+ *
+ * CLI:
+ *   deno run -A tests/lockstep/lockstep.ts --kernel guests/cputests/images/pm_exceptions.elf
+ *   deno run -A tests/lockstep/lockstep.ts --random --seed 1 --insns 200000
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { GdbReg, parseInfoRegisters, type QemuSession, startQemu } from "./gdb_remote.ts";
+import { parseElf } from "./elf.ts";
+import { undefinedEffects, ZF } from "./flag_masks.ts";
+import { generateCode, HARNESS } from "./random_code.ts";
+import { PhysicalMemory } from "../../core/memory.ts";
+import { IoBus } from "../../core/bus.ts";
+import { VirtualClock } from "../../core/clock.ts";
+
+/** The subset of the CPU public API (brief: core/cpu/cpu.ts) that lockstep drives. */
+export interface LockstepCpu {
+  regs: Int32Array;
+  eip: number;
+  getEflags(): number;
+  setEflags(v: number): void;
+  segSel: Int32Array;
+  segBase: Int32Array;
+  segLimit: Int32Array;
+  segAttr: Int32Array;
+  cr0: number;
+  cr2: number;
+  cr3: number;
+  cr4: number;
+  cpl: number;
+  halted: boolean;
+  gdtrBase: number;
+  gdtrLimit: number;
+  idtrBase: number;
+  idtrLimit: number;
+  step(): string;
+  requestStop(): void;
+  /** Present in pvreplay's CPU: recompute derived mode/segment state after direct writes. */
+  updateMode?(): void;
+  flushTlb?(all: boolean): void;
+}
+
+/** Path of the CPU under test. */
+export const CPU_MODULE = new URL("../../core/cpu/cpu.ts", import.meta.url);
+
+/** True when `core/cpu/cpu.ts` exists (the CPU lands incrementally). */
+export function cpuAvailable(): boolean {
+  try {
+    return Deno.statSync(CPU_MODULE).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Segment register indices in pvreplay's order (ES CS SS DS FS GS LDTR TR). */
+const SEG_NAMES = ["es", "cs", "ss", "ds", "fs", "gs"];
+/** `g` packet index of each of pvreplay's six segment registers. */
+const GDB_SEG = [GdbReg.es, GdbReg.cs, GdbReg.ss, GdbReg.ds, GdbReg.fs, GdbReg.gs];
+const REG_NAMES = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
+/** RF is set/cleared by QEMU around gdb single steps in ways real hardware does not mirror. */
+const RF = 0x10000;
+
+/** IN opcodes: the value read comes from QEMU's devices, so it is copied over. */
+function isPortRead(op: number): boolean {
+  return op === 0xe4 || op === 0xe5 || op === 0xec || op === 0xed;
+}
+
+/** One architectural state as compared by lockstep. */
+export interface ArchState {
+  regs: number[];
+  eip: number;
+  eflags: number;
+  sel: number[];
+}
+
+/** A divergence between pvreplay and QEMU. */
+export interface Mismatch {
+  /** Instructions compared before this one. */
+  index: number;
+  eip: number;
+  bytes: Uint8Array;
+  name: string;
+  before: ArchState;
+  qemu: ArchState;
+  pvreplay: ArchState;
+  fields: string[];
+}
+
+const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, "0");
+
+/** Formats a mismatch as a multi-line report. */
+export function formatMismatch(m: Mismatch): string {
+  const lines = [
+    `MISMATCH after ${m.index} compared instructions at eip=${hex(m.eip)} (${m.name})`,
+    `  bytes: ${Array.from(m.bytes).map((b) => b.toString(16).padStart(2, "0")).join(" ")}`,
+    `  differs: ${m.fields.join(", ")}`,
+    `  ${"".padEnd(7)} ${"before".padEnd(9)} ${"qemu".padEnd(9)} pvreplay`,
+  ];
+  const row = (n: string, b: number, q: number, p: number) =>
+    lines.push(`  ${n.padEnd(7)} ${hex(b)}  ${hex(q)}  ${hex(p)}${q !== p ? "  <--" : ""}`);
+  REG_NAMES.forEach((n, i) => row(n, m.before.regs[i], m.qemu.regs[i], m.pvreplay.regs[i]));
+  row("eip", m.before.eip, m.qemu.eip, m.pvreplay.eip);
+  row("eflags", m.before.eflags, m.qemu.eflags, m.pvreplay.eflags);
+  SEG_NAMES.forEach((n, i) => row(n, m.before.sel[i], m.qemu.sel[i], m.pvreplay.sel[i]));
+  return lines.join("\n");
+}
+
+/** How a lockstep run ended. */
+export interface LockstepResult {
+  compared: number;
+  mismatch: Mismatch | null;
+  /** Why stepping stopped: "limit", "exit" (debug-exit), "halt", "spin", "target" or "mismatch". */
+  end: string;
+  seconds: number;
+}
+
+/**
+ * QEMU + pvreplay in lockstep.
+ *
+ * @example
+ * ```ts ignore
+ * import { Lockstep } from "./lockstep.ts";
+ * const ls = await Lockstep.start("guests/cputests/images/harness.elf");
+ * const r = await ls.run(10_000);
+ * await ls.close();
+ * ```
+ */
+export class Lockstep {
+  readonly memory: PhysicalMemory;
+  /** Total instructions compared over the session. */
+  compared = 0;
+  /** Set when pvreplay wrote isa-debug-exit. */
+  exitCode = -1;
+
+  private constructor(
+    readonly qemu: QemuSession,
+    readonly cpu: LockstepCpu,
+    memory: PhysicalMemory,
+    readonly entry: number,
+    readonly symbols: Map<string, number>,
+  ) {
+    this.memory = memory;
+  }
+
+  /** Starts QEMU on `kernel`, runs it to the ELF entry point and clones its state into pvreplay. */
+  static async start(kernel: string, memMiB = 64): Promise<Lockstep> {
+    const elf = parseElf(Deno.readFileSync(kernel), kernel);
+    const qemu = await startQemu({ kernel, memMiB });
+    try {
+      const gdb = qemu.gdb;
+      await gdb.insertBreakpoint(elf.entry);
+      const stop = await gdb.cont();
+      await gdb.removeBreakpoint(elf.entry);
+      const regs = await gdb.readRegisters();
+      if (regs[GdbReg.eip] !== elf.entry) {
+        throw new Error(`QEMU did not reach the entry point 0x${hex(elf.entry)} (stop '${stop}')`);
+      }
+      const sys = parseInfoRegisters(await gdb.monitor("info registers"));
+
+      const { Cpu } = await import(CPU_MODULE.href);
+      const memory = new PhysicalMemory({ size: memMiB << 20 });
+      const io = new IoBus();
+      const clock = new VirtualClock();
+      const intr = { hasInterrupt: () => false, acknowledge: () => 0 };
+      const cpu: LockstepCpu = new Cpu({ memory, io, clock, intr });
+      const ls = new Lockstep(qemu, cpu, memory, elf.entry, elf.symbols);
+      io.register(0xf4, 4, {
+        portRead: () => 0xffffffff,
+        portWrite: (_p, _s, v) => {
+          ls.exitCode = v;
+          cpu.requestStop();
+        },
+      });
+
+      // RAM: conventional memory (IVT, BDA, QEMU's Multiboot info) and every loaded segment.
+      const ranges: Array<[number, number]> = [[0, 0xa0000]];
+      for (const s of elf.segments) ranges.push([s.paddr, s.memsz]);
+      for (const [base, len] of ranges) memory.load(base, await gdb.readMemory(base, len));
+
+      for (let i = 0; i < 8; i++) cpu.regs[i] = regs[i];
+      cpu.eip = regs[GdbReg.eip];
+      cpu.cr0 = sys.cr0;
+      cpu.cr2 = sys.cr2;
+      cpu.cr3 = sys.cr3;
+      cpu.cr4 = sys.cr4;
+      cpu.gdtrBase = sys.gdtBase;
+      cpu.gdtrLimit = sys.gdtLimit;
+      cpu.idtrBase = sys.idtBase;
+      cpu.idtrLimit = sys.idtLimit;
+      for (let i = 0; i < 8; i++) {
+        const s = sys.segs[i];
+        cpu.segSel[i] = s.sel;
+        cpu.segBase[i] = s.base;
+        cpu.segLimit[i] = s.limit;
+        cpu.segAttr[i] = qemuFlagsToAttr(s.flags);
+      }
+      cpu.cpl = sys.cpl;
+      cpu.setEflags(regs[GdbReg.eflags]);
+      cpu.updateMode?.();
+      cpu.flushTlb?.(true);
+      return ls;
+    } catch (e) {
+      await qemu.close();
+      throw e;
+    }
+  }
+
+  /** pvreplay's architectural state. */
+  pvState(): ArchState {
+    const c = this.cpu;
+    return {
+      regs: Array.from(c.regs, (v) => v >>> 0),
+      eip: c.eip >>> 0,
+      eflags: c.getEflags() >>> 0,
+      sel: Array.from(c.segSel.subarray(0, 6), (v) => v & 0xffff),
+    };
+  }
+
+  /** QEMU's architectural state. */
+  async qemuState(): Promise<ArchState> {
+    const r = await this.qemu.gdb.readRegisters();
+    return {
+      regs: Array.from(r.subarray(0, 8)),
+      eip: r[GdbReg.eip],
+      eflags: r[GdbReg.eflags],
+      sel: GDB_SEG.map((i) => r[i] & 0xffff),
+    };
+  }
+
+  /** Reads instruction bytes at the linear address `lin` from pvreplay's memory (paging off or identity). */
+  #codeAt(c: LockstepCpu): Uint8Array {
+    const out = new Uint8Array(15);
+    const lin = (c.segBase[1] + c.eip) >>> 0;
+    const cpu = c as unknown as { translate?: (l: number) => number };
+    for (let i = 0; i < 15; i++) {
+      const pa = cpu.translate ? cpu.translate(lin + i) : lin + i;
+      out[i] = pa < 0 ? 0 : this.memory.read8(pa);
+    }
+    return out;
+  }
+
+  /**
+   * Steps both emulators up to `limit` instructions, comparing after each. Stops early on a
+   * mismatch, debug-exit, HLT, a `jmp .` spin, or when `until(eip)` returns true.
+   */
+  async run(limit: number, until?: (eip: number) => boolean): Promise<LockstepResult> {
+    const t0 = performance.now();
+    const gdb = this.qemu.gdb;
+    const cpu = this.cpu;
+    let before = this.pvState();
+    let n = 0;
+    const done = (end: string, mismatch: Mismatch | null = null): LockstepResult => ({
+      compared: n,
+      mismatch,
+      end,
+      seconds: (performance.now() - t0) / 1000,
+    });
+    for (; n < limit; n++) {
+      if (until && until(cpu.eip >>> 0)) return done("target");
+      const bytes = this.#codeAt(cpu);
+      const default32 = (cpu.segAttr[1] & 0x4000) !== 0 && (cpu.cr0 & 1) !== 0 &&
+        (cpu.getEflags() & 0x20000) === 0;
+      const fx = undefinedEffects(bytes, cpu.regs[1], default32);
+      let p = 0;
+      while (
+        p < 14 &&
+        [0x66, 0x67, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0xf0].includes(bytes[p])
+      ) p++;
+      const op = bytes[p];
+      const rep = bytes.subarray(0, p).some((b) => b === 0xf2 || b === 0xf3) &&
+        ((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || (op >= 0x6c && op <= 0x6f));
+
+      if (op === 0xf4) return done("halt");
+      // pvreplay first: an OUT to isa-debug-exit ends QEMU, and then there is nothing to read.
+      const preEip = cpu.eip >>> 0;
+      cpu.step();
+      // pvreplay may also stop between REP iterations (an interrupt window); finish the string.
+      for (
+        let ecx = before.regs[1];
+        rep && cpu.eip >>> 0 === preEip && cpu.regs[1] >>> 0 !== ecx;
+      ) {
+        ecx = cpu.regs[1] >>> 0;
+        cpu.step();
+      }
+      if (this.exitCode >= 0) {
+        n++;
+        return done("exit");
+      }
+      let stop = await gdb.step();
+      if (stop.startsWith("W") || stop.startsWith("X")) return done("exit");
+      let q = await this.qemuState();
+      // QEMU single-steps REP string instructions one iteration at a time.
+      for (let ecx = before.regs[1]; rep && q.eip === preEip && q.regs[1] !== ecx;) {
+        ecx = q.regs[1];
+        stop = await gdb.step();
+        if (!stop.startsWith("T")) return done("exit");
+        q = await this.qemuState();
+      }
+      // Device values differ by construction (no devices behind pvreplay here): take QEMU's.
+      if (isPortRead(op)) cpu.regs[0] = q.regs[0];
+      if (fx.regIfZf >= 0 && (q.eflags & ZF)) cpu.regs[fx.regIfZf] = q.regs[fx.regIfZf];
+      const pv = this.pvState();
+      const ignore = fx.flags | RF;
+      const fields: string[] = [];
+      for (let i = 0; i < 8; i++) if (pv.regs[i] !== q.regs[i]) fields.push(REG_NAMES[i]);
+      if (pv.eip !== q.eip) fields.push("eip");
+      if (((pv.eflags ^ q.eflags) & ~ignore) !== 0) fields.push("eflags");
+      for (let i = 0; i < 6; i++) if (pv.sel[i] !== q.sel[i]) fields.push(SEG_NAMES[i]);
+      if (fields.length) {
+        return done("mismatch", {
+          index: this.compared,
+          eip: preEip,
+          bytes,
+          name: fx.name,
+          before,
+          qemu: q,
+          pvreplay: pv,
+          fields,
+        });
+      }
+      // Undefined flags: adopt QEMU's so later readers agree.
+      if ((pv.eflags ^ q.eflags) & ignore) {
+        cpu.setEflags((pv.eflags & ~ignore) | (q.eflags & ignore));
+      }
+      this.compared++;
+      if (q.eip === preEip && !rep) {
+        n++;
+        return done("spin");
+      }
+      before = { ...q };
+    }
+    return done("limit");
+  }
+
+  /** Writes `bytes` at physical (= linear, paging off) `addr` in both emulators. */
+  async writeBoth(addr: number, bytes: Uint8Array): Promise<void> {
+    this.memory.load(addr, bytes);
+    await this.qemu.gdb.writeMemory(addr, bytes);
+  }
+
+  /** Sets GPRs, EIP and EFLAGS in both emulators (segments unchanged). */
+  async setRegsBoth(regs: number[], eip: number, eflags: number): Promise<void> {
+    const q = await this.qemu.gdb.readRegisters();
+    for (let i = 0; i < 8; i++) q[i] = regs[i];
+    q[GdbReg.eip] = eip;
+    q[GdbReg.eflags] = eflags;
+    await this.qemu.gdb.writeRegisters(q);
+    for (let i = 0; i < 8; i++) this.cpu.regs[i] = regs[i];
+    this.cpu.eip = eip;
+    this.cpu.setEflags(eflags);
+  }
+
+  /** Compares `len` bytes at `addr` in both emulators; returns the first differing offset or -1. */
+  async compareMemory(addr: number, len: number): Promise<number> {
+    const q = await this.qemu.gdb.readMemory(addr, len);
+    for (let i = 0; i < len; i++) if (q[i] !== this.memory.read8(addr + i)) return i;
+    return -1;
+  }
+
+  /** Stops QEMU. */
+  async close(): Promise<void> {
+    await this.qemu.close();
+  }
+}
+
+/**
+ * Converts QEMU's segment `flags` (descriptor high dword with base/limit bits cleared, as shown
+ * by `info registers`) into pvreplay's `segAttr` encoding: access byte in bits 0..7, then the
+ * AVL/L/D/G nibble in bits 12..15 (the descriptor's bits 40..55 as one 16-bit word).
+ */
+export function qemuFlagsToAttr(flags: number): number {
+  return (flags >>> 8) & 0xf0ff;
+}
+
+/** Result of {@link runRandom}. */
+export interface RandomResult {
+  compared: number;
+  seeds: number;
+  seconds: number;
+  failure: string | null;
+}
+
+/**
+ * Runs seeded random instruction streams in the harness kernel until `totalInsns` instructions
+ * have been compared (or a mismatch). Seeds are `firstSeed`, `firstSeed + 1`, ...
+ */
+export async function runRandom(
+  harnessElf: string,
+  firstSeed: number,
+  totalInsns: number,
+  perSeed = 3000,
+  log: (s: string) => void = () => {},
+): Promise<RandomResult> {
+  const t0 = performance.now();
+  const ls = await Lockstep.start(harnessElf);
+  let seeds = 0;
+  const finish = async (failure: string | null): Promise<RandomResult> => {
+    await ls.close();
+    return { compared: ls.compared, seeds, seconds: (performance.now() - t0) / 1000, failure };
+  };
+  try {
+    const ready = ls.symbols.get("harness_ready");
+    if (ready === undefined) return await finish(`${harnessElf}: no symbol harness_ready`);
+    const boot = await ls.run(10_000, (eip) => eip === ready);
+    if (boot.mismatch) return await finish("harness boot:\n" + formatMismatch(boot.mismatch));
+    if (boot.end !== "target") return await finish(`harness boot ended with '${boot.end}'`);
+    for (let seed = firstSeed; ls.compared < totalInsns; seed++, seeds++) {
+      const g = generateCode(seed, perSeed);
+      const end = HARNESS.codeBase + g.code.length;
+      await ls.writeBoth(HARNESS.codeBase, Uint8Array.of(...g.code, 0xeb, 0xfe));
+      await ls.writeBoth(HARNESS.scratchBase, g.scratch);
+      await ls.setRegsBoth(g.regs, HARNESS.codeBase, g.eflags);
+      const inCode = (eip: number) => eip === end || eip < HARNESS.codeBase || eip > end;
+      const r = await ls.run(Number.POSITIVE_INFINITY, inCode);
+      if (r.mismatch) return await finish(`seed ${seed}:\n${formatMismatch(r.mismatch)}`);
+      const eip = ls.cpu.eip >>> 0;
+      if (r.end !== "target" || eip !== end) {
+        const vec = eip >= HARNESS.vectorStubs && eip < HARNESS.vectorStubs + 1024
+          ? ` (exception vector ${(eip - HARNESS.vectorStubs) >> 2})`
+          : "";
+        return await finish(
+          `seed ${seed}: generated code left the code area at eip=${
+            hex(eip)
+          }${vec}, end '${r.end}'`,
+        );
+      }
+      const diff = await ls.compareMemory(HARNESS.scratchBase, 0x20000);
+      if (diff >= 0) {
+        return await finish(
+          `seed ${seed}: memory differs at 0x${hex(HARNESS.scratchBase + diff)} after the stream`,
+        );
+      }
+      log(
+        `seed ${seed}: ${r.compared} insns ok (total ${ls.compared}, ${
+          (ls.compared / ((performance.now() - t0) / 1000)).toFixed(0)
+        } steps/s)`,
+      );
+    }
+    return await finish(null);
+  } catch (e) {
+    await ls.close();
+    throw e;
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      kernel: { type: "string" },
+      random: { type: "boolean" },
+      seed: { type: "string", default: "1" },
+      insns: { type: "string", default: "100000" },
+      harness: { type: "string", default: "guests/cputests/images/harness.elf" },
+    },
+  });
+  if (values.random) {
+    const r = await runRandom(
+      values.harness!,
+      Number(values.seed),
+      Number(values.insns),
+      3000,
+      console.log,
+    );
+    console.log(
+      `${r.compared} instructions compared over ${r.seeds} seeds in ${r.seconds.toFixed(1)} s ` +
+        `(${(r.compared / r.seconds).toFixed(0)} steps/s)`,
+    );
+    if (r.failure) {
+      console.error(r.failure);
+      Deno.exit(1);
+    }
+  } else if (values.kernel) {
+    const ls = await Lockstep.start(values.kernel);
+    const r = await ls.run(Number(values.insns));
+    await ls.close();
+    console.log(`${r.compared} instructions compared, end '${r.end}', ${r.seconds.toFixed(1)} s`);
+    if (r.mismatch) {
+      console.error(formatMismatch(r.mismatch));
+      Deno.exit(1);
+    }
+  } else {
+    console.error(
+      "usage: lockstep.ts --kernel IMAGE [--insns N] | --random [--seed S] [--insns N]",
+    );
+    Deno.exit(2);
+  }
+}

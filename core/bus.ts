@@ -44,6 +44,12 @@ export interface IoObserver {
   onPortWrite(port: number, size: AccessSize, value: number): void;
 }
 
+/** Observer of every MMIO access (`pa` is the absolute physical address), for the recorder. */
+export interface MmioObserver {
+  onMmioRead(pa: number, size: AccessSize, value: number): void;
+  onMmioWrite(pa: number, size: AccessSize, value: number): void;
+}
+
 const MASK: Record<AccessSize, number> = { 1: 0xff, 2: 0xffff, 4: 0xffffffff };
 
 /**

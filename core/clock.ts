@@ -65,7 +65,27 @@ export class VirtualClock {
 
   /** Virtual nanoseconds since power-on. */
   nanos(): number {
-    return Math.floor(this.icount * 1e9 / this.ips);
+    return this.ticksAt(1e9);
+  }
+
+  /**
+   * Whole ticks of a free-running `hz` clock elapsed at instruction count `icount` (default: now),
+   * i.e. `floor(icount * hz / ips)`, computed exactly (BigInt) so that device counters stay
+   * bit-exact however long the run.
+   */
+  ticksAt(hz: number, icount: number = this.icount): number {
+    return Number(BigInt(icount) * BigInt(Math.round(hz)) / BigInt(Math.round(this.ips)));
+  }
+
+  /**
+   * The first instruction count at which a free-running `hz` clock has reached `ticks`
+   * (`ceil(ticks * ips / hz)`, exact): the inverse of {@link VirtualClock.ticksAt}, used to turn a
+   * device deadline into an absolute {@link VirtualClock.schedule} time.
+   */
+  icountAtTicks(ticks: number, hz: number): number {
+    const num = BigInt(ticks) * BigInt(Math.round(this.ips));
+    const den = BigInt(Math.round(hz));
+    return Number((num + den - 1n) / den);
   }
 
   /** Converts a duration in virtual nanoseconds to whole instructions (rounded up, at least 1). */

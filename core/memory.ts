@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { AccessSize, MmioDevice } from "./bus.ts";
+import type { AccessSize, MmioDevice, MmioObserver } from "./bus.ts";
 
 interface MmioRegion {
   base: number;
@@ -54,6 +54,9 @@ export class PhysicalMemory {
   readonly slowPages: Uint8Array;
   /** A20 gate: 0xFFFFFFFF when enabled, 0xFFEFFFFF when masked (port 0x92 / KBC). */
   a20Mask = 0xffffffff;
+
+  /** Sees every access that reaches an MMIO device (not ROM or RAM), for the recorder. */
+  mmioObserver: MmioObserver | null = null;
 
   #mmio: MmioRegion[] = [];
   #rom: RomRegion[] = [];
@@ -98,7 +101,11 @@ export class PhysicalMemory {
 
   #slowRead(pa: number, size: AccessSize): number {
     for (const r of this.#mmio) {
-      if (pa >= r.base && pa - r.base < r.size) return r.device.mmioRead(pa - r.base, size) >>> 0;
+      if (pa >= r.base && pa - r.base < r.size) {
+        const value = r.device.mmioRead(pa - r.base, size) >>> 0;
+        if (this.mmioObserver) this.mmioObserver.onMmioRead(pa, size, value);
+        return value;
+      }
     }
     let v = 0;
     for (let i = 0; i < size; i++) v |= this.#byte(pa + i) << (8 * i);
@@ -116,6 +123,7 @@ export class PhysicalMemory {
   #slowWrite(pa: number, size: AccessSize, value: number): void {
     for (const r of this.#mmio) {
       if (pa >= r.base && pa - r.base < r.size) {
+        if (this.mmioObserver) this.mmioObserver.onMmioWrite(pa, size, value >>> 0);
         return r.device.mmioWrite(pa - r.base, size, value >>> 0);
       }
     }

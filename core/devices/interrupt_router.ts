@@ -1,0 +1,48 @@
+/**
+ * The CPU's INTR input on the PC: the local APIC's fixed interrupts, then the 8259A pair through
+ * LINT0 in ExtINT (virtual-wire) mode.
+ *
+ * Arbitration as QEMU's `cpu_get_pic_interrupt` (target/i386): the APIC is asked first (a
+ * software-enabled APIC with a vector above the processor priority), then the PIC if LINT0
+ * passes it. ExtINT interrupts bypass the APIC's priority logic (SDM Vol.3A 10.5.1: "ExtINT ...
+ * the interrupt controller supplies the vector").
+ *
+ * @module
+ */
+
+import type { InterruptController } from "../bus.ts";
+import type { LocalApic } from "./lapic.ts";
+import type { Pic } from "./pic.ts";
+
+/**
+ * Composes the local APIC and the 8259A pair into the CPU-facing controller.
+ *
+ * @example
+ * ```ts
+ * import { PcInterruptRouter } from "./interrupt_router.ts";
+ * import { LocalApic } from "./lapic.ts";
+ * import { Pic } from "./pic.ts";
+ * import { VirtualClock } from "../clock.ts";
+ * const pic = new Pic();
+ * const router = new PcInterruptRouter(new LocalApic({ clock: new VirtualClock() }), pic);
+ * for (const [p, v] of [[0x20, 0x11], [0x21, 0x20], [0x21, 0x04], [0x21, 0x01]]) {
+ *   pic.portWrite(p, 1, v);
+ * }
+ * pic.setIrq(0, true);
+ * console.assert(router.hasInterrupt() && router.acknowledge() === 0x20);
+ * ```
+ */
+export class PcInterruptRouter implements InterruptController {
+  constructor(readonly apic: LocalApic, readonly pic: Pic) {}
+
+  hasInterrupt(): boolean {
+    return this.apic.hasInterrupt() || (this.apic.acceptsPicInterrupt() && this.pic.hasInterrupt());
+  }
+
+  acknowledge(): number {
+    if (this.apic.hasInterrupt()) return this.apic.acknowledge();
+    if (this.apic.acceptsPicInterrupt()) return this.pic.acknowledge();
+    // INTR deasserted between the check and the acknowledge cycle.
+    return this.apic.spuriousVector;
+  }
+}

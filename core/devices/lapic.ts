@@ -1,0 +1,417 @@
+/**
+ * Local APIC (xAPIC, memory-mapped at 0xFEE00000) of the single CPU.
+ *
+ * Registers per Intel SDM Vol.3A chapter 10 ("Advanced Programmable Interrupt Controller"):
+ * ID, version, TPR, PPR (10.8.3.1), EOI, LDR, DFR, SVR (10.9), ISR/TMR/IRR (10.8.4), ESR
+ * (10.5.3), the LVT (timer, thermal, performance counter, LINT0, LINT1, error; 10.5.1), the
+ * timer's initial/current count and divide configuration (10.5.4) and the ICR (10.6.1).
+ *
+ * Choices (documented): the version register reads 0x00050014 (integrated APIC version 14h,
+ * max LVT entry 5 = six LVT entries), as QEMU's `hw/intc/apic.c` reports; after reset LINT0 is
+ * unmasked in ExtINT mode (virtual-wire mode, MP spec 1.4 §3.6.2.2), as QEMU resets the BSP to
+ * stand in for the BIOS, so the 8259A reaches the CPU through the APIC. The timer counts a bus
+ * clock (`hz`, default 100 MHz) derived from virtual time; the current count is a pure function
+ * of the instruction count. Only 32-bit aligned writes take effect (SDM 10.4.1: other access
+ * sizes are undefined; sub-dword reads return the addressed bytes). The ICR delivers fixed and
+ * lowest-priority IPIs addressed to this APIC (self, all-including-self, matching physical or
+ * logical destination); NMI, INIT, SIPI and SMI have no target on the single-CPU machine.
+ * The arbitration priority register reads 0 (as QEMU).
+ *
+ * @module
+ */
+
+import type { AccessSize, MmioDevice } from "../bus.ts";
+import type { VirtualClock } from "../clock.ts";
+import type { Stateful } from "./stateful.ts";
+
+/** Physical base address of the local APIC (SDM 10.4.1). */
+export const LAPIC_BASE = 0xfee00000;
+/** Default APIC timer bus clock: 100 MHz. */
+export const DEFAULT_APIC_HZ = 100_000_000;
+/** Version register: version 14h, max LVT entry 5 (SDM 10.4.8; QEMU `APIC_VERSION`). */
+export const LAPIC_VERSION = 0x00050014;
+
+const LVT_TIMER = 0;
+const LVT_LINT0 = 3;
+const LVT_ERROR = 5;
+const LVT_MASKED = 0x10000;
+/** Writable bits per LVT entry: timer, thermal, perf, LINT0, LINT1, error (SDM Figure 10-8). */
+const LVT_WRITABLE = [0x300ff, 0x107ff, 0x107ff, 0x1a7ff, 0x1a7ff, 0x100ff];
+
+const ESR_SEND_ILLEGAL = 0x20;
+const ESR_RECV_ILLEGAL = 0x40;
+const ESR_ILLEGAL_REG = 0x80;
+
+/** Serialised APIC state. */
+export interface LapicState {
+  id: number;
+  tpr: number;
+  ldr: number;
+  dfr: number;
+  svr: number;
+  irr: number[];
+  isr: number[];
+  tmr: number[];
+  esr: number;
+  esrPending: number;
+  lvt: number[];
+  icrLo: number;
+  icrHi: number;
+  initialCount: number;
+  dcr: number;
+  running: boolean;
+  baseTick: number;
+  baseCount: number;
+  deadline: number;
+}
+
+/** Options for {@link LocalApic}. */
+export interface LapicOptions {
+  clock: VirtualClock;
+  /** Timer bus clock in Hz. */
+  hz?: number;
+  /** APIC ID. */
+  id?: number;
+}
+
+function highestBit(words: Uint32Array): number {
+  for (let w = 7; w >= 0; w--) {
+    if (words[w] !== 0) return w * 32 + 31 - Math.clz32(words[w]);
+  }
+  return -1;
+}
+
+/**
+ * The local APIC.
+ *
+ * @example
+ * ```ts
+ * import { LocalApic } from "./lapic.ts";
+ * import { VirtualClock } from "../clock.ts";
+ * const apic = new LocalApic({ clock: new VirtualClock() });
+ * apic.mmioWrite(0xf0, 4, 0x1ff); // software enable, spurious vector 0xFF
+ * apic.mmioWrite(0x300, 4, 0x40041); // self IPI, vector 0x41
+ * console.assert(apic.hasInterrupt() && apic.acknowledge() === 0x41);
+ * ```
+ */
+export class LocalApic implements MmioDevice, Stateful<LapicState> {
+  readonly #clock: VirtualClock;
+  readonly hz: number;
+  #id: number;
+  #tpr = 0;
+  #ldr = 0;
+  #dfr = 0xffffffff;
+  #svr = 0xff;
+  #irr = new Uint32Array(8);
+  #isr = new Uint32Array(8);
+  #tmr = new Uint32Array(8);
+  #esr = 0;
+  #esrPending = 0;
+  #lvt = [LVT_MASKED, LVT_MASKED, LVT_MASKED, 0x700, LVT_MASKED, LVT_MASKED];
+  #icrLo = 0;
+  #icrHi = 0;
+  #initialCount = 0;
+  #dcr = 0;
+  #running = false;
+  #baseTick = 0;
+  #baseCount = 0;
+  #deadline = -1;
+  #timer = 0;
+
+  constructor(o: LapicOptions) {
+    this.#clock = o.clock;
+    this.hz = o.hz ?? DEFAULT_APIC_HZ;
+    if (!(this.hz > 0)) throw new RangeError(`APIC timer frequency must be positive: ${this.hz}`);
+    this.#id = o.id ?? 0;
+  }
+
+  /** SVR bit 8 (SDM 10.9). */
+  get softwareEnabled(): boolean {
+    return (this.#svr & 0x100) !== 0;
+  }
+
+  /** The spurious-interrupt vector (SVR bits 7..0). */
+  get spuriousVector(): number {
+    return this.#svr & 0xff;
+  }
+
+  /** Processor priority (SDM 10.8.3.1). */
+  ppr(): number {
+    const isrv = highestBit(this.#isr);
+    const isrClass = isrv < 0 ? 0 : isrv & 0xf0;
+    return (this.#tpr & 0xf0) >= isrClass ? this.#tpr & 0xff : isrClass;
+  }
+
+  /** True when a fixed interrupt in IRR outranks the processor priority. */
+  hasInterrupt(): boolean {
+    if (!this.softwareEnabled) return false;
+    const v = highestBit(this.#irr);
+    return v >= 0 && (v & 0xf0) > (this.ppr() & 0xf0);
+  }
+
+  /** INTA: IRR -> ISR for the highest deliverable vector, else the spurious vector. */
+  acknowledge(): number {
+    if (!this.hasInterrupt()) return this.spuriousVector;
+    const v = highestBit(this.#irr);
+    this.#irr[v >>> 5] &= ~(1 << (v & 31));
+    this.#isr[v >>> 5] |= 1 << (v & 31);
+    return v;
+  }
+
+  /** True when the 8259A's INTR may pass through LINT0 (unmasked, ExtINT delivery mode). */
+  acceptsPicInterrupt(): boolean {
+    const lint0 = this.#lvt[LVT_LINT0];
+    return (lint0 & LVT_MASKED) === 0 && ((lint0 >> 8) & 7) === 7;
+  }
+
+  /** Accepts a fixed-mode interrupt into IRR (vectors 0-15 are illegal, SDM 10.5.2). */
+  #accept(vector: number): void {
+    if (vector < 16) {
+      this.#error(ESR_RECV_ILLEGAL);
+      return;
+    }
+    this.#irr[vector >>> 5] |= 1 << (vector & 31);
+    this.#tmr[vector >>> 5] &= ~(1 << (vector & 31));
+  }
+
+  #error(bits: number): void {
+    const fresh = bits & ~this.#esrPending;
+    this.#esrPending |= bits;
+    const lvt = this.#lvt[LVT_ERROR];
+    if (fresh && !(lvt & LVT_MASKED) && (lvt & 0xff) >= 16) this.#accept(lvt & 0xff);
+  }
+
+  // ---- timer (SDM 10.5.4) ----
+
+  #divisor(): number {
+    const v = ((this.#dcr & 8) >> 1) | (this.#dcr & 3);
+    return 1 << ((v + 1) & 7);
+  }
+
+  #elapsed(): number {
+    return Math.floor((this.#clock.ticksAt(this.hz) - this.#baseTick) / this.#divisor());
+  }
+
+  #currentCount(): number {
+    if (!this.#running) return 0;
+    return Math.max(0, this.#baseCount - this.#elapsed());
+  }
+
+  #startTimer(count: number): void {
+    if (this.#deadline >= 0) this.#clock.cancel(this.#timer);
+    this.#deadline = -1;
+    this.#running = count > 0;
+    if (!this.#running) return;
+    this.#baseTick = this.#clock.ticksAt(this.hz);
+    this.#baseCount = count;
+    this.#arm(this.#clock.icountAtTicks(this.#baseTick + count * this.#divisor(), this.hz));
+  }
+
+  #arm(at: number): void {
+    this.#deadline = Math.max(at, this.#clock.icount + 1);
+    this.#timer = this.#clock.schedule(this.#deadline, () => this.#expire());
+  }
+
+  #expire(): void {
+    this.#deadline = -1;
+    const lvt = this.#lvt[LVT_TIMER];
+    if (!(lvt & LVT_MASKED)) this.#accept(lvt & 0xff);
+    if (lvt & 0x20000 && this.#initialCount > 0) {
+      // Periodic: the next period starts where this one ended, not at the (later) fire time.
+      this.#baseTick += this.#baseCount * this.#divisor();
+      this.#baseCount = this.#initialCount;
+      this.#arm(
+        this.#clock.icountAtTicks(this.#baseTick + this.#baseCount * this.#divisor(), this.hz),
+      );
+    } else {
+      this.#running = false;
+    }
+  }
+
+  // ---- register file ----
+
+  #readReg(reg: number): number {
+    switch (reg) {
+      case 0x020:
+        return this.#id << 24;
+      case 0x030:
+        return LAPIC_VERSION;
+      case 0x080:
+        return this.#tpr;
+      case 0x090:
+        return 0;
+      case 0x0a0:
+        return this.ppr();
+      case 0x0d0:
+        return this.#ldr;
+      case 0x0e0:
+        return this.#dfr;
+      case 0x0f0:
+        return this.#svr;
+      case 0x280:
+        return this.#esr;
+      case 0x300:
+        return this.#icrLo;
+      case 0x310:
+        return this.#icrHi;
+      case 0x380:
+        return this.#initialCount;
+      case 0x390:
+        return this.#currentCount();
+      case 0x3e0:
+        return this.#dcr;
+      case 0x0b0: // EOI, RRD: write-only / unsupported remote read
+      case 0x0c0:
+        return 0;
+    }
+    if (reg >= 0x100 && reg < 0x280) {
+      const arr = reg < 0x180 ? this.#isr : reg < 0x200 ? this.#tmr : this.#irr;
+      return arr[(reg >> 4) & 7];
+    }
+    if (reg >= 0x320 && reg <= 0x370) return this.#lvt[(reg - 0x320) >> 4];
+    this.#error(ESR_ILLEGAL_REG);
+    return 0;
+  }
+
+  #writeReg(reg: number, v: number): void {
+    switch (reg) {
+      case 0x020:
+        this.#id = v >>> 24;
+        return;
+      case 0x080:
+        this.#tpr = v & 0xff;
+        return;
+      case 0x0b0: { // EOI: retire the highest in-service vector (SDM 10.8.5)
+        const isrv = highestBit(this.#isr);
+        if (isrv >= 0) this.#isr[isrv >>> 5] &= ~(1 << (isrv & 31));
+        return;
+      }
+      case 0x0d0:
+        this.#ldr = v & 0xff000000;
+        return;
+      case 0x0e0:
+        this.#dfr = (v | 0x0fffffff) >>> 0;
+        return;
+      case 0x0f0:
+        this.#svr = v & 0x13ff;
+        // SDM 10.4.7.2: software disable sets every LVT mask bit.
+        if (!this.softwareEnabled) this.#lvt = this.#lvt.map((e) => e | LVT_MASKED);
+        return;
+      case 0x280: // a write latches the accumulated errors (SDM 10.5.3)
+        this.#esr = this.#esrPending;
+        this.#esrPending = 0;
+        return;
+      case 0x300:
+        this.#icrLo = v & ~0x1000; // delivery completes at once: status idle
+        this.#sendIpi();
+        return;
+      case 0x310:
+        this.#icrHi = v & 0xff000000;
+        return;
+      case 0x380:
+        this.#initialCount = v >>> 0;
+        this.#startTimer(this.#initialCount);
+        return;
+      case 0x3e0: {
+        const current = this.#currentCount();
+        this.#dcr = v & 0xb;
+        if (this.#running) this.#startTimer(current); // re-base at the new rate
+        return;
+      }
+    }
+    if (reg >= 0x320 && reg <= 0x370) {
+      const i = (reg - 0x320) >> 4;
+      let e = v & LVT_WRITABLE[i];
+      if (!this.softwareEnabled) e |= LVT_MASKED; // masks cannot be cleared while disabled
+      this.#lvt[i] = e;
+      return;
+    }
+    // Read-only or reserved register.
+    this.#error(ESR_ILLEGAL_REG);
+  }
+
+  #sendIpi(): void {
+    const lo = this.#icrLo;
+    const vector = lo & 0xff;
+    const mode = (lo >> 8) & 7;
+    const shorthand = (lo >> 18) & 3;
+    let self: boolean;
+    if (shorthand === 1 || shorthand === 2) self = true;
+    else if (shorthand === 3) self = false;
+    else {
+      const dest = this.#icrHi >>> 24;
+      if (!(lo & 0x800)) self = dest === 0xff || dest === this.#id;
+      else if ((this.#dfr >>> 28) === 0xf) self = (dest & (this.#ldr >>> 24)) !== 0;
+      else {
+        const ldr = this.#ldr >>> 24;
+        self = (dest >> 4 === 0xf || dest >> 4 === ldr >> 4) && (dest & ldr & 0xf) !== 0;
+      }
+    }
+    if (mode !== 0 && mode !== 1) return;
+    if (vector < 16) {
+      this.#error(ESR_SEND_ILLEGAL);
+      return;
+    }
+    if (self) this.#accept(vector);
+  }
+
+  mmioRead(offset: number, size: AccessSize): number {
+    const sub = offset & 0xf;
+    if (offset >= 0x400) return 0;
+    if (sub + size > 4) return 0;
+    const v = this.#readReg(offset & 0xff0) >>> (sub * 8);
+    return size === 4 ? v >>> 0 : v & (size === 2 ? 0xffff : 0xff);
+  }
+
+  mmioWrite(offset: number, size: AccessSize, value: number): void {
+    if (size !== 4 || (offset & 0xf) !== 0 || offset >= 0x400) return;
+    this.#writeReg(offset, value >>> 0);
+  }
+
+  saveState(): LapicState {
+    return {
+      id: this.#id,
+      tpr: this.#tpr,
+      ldr: this.#ldr,
+      dfr: this.#dfr,
+      svr: this.#svr,
+      irr: [...this.#irr],
+      isr: [...this.#isr],
+      tmr: [...this.#tmr],
+      esr: this.#esr,
+      esrPending: this.#esrPending,
+      lvt: [...this.#lvt],
+      icrLo: this.#icrLo,
+      icrHi: this.#icrHi,
+      initialCount: this.#initialCount,
+      dcr: this.#dcr,
+      running: this.#running,
+      baseTick: this.#baseTick,
+      baseCount: this.#baseCount,
+      deadline: this.#deadline,
+    };
+  }
+
+  loadState(s: LapicState): void {
+    this.#id = s.id;
+    this.#tpr = s.tpr;
+    this.#ldr = s.ldr;
+    this.#dfr = s.dfr;
+    this.#svr = s.svr;
+    this.#irr = Uint32Array.from(s.irr);
+    this.#isr = Uint32Array.from(s.isr);
+    this.#tmr = Uint32Array.from(s.tmr);
+    this.#esr = s.esr;
+    this.#esrPending = s.esrPending;
+    this.#lvt = [...s.lvt];
+    this.#icrLo = s.icrLo;
+    this.#icrHi = s.icrHi;
+    this.#initialCount = s.initialCount;
+    this.#dcr = s.dcr;
+    this.#running = s.running;
+    this.#baseTick = s.baseTick;
+    this.#baseCount = s.baseCount;
+    this.#deadline = -1;
+    if (s.deadline >= 0) this.#arm(s.deadline);
+  }
+}

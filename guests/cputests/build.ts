@@ -85,13 +85,18 @@ export async function buildKernel(name: string, tmp: string): Promise<string> {
     await sh("ld", [...ldFlags, "-T", `${SRC}harness.ld`, "-o", out, `${tmp}/harness.o`]);
     return out;
   }
-  const objs = [`${tmp}/${name}_start.o`, `${tmp}/${name}_lib.o`, `${tmp}/${name}.o`];
-  await sh("gcc", [...CFLAGS, "-c", "-o", objs[0], `${DIR}common/start.S`]);
-  await sh("gcc", [...CFLAGS, "-c", "-o", objs[1], `${DIR}common/lib.c`]);
-  await sh("gcc", [...CFLAGS, "-c", "-o", objs[2], `${SRC}${name}.c`]);
-  if (exists(`${SRC}${name}.S`)) {
-    objs.push(`${tmp}/${name}_asm.o`);
-    await sh("gcc", [...CFLAGS, "-c", "-o", objs[3], `${SRC}${name}.S`]);
+  const sources = [
+    `${DIR}common/start.S`,
+    `${DIR}common/lib.c`,
+    `${DIR}common/pm.c`,
+    `${DIR}common/isr.S`,
+    `${SRC}${name}.c`,
+  ];
+  if (exists(`${SRC}${name}.S`)) sources.push(`${SRC}${name}.S`);
+  const objs: string[] = [];
+  for (const [i, src] of sources.entries()) {
+    objs.push(`${tmp}/${name}_${i}.o`);
+    await sh("gcc", [...CFLAGS, "-c", "-o", objs[i], src]);
   }
   await sh("ld", [...ldFlags, "-T", `${DIR}common/link.ld`, "-o", out, ...objs]);
   return out;

@@ -1,0 +1,49 @@
+/*
+ * Compile-time variant configuration.  build.ts passes exactly one of
+ * -DVARIANT_2_6_20, -DVARIANT_2_6_21, -DVARIANT_2_6_21_VDSO, -DVARIANT_2_6_22,
+ * -DVARIANT_NOPV.  The switches model the Linux i386 Kconfig/sysenter.c state of
+ * each release (abi.md §5.9; L2.6.20/L2.6.22 arch/i386/Kconfig,
+ * arch/i386/kernel/sysenter.c, arch/i386/mm/pgtable.c).
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#if defined(VARIANT_2_6_20)
+#define VARIANT_NAME "2.6.20"
+#define CONFIG_PARAVIRT 1
+#define CONFIG_COMPAT_VDSO 0        /* depends on !PARAVIRT */
+#define VDSO_ENABLED_DEFAULT 0      /* #ifdef CONFIG_PARAVIRT vdso_enabled = 0 */
+#define CONFIG_RELOCATE_COMPAT_VDSO 0
+#elif defined(VARIANT_2_6_21)
+#define VARIANT_NAME "2.6.21"
+#define CONFIG_PARAVIRT 1
+#define CONFIG_COMPAT_VDSO 0
+#define VDSO_ENABLED_DEFAULT 0
+#define CONFIG_RELOCATE_COMPAT_VDSO 0
+#elif defined(VARIANT_2_6_21_VDSO)
+/* 2.6.21 plus Ingo Molnar's "paravirt: VDSO page is essential" and
+ * "paravirt: re-enable COMPAT_VDSO" (LKML 2007-03-05, seeds/004). */
+#define VARIANT_NAME "2.6.21-vdso"
+#define CONFIG_PARAVIRT 1
+#define CONFIG_COMPAT_VDSO 1        /* selectable again, Kconfig default y */
+#define VDSO_ENABLED_DEFAULT 1
+#define CONFIG_RELOCATE_COMPAT_VDSO 0
+#elif defined(VARIANT_2_6_22)
+#define VARIANT_NAME "2.6.22"
+#define CONFIG_PARAVIRT 1
+#define CONFIG_COMPAT_VDSO 1
+#define VDSO_ENABLED_DEFAULT 1
+#define CONFIG_RELOCATE_COMPAT_VDSO 1 /* relocated to __fix_to_virt(FIX_VDSO) */
+#elif defined(VARIANT_NOPV)
+#define VARIANT_NAME "nopv"
+#define CONFIG_PARAVIRT 0
+#define CONFIG_COMPAT_VDSO 1
+#define VDSO_ENABLED_DEFAULT 1
+#define CONFIG_RELOCATE_COMPAT_VDSO 0
+#else
+#error "no VARIANT_* defined"
+#endif
+
+#define HZ 100
+
+#endif

@@ -1,0 +1,214 @@
+/**
+ * The backend contract: what native, kvm (and later xen, vmi, lguest) implement, and the
+ * registry that turns a spec such as `kvm@2.6.25` into a backend.
+ *
+ * A backend is a {@link CpuHooks} (the CPU asks it about privileged operations) that also
+ * records every boundary crossing to an {@link EventSink}. Backends only *describe* their calls
+ * and exits; {@link BaseBackend} in `base_backend.ts` turns hook invocations plus that
+ * description into trace events.
+ *
+ * @module
+ */
+
+import type { AccessSize, IoBus } from "../core/bus.ts";
+import type { VirtualClock } from "../core/clock.ts";
+import type { CpuHooks } from "../core/cpu/hooks.ts";
+import type { PhysicalMemory } from "../core/memory.ts";
+import type { EventSink } from "../traces/event.ts";
+import type { CallModel } from "./cross_model.ts";
+import { createKvmBackend, KVM_VERSIONS } from "./kvm.ts";
+import { createNativeBackend, NATIVE_VERSIONS } from "./native.ts";
+
+export { DEFAULT_EPOCH } from "./base_backend.ts";
+
+/**
+ * The part of the CPU (`core/cpu/cpu.ts`) a backend uses. An interface so tests can supply a
+ * fake; the real `Cpu` satisfies it structurally.
+ */
+export interface CpuLike {
+  /** EAX ECX EDX EBX ESP EBP ESI EDI. */
+  regs: Int32Array;
+  eip: number;
+  getEflags(): number;
+  cr0: number;
+  cr2: number;
+  cr3: number;
+  cr4: number;
+  cpl: number;
+  /** Index ES0 CS1 SS2 DS3 FS4 GS5 LDTR6 TR7. */
+  segBase: Int32Array;
+  gdtrBase: number;
+  /** Linear -> physical, -1 if unmapped (no side effects). */
+  translate(lin: number): number;
+  /** Ends `run()` at the next instruction boundary. */
+  requestStop(): void;
+}
+
+/** Everything a backend is attached to. */
+export interface BackendContext {
+  cpu: CpuLike;
+  memory: PhysicalMemory;
+  io: IoBus;
+  clock: VirtualClock;
+  sink: EventSink;
+  /**
+   * Wall-clock seconds since 1970 at power-on (the machine's configured epoch, shared with its
+   * RTC). Never host time. Default `DEFAULT_EPOCH` (base_backend.ts).
+   */
+  epoch?: number;
+  /**
+   * Maps an interrupt vector to the ISA IRQ line that raised it (the machine knows the PIC's
+   * programmed bases), or -1. Without it interrupts are named by vector.
+   */
+  irqOfVector?: (vector: number) => number;
+  /** Local-APIC timer input clock in Hz (must match the machine's LAPIC model). */
+  apicBusHz?: number;
+}
+
+/** Observer of MMIO accesses (the machine wires it when `PhysicalMemory` can report them). */
+export interface MmioObserver {
+  onMmioRead(pa: number, size: AccessSize, value: number): void;
+  onMmioWrite(pa: number, size: AccessSize, value: number): void;
+}
+
+/** Where an ABI argument lives and what it means. */
+export interface ArgDescription {
+  /** `EAX`..`EBP`, `mem+off`, `MSR lo`, ... */
+  loc: string;
+  name: string;
+  unit: string;
+}
+
+/** One entry of a backend's call table (a hypercall, MSR, CPUID leaf or exit reason). */
+export interface CallDescription {
+  /** `hypercall`, `msr`, `cpuid`, `exit`, `io`. */
+  kind: string;
+  nr: number;
+  name: string;
+  args: readonly ArgDescription[];
+  /** Return location and meaning, or null. */
+  ret: string | null;
+  /** The canonical operation it implements, or null. */
+  op: string | null;
+  /** Source of the number (abi.md section or header). */
+  source: string;
+}
+
+/** Static description of a backend profile. */
+export interface BackendDescription {
+  name: string;
+  version: string;
+  summary: string;
+  /** How a guest discovers the backend (abi.md §1). */
+  discovery: string;
+  /** Calling convention for hypercalls, or "none". */
+  convention: string;
+  calls: readonly CallDescription[];
+}
+
+/** A hypervisor model the CPU runs under. */
+export interface Backend extends CpuHooks, MmioObserver {
+  readonly name: string;
+  readonly version: string;
+  describe(): BackendDescription;
+  /** Binds the backend to a machine; installs itself as the I/O observer (chaining any other). */
+  attach(ctx: BackendContext): void;
+  /** Restores the previous I/O observer. */
+  detach(): void;
+  /** Emits events held back for multi-event derivations (call at the end of a run). */
+  flush(): void;
+  /** The trace-driven model of this backend for cross-backend replay. */
+  model(): CallModel;
+  /** JSON-serialisable backend state (kvmclock registration, derivation state). */
+  saveState(): BackendSnapshot;
+  loadState(s: BackendSnapshot): void;
+}
+
+/** Opaque, JSON-serialisable backend state. */
+export type BackendSnapshot = Record<string, unknown>;
+
+/** A parsed `name@version` spec. */
+export interface BackendSpec {
+  name: string;
+  version: string;
+}
+
+interface RegistryEntry {
+  versions: readonly string[];
+  defaultVersion: string;
+  create(version: string): Backend;
+}
+
+const REGISTRY: ReadonlyMap<string, RegistryEntry> = new Map<string, RegistryEntry>([
+  ["native", { ...NATIVE_VERSIONS, create: createNativeBackend }],
+  ["kvm", { ...KVM_VERSIONS, create: createKvmBackend }],
+]);
+
+/**
+ * Lists every backend with its versions, default first-class.
+ *
+ * @example
+ * ```ts
+ * import { listBackends } from "./backend.ts";
+ * console.assert(listBackends().some((b) => b.name === "kvm"));
+ * ```
+ */
+export function listBackends(): Array<
+  { name: string; versions: string[]; defaultVersion: string }
+> {
+  return [...REGISTRY].map(([name, e]) => ({
+    name,
+    versions: [...e.versions],
+    defaultVersion: e.defaultVersion,
+  }));
+}
+
+function validList(): string {
+  return listBackends().map((b) => `${b.name}@{${b.versions.join(",")}}`).join(" ");
+}
+
+/**
+ * Parses `name` or `name@version`; the version defaults to the backend's default profile.
+ * Throws naming the valid backends and versions.
+ *
+ * @example
+ * ```ts
+ * import { parseBackendSpec } from "./backend.ts";
+ * const s = parseBackendSpec("kvm@2.6.25");
+ * console.assert(s.name === "kvm" && s.version === "2.6.25");
+ * ```
+ */
+export function parseBackendSpec(spec: string): BackendSpec {
+  const m = /^([a-z][a-z0-9_]*)(?:@([0-9A-Za-z._-]+))?$/.exec(spec.trim());
+  if (!m) {
+    throw new Error(
+      `backend spec "${spec}" is not of the form name[@version]; valid: ${validList()}`,
+    );
+  }
+  const entry = REGISTRY.get(m[1]);
+  if (!entry) throw new Error(`unknown backend "${m[1]}" in "${spec}"; valid: ${validList()}`);
+  const version = m[2] ?? entry.defaultVersion;
+  if (!entry.versions.includes(version)) {
+    throw new Error(
+      `backend ${m[1]} has no version "${version}"; valid: ${entry.versions.join(", ")}`,
+    );
+  }
+  return { name: m[1], version };
+}
+
+/**
+ * Creates a backend from a spec string or a parsed spec.
+ *
+ * @example
+ * ```ts
+ * import { createBackend } from "./backend.ts";
+ * const kvm = createBackend("kvm");
+ * console.assert(kvm.version === "2.6.25");
+ * ```
+ */
+export function createBackend(spec: string | BackendSpec): Backend {
+  const s = typeof spec === "string" ? parseBackendSpec(spec) : parseBackendSpec(
+    `${spec.name}@${spec.version}`,
+  );
+  return REGISTRY.get(s.name)!.create(s.version);
+}

@@ -1,0 +1,377 @@
+/**
+ * The generic backend machinery: turns CPU hook invocations, port I/O and MMIO observations
+ * into trace events. A concrete backend supplies its ABI vocabulary (how an exit, a port access
+ * is named and numbered) and overrides the hooks it takes over; everything else — event
+ * construction, trap naming, canonical-op derivation and ordering — lives here once.
+ *
+ * @module
+ */
+
+import type { AccessSize, IoObserver } from "../core/bus.ts";
+import { ExitKind, TrapKind } from "../core/cpu/hooks.ts";
+import { DEFAULT_TSC_HZ } from "../core/clock.ts";
+import { makeEvent, type TraceEvent } from "../traces/event.ts";
+import type { Backend, BackendContext, BackendDescription, BackendSnapshot } from "./backend.ts";
+import type { CallModel, HwStep, ModelEnv } from "./cross_model.ts";
+import {
+  type Derived,
+  type DeriverState,
+  HardwareOpDeriver,
+  type HwEvent,
+  type HwSource,
+} from "./hardware_ops.ts";
+import { exceptionHasErrorCode, exceptionName, hex2 } from "./trap_names.ts";
+
+/** Default epoch: 2008-01-01T00:00:00Z, within the modelled era. */
+export const DEFAULT_EPOCH = 1_199_145_600;
+/**
+ * Default local-APIC timer input clock. The real value is the machine's LAPIC model's choice
+ * (UNVERIFIED here, so configurable through {@link BackendContext.apicBusHz}).
+ */
+export const DEFAULT_APIC_BUS_HZ = 100_000_000;
+
+/** An event before the deriver adds its canonical side. */
+export type PendingEvent = Omit<TraceEvent, "seq">;
+
+/** Fields for {@link BaseBackend.emit}; `icount` defaults to the clock's. */
+export type EventFields = Omit<Parameters<typeof makeEvent>[0], "icount"> & { icount?: number };
+
+/** An ABI-level record: number, name, raw arguments, return value. */
+export interface AbiRecord {
+  nr: number;
+  name: string;
+  args: number[];
+  ret?: number | null;
+}
+
+const CS = 1;
+
+/** How many of a, b, c each exit kind carries (hooks.ts layout). */
+const EXIT_ARITY: Readonly<Record<number, number>> = {
+  [ExitKind.ifChange]: 1,
+  [ExitKind.crWrite]: 2,
+  [ExitKind.crRead]: 2,
+  [ExitKind.rdmsr]: 3,
+  [ExitKind.wrmsr]: 3,
+  [ExitKind.cpuid]: 2,
+  [ExitKind.invlpg]: 1,
+  [ExitKind.lgdt]: 2,
+  [ExitKind.lidt]: 2,
+  [ExitKind.lldt]: 1,
+  [ExitKind.ltr]: 1,
+  [ExitKind.rdtsc]: 1,
+  [ExitKind.ioIn]: 3,
+  [ExitKind.ioOut]: 3,
+  [ExitKind.drWrite]: 2,
+  [ExitKind.lmsw]: 1,
+  [ExitKind.shutdown]: 1,
+};
+
+/** The raw arguments of an exit (unsigned) and the value the guest got back, if any. */
+export function exitArgs(
+  kind: ExitKind,
+  a: number,
+  b: number,
+  c: number,
+): { args: number[]; ret: number | null } {
+  const args = [a >>> 0, b >>> 0, c >>> 0].slice(0, EXIT_ARITY[kind] ?? 0);
+  const ret = kind === ExitKind.crRead || kind === ExitKind.rdmsr
+    ? b >>> 0
+    : kind === ExitKind.rdtsc
+    ? a >>> 0
+    : null;
+  return { args, ret };
+}
+const PREFIXES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
+
+/**
+ * Base class for every backend. Subclasses implement {@link BaseBackend.exitRecord} and
+ * {@link BaseBackend.portRecord} (their exit vocabulary) and override the CPU hooks they take
+ * over (`cpuid`, `rdmsr`, `wrmsr`, `hypercall`, `softwareInterrupt`).
+ */
+export abstract class BaseBackend implements Backend, IoObserver {
+  abstract readonly name: string;
+  abstract readonly version: string;
+  abstract describe(): BackendDescription;
+  abstract model(env?: Partial<ModelEnv>): CallModel;
+  /** The backend's name and number for a CPU exit. */
+  protected abstract exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord;
+  /** The backend's name and arguments for a port access (nr is always the port). */
+  protected abstract portRecord(dir: "in" | "out", port: number, size: AccessSize, value: number): {
+    name: string;
+    args: number[];
+  };
+
+  #ctx: BackendContext | null = null;
+  #prevObserver: IoObserver | null = null;
+  #deriver: HardwareOpDeriver<PendingEvent> | null = null;
+  #halted = false;
+  #after: PendingEvent[] = [];
+
+  /** The attached context; throws if the backend is used before {@link attach}. */
+  protected get ctx(): BackendContext {
+    if (!this.#ctx) throw new Error(`backend ${this.name}@${this.version} used before attach()`);
+    return this.#ctx;
+  }
+
+  attach(ctx: BackendContext): void {
+    if (this.#ctx) throw new Error(`backend ${this.name}@${this.version} is already attached`);
+    this.#ctx = ctx;
+    this.#prevObserver = ctx.io.observer;
+    ctx.io.observer = this;
+    const env = {
+      nowNs: () => ctx.clock.nanos(),
+      opcode: () => this.#opcode(),
+      readLinear32: (lin: number) => this.readLinear32(lin),
+      gdtrBase: () => ctx.cpu.gdtrBase >>> 0,
+      reg: (i: number) => ctx.cpu.regs[i] >>> 0,
+      apicBusHz: ctx.apicBusHz ?? DEFAULT_APIC_BUS_HZ,
+    };
+    this.#deriver = new HardwareOpDeriver(
+      env,
+      (ev, d) => this.#emitNow({ ...ev, op: d.op, opArgs: d.opArgs, state: d.state }),
+      (hw, d) => this.refine(hw, d),
+      ctx.cpu.cr3 >>> 0,
+      ctx.cpu.cr4 >>> 0,
+    );
+  }
+
+  detach(): void {
+    if (!this.#ctx) return;
+    this.flush();
+    this.#ctx.io.observer = this.#prevObserver;
+    this.#ctx = null;
+    this.#deriver = null;
+  }
+
+  flush(): void {
+    this.#deriver?.flush();
+    this.#drainAfter();
+  }
+
+  // ---- CPU hooks -------------------------------------------------------------------------
+
+  onTrap(kind: TrapKind, vector: number, errorCode: number, eip: number, cr2: number): void {
+    this.flush();
+    const state: PendingEvent["state"] = [];
+    if (this.#halted) {
+      this.#halted = false;
+      state.push(["HALTED", 0]);
+    }
+    const base = { icount: this.ctx.clock.icount, eip: eip >>> 0, nr: vector, vector };
+    if (kind === TrapKind.exception) {
+      const pf = vector === 14;
+      if (pf) state.unshift(["CR2", cr2 >>> 0]);
+      this.#emitNow(makeEvent({
+        ...base,
+        kind: "exception",
+        name: exceptionName(vector),
+        errorCode: exceptionHasErrorCode(vector) ? errorCode >>> 0 : null,
+        cr2: pf ? cr2 >>> 0 : null,
+        state,
+      }));
+    } else {
+      const irq = kind === TrapKind.interrupt ? this.ctx.irqOfVector?.(vector) ?? -1 : -1;
+      const name = kind === TrapKind.software
+        ? `int_${hex2(vector)}`
+        : irq >= 0
+        ? `irq${irq}`
+        : `vector_${hex2(vector)}`;
+      this.#emitNow(makeEvent({ ...base, kind: "interrupt", name, state }));
+    }
+    this.afterTrap(kind, vector);
+  }
+
+  onExit(kind: ExitKind, a: number, b: number, c: number): void {
+    // Events queued by this instruction's own hook (wrmsr) follow its exit: no drain before.
+    const rec = this.exitRecord(kind, a, b, c);
+    this.#push("exit", kind, a, b, c, rec);
+    this.#drainAfter();
+  }
+
+  cpuid(_leaf: number, _subleaf: number, _out: Int32Array): void {}
+  rdmsr(_index: number, _out: Int32Array): boolean {
+    return false;
+  }
+  wrmsr(_index: number, _lo: number, _hi: number): boolean {
+    return false;
+  }
+  hypercall(_kind: "vmcall" | "vmmcall"): boolean {
+    return false;
+  }
+  softwareInterrupt(_vector: number): boolean {
+    return false;
+  }
+
+  // ---- bus observers ---------------------------------------------------------------------
+
+  onPortRead(port: number, size: AccessSize, value: number): void {
+    this.#prevObserver?.onPortRead(port, size, value);
+    this.#port("in", port, size, value);
+  }
+
+  onPortWrite(port: number, size: AccessSize, value: number): void {
+    this.#prevObserver?.onPortWrite(port, size, value);
+    this.#port("out", port, size, value);
+  }
+
+  onMmioRead(pa: number, size: AccessSize, value: number): void {
+    this.#mmio("mmio_read", pa, size, value);
+  }
+
+  onMmioWrite(pa: number, size: AccessSize, value: number): void {
+    this.#mmio("mmio_write", pa, size, value);
+  }
+
+  // ---- for subclasses --------------------------------------------------------------------
+
+  /** Called after a trap event has been emitted (KVM refreshes kvmclock on interrupts). */
+  protected afterTrap(_kind: TrapKind, _vector: number): void {}
+
+  /** Lets a backend replace the hardware derivation for an event it gives meaning to. */
+  protected refine(_hw: HwEvent, d: Derived): Derived {
+    return d;
+  }
+
+  /** Emits an event now, after any held events (hypercalls, markers). */
+  protected emit(fields: EventFields): void {
+    this.flush();
+    this.#emitNow(makeEvent({ ...fields, icount: fields.icount ?? this.ctx.clock.icount }));
+  }
+
+  /**
+   * Queues an event to follow the exit event of the instruction being executed (a hook runs
+   * during the instruction, its exit is reported after it); released at the next event.
+   */
+  protected emitAfterExit(fields: EventFields): void {
+    this.#after.push(makeEvent({ ...fields, icount: fields.icount ?? this.ctx.clock.icount }));
+  }
+
+  /** Names a modelled hardware step in this backend's vocabulary (as recorded events are). */
+  protected nameStep(s: HwStep): AbiRecord {
+    if (s.source === "exit") return this.exitRecord(s.kind as ExitKind, s.a, s.b, s.c);
+    if (s.source === "in" || s.source === "out") {
+      return { nr: s.a, ...this.portRecord(s.source, s.a, s.b as AccessSize, s.c) };
+    }
+    return { nr: s.a >>> 0, name: s.source, args: [s.b, s.c >>> 0] };
+  }
+
+  /** Model constants from the attached machine, else defaults. */
+  protected modelEnv(env: Partial<ModelEnv> = {}): ModelEnv {
+    return {
+      epoch: env.epoch ?? this.#ctx?.epoch ?? DEFAULT_EPOCH,
+      tscHz: env.tscHz ?? this.#ctx?.clock.tscHz ?? DEFAULT_TSC_HZ,
+    };
+  }
+
+  /** Current EIP. */
+  protected get eip(): number {
+    return this.ctx.cpu.eip >>> 0;
+  }
+
+  /** Reads 32 bits at a linear address through the guest's paging, or null if unmapped. */
+  protected readLinear32(lin: number): number | null {
+    let v = 0;
+    for (let i = 0; i < 4; i++) {
+      const b = this.#readLinear8((lin + i) >>> 0);
+      if (b < 0) return null;
+      v |= b << (8 * i);
+    }
+    return v >>> 0;
+  }
+
+  /** Physical address of the current instruction, or -1. */
+  protected instructionPa(): number {
+    const cpu = this.ctx.cpu;
+    return cpu.translate((cpu.segBase[CS] + cpu.eip) >>> 0);
+  }
+
+  saveState(): BackendSnapshot {
+    this.flush();
+    const d = this.#deriver?.state;
+    return { halted: this.#halted, deriver: d ? structuredClone(d) : null };
+  }
+
+  loadState(s: BackendSnapshot): void {
+    this.#halted = s.halted === true;
+    if (this.#deriver && s.deriver) {
+      this.#deriver.state = structuredClone(s.deriver as DeriverState);
+    }
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  #readLinear8(lin: number): number {
+    const pa = this.ctx.cpu.translate(lin);
+    return pa < 0 ? -1 : this.ctx.memory.read8(pa);
+  }
+
+  #opcode(): number {
+    const start = (this.ctx.cpu.segBase[CS] + this.ctx.cpu.eip) >>> 0;
+    for (let i = 0; i < 15; i++) {
+      const b = this.#readLinear8((start + i) >>> 0);
+      if (b < 0 || !PREFIXES.has(b)) return b;
+    }
+    return -1;
+  }
+
+  #port(dir: "in" | "out", port: number, size: AccessSize, value: number): void {
+    this.#drainAfter();
+    const rec = this.portRecord(dir, port, size, value);
+    this.#push(dir, 0, port, size, value, {
+      nr: port,
+      name: rec.name,
+      args: rec.args,
+      ret: dir === "in" ? value >>> 0 : null,
+    }, "io");
+  }
+
+  #mmio(source: HwSource, pa: number, size: AccessSize, value: number): void {
+    if (!this.#ctx) return;
+    this.#drainAfter();
+    const read = source === "mmio_read";
+    this.#push(source, 0, pa, size, value, {
+      nr: pa >>> 0,
+      name: source,
+      args: [size, value >>> 0],
+      ret: read ? value >>> 0 : null,
+    }, "mmio");
+  }
+
+  #push(
+    source: HwSource,
+    kind: number,
+    a: number,
+    b: number,
+    c: number,
+    rec: AbiRecord,
+    evKind: "exit" | "io" | "mmio" = "exit",
+  ): void {
+    const ctx = this.ctx;
+    const hw: HwEvent = { source, kind, a, b, c, icount: ctx.clock.icount, eip: ctx.cpu.eip >>> 0 };
+    const ev = makeEvent({
+      icount: hw.icount,
+      eip: hw.eip,
+      kind: evKind,
+      nr: rec.nr,
+      name: rec.name,
+      args: rec.args,
+      ret: rec.ret ?? null,
+    });
+    this.#deriver!.push(hw, ev);
+    if (source === "exit" && (kind === ExitKind.hlt || kind === ExitKind.shutdown)) {
+      this.#halted = true;
+    }
+  }
+
+  #emitNow(ev: PendingEvent): void {
+    this.ctx.sink.emit(ev);
+  }
+
+  #drainAfter(): void {
+    if (!this.#after.length || this.#deriver?.holding) return;
+    const after = this.#after;
+    this.#after = [];
+    for (const ev of after) this.#emitNow(ev);
+  }
+}

@@ -1,0 +1,391 @@
+/**
+ * Trace-driven cross-backend model: for a canonical operation recorded on one backend, what
+ * would another backend's guest have done (`translate`), and what would that backend have
+ * answered and changed (`apply`)? The lead's `replay --backend OTHER` compares these with the
+ * recording and classifies each divergence.
+ *
+ * A backend contributes rows only: one {@link ModelRow} per canonical operation it supports.
+ * Rows for guests that run unmodified privileged code (native, KVM) are in
+ * {@link HARDWARE_ROWS}; a backend may replace individual rows.
+ *
+ * State semantics match recorded events: `state` lists the keys the operation writes, with
+ * their value afterwards.
+ *
+ * @module
+ */
+
+import { ExitKind } from "../core/cpu/hooks.ts";
+import { STATE_KEY_NAMES, type StateKeyName } from "../traces/event.ts";
+import type { AbiRecord } from "./base_backend.ts";
+import { checkCanonicalArgs, ShutdownReason, TimerMode } from "./canonical_ops.ts";
+import { APIC_BASE, type HwSource, PIT_HZ } from "./hardware_ops.ts";
+
+/** Named divergence classes. */
+export const DIVERGENCE_CLASSES = [
+  "unsupported",
+  "different-units",
+  "different-result",
+  "different-state",
+  "needs-batch",
+  "implicit-side-effect",
+] as const;
+export type DivergenceClass = typeof DIVERGENCE_CLASSES[number];
+
+/** A hardware step (named by the backend's exit vocabulary, like recorded events). */
+export interface HwStep {
+  source: HwSource;
+  kind: number;
+  a: number;
+  b: number;
+  c: number;
+}
+
+/** A known, systematic difference between the canonical operation and this ABI. */
+export interface DivergenceNote {
+  class: DivergenceClass;
+  reason: string;
+}
+
+/** How a backend performs a canonical operation. */
+export interface AbiCall extends AbiRecord {
+  op: string;
+  opArgs: number[];
+  /** Every ABI step in order; nr/name/args above are the step the op is recorded on (last). */
+  steps: AbiRecord[];
+  notes: DivergenceNote[];
+}
+
+/** The backend cannot express the operation. */
+export interface Unsupported {
+  op: string;
+  unsupported: true;
+  class: DivergenceClass;
+  reason: string;
+}
+
+/** What the backend answered and changed. */
+export interface ApplyResult {
+  ret: number | null;
+  state: Array<[StateKeyName, number]>;
+}
+
+/** Model state: one number per state key, plus written MSRs. */
+export interface ModelState {
+  regs: Record<StateKeyName, number>;
+  msrs: Map<number, [number, number]>;
+}
+
+/** Machine constants rows may need. */
+export interface ModelEnv {
+  /** Wall-clock seconds at power-on. */
+  epoch: number;
+  tscHz: number;
+}
+
+/** One canonical operation on one backend. */
+export interface ModelRow {
+  op: string;
+  /** Steps (hardware steps are named by the backend), plus notes; or why it is unsupported. */
+  translate(
+    args: readonly number[],
+    st: ModelState,
+    env: ModelEnv,
+  ): { steps: Array<HwStep | AbiRecord>; notes?: DivergenceNote[] } | DivergenceNote;
+  /** Updates `st`; returns the guest-visible result and the keys written. */
+  apply(
+    args: readonly number[],
+    st: ModelState,
+    nowNs: number,
+    env: ModelEnv,
+  ): { ret: number | null; writes: StateKeyName[] };
+}
+
+/** The per-backend model the lead drives. */
+export interface CallModel {
+  readonly backend: string;
+  readonly version: string;
+  readonly state: ModelState;
+  translate(op: string, opArgs: readonly number[]): AbiCall | Unsupported;
+  apply(call: AbiCall, nowNs: number): ApplyResult;
+}
+
+/** Type guard for {@link Unsupported}. */
+export function isUnsupported(x: AbiCall | Unsupported): x is Unsupported {
+  return "unsupported" in x;
+}
+
+/**
+ * A {@link CallModel} from rows. `name` turns a hardware step into the backend's ABI record
+ * (the same function that names recorded events).
+ *
+ * @example
+ * ```ts
+ * import { createBackend } from "./backend.ts";
+ * const m = createBackend("native").model();
+ * const call = m.translate("irq_disable", []);
+ * console.assert(!("unsupported" in call) && m.apply(call, 0).state[0][0] === "IF");
+ * ```
+ */
+export class TableModel implements CallModel {
+  readonly backend: string;
+  readonly version: string;
+  readonly state: ModelState;
+  #rows: Map<string, ModelRow>;
+  #name: (s: HwStep) => AbiRecord;
+  #env: ModelEnv;
+
+  constructor(
+    backend: string,
+    version: string,
+    rows: readonly ModelRow[],
+    name: (s: HwStep) => AbiRecord,
+    env: ModelEnv,
+    initial: Partial<Record<StateKeyName, number>> = {},
+  ) {
+    this.backend = backend;
+    this.version = version;
+    this.#rows = new Map(rows.map((r) => [r.op, r]));
+    this.#name = name;
+    this.#env = env;
+    const regs = Object.fromEntries(STATE_KEY_NAMES.map((k) => [k, 0])) as Record<
+      StateKeyName,
+      number
+    >;
+    this.state = { regs: { ...regs, ...initial }, msrs: new Map() };
+  }
+
+  translate(op: string, opArgs: readonly number[]): AbiCall | Unsupported {
+    checkCanonicalArgs(op, opArgs);
+    const row = this.#rows.get(op);
+    if (!row) {
+      return {
+        op,
+        unsupported: true,
+        class: "unsupported",
+        reason: `${this.backend}@${this.version} has no equivalent of ${op}`,
+      };
+    }
+    const t = row.translate(opArgs, this.state, this.#env);
+    if ("reason" in t) return { op, unsupported: true, ...t };
+    const steps = t.steps.map((s) => ("source" in s ? this.#name(s) : s));
+    const last = steps[steps.length - 1];
+    return { op, opArgs: [...opArgs], ...last, steps, notes: t.notes ?? [] };
+  }
+
+  apply(call: AbiCall, nowNs: number): ApplyResult {
+    const row = this.#rows.get(call.op);
+    if (!row) throw new Error(`${this.backend}@${this.version}: no model row for ${call.op}`);
+    const { ret, writes } = row.apply(call.opArgs, this.state, nowNs, this.#env);
+    return { ret, state: writes.map((k) => [k, this.state.regs[k]]) };
+  }
+}
+
+// ---- rows shared by native and KVM (unmodified privileged code, abi.md §2.1, §5) ----------
+
+const exit = (kind: number, a = 0, b = 0, c = 0): HwStep => ({ source: "exit", kind, a, b, c });
+const out = (port: number, size: number, value: number): HwStep => ({
+  source: "out",
+  kind: 0,
+  a: port,
+  b: size,
+  c: value,
+});
+const none = () => ({ ret: null, writes: [] as StateKeyName[] });
+
+/** Builds a row whose translation never fails. */
+function row(
+  op: string,
+  steps: (args: readonly number[], st: ModelState) => Array<HwStep | AbiRecord>,
+  apply: ModelRow["apply"] = none,
+  notes?: (args: readonly number[]) => DivergenceNote[],
+): ModelRow {
+  return {
+    op,
+    translate: (args, st) => ({ steps: steps(args, st), notes: notes?.(args) ?? [] }),
+    apply,
+  };
+}
+
+function set(st: ModelState, writes: Array<[StateKeyName, number]>) {
+  for (const [k, v] of writes) st.regs[k] = v >>> 0;
+  return { ret: null, writes: writes.map(([k]) => k) };
+}
+
+const CR4_PGE = 0x80;
+
+/** PIT programming for a relative timer (abi.md §5.5): control word 0x34 / 0x30 + count. */
+function pitSteps(args: readonly number[]): { steps: HwStep[]; notes: DivergenceNote[] } {
+  const [mode, ns] = args;
+  const control = mode === TimerMode.periodic ? 0x34 : 0x30;
+  if (ns === 0) return { steps: [out(0x43, 1, control)], notes: [] };
+  const ticks = Math.min(0x10000, Math.max(1, Math.round(ns * PIT_HZ / 1e9)));
+  const notes: DivergenceNote[] = [];
+  const actual = Math.round(ticks * 1e9 / PIT_HZ);
+  if (actual !== ns) {
+    notes.push({
+      class: ticks === 0x10000 ? "different-result" : "different-units",
+      reason: `PIT counts 1193182 Hz ticks: ${ns} ns becomes ${ticks} ticks = ${actual} ns`,
+    });
+  }
+  return {
+    steps: [out(0x43, 1, control), out(0x40, 1, ticks & 0xff), out(0x40, 1, (ticks >> 8) & 0xff)],
+    notes,
+  };
+}
+
+function pitApply(args: readonly number[], st: ModelState, nowNs: number) {
+  const [, ns] = args;
+  if (ns === 0) return set(st, [["TIMER", 0]]);
+  const ticks = Math.min(0x10000, Math.max(1, Math.round(ns * PIT_HZ / 1e9)));
+  st.regs.TIMER = nowNs + Math.round(ticks * 1e9 / PIT_HZ);
+  return { ret: null, writes: ["TIMER"] as StateKeyName[] };
+}
+
+const tscAt = (nowNs: number, env: ModelEnv) =>
+  BigInt(Math.floor(nowNs * env.tscHz / 1e9)) & 0xffff_ffff_ffff_ffffn;
+
+/** Rows for guests executing privileged instructions themselves (native; KVM 2007). */
+export const HARDWARE_ROWS: readonly ModelRow[] = [
+  row("irq_disable", () => [exit(ExitKind.cli)], (_a, st) => set(st, [["IF", 0]])),
+  row("irq_enable", () => [exit(ExitKind.sti)], (_a, st) => set(st, [["IF", 1]])),
+  // pushf/popf do not exit (abi.md §2.1 templates); recorded only when popf flips IF.
+  row(
+    "save_fl",
+    () => [{ nr: -1, name: "pushf", args: [] }],
+    (_a, st) => ({ ret: st.regs.IF ? 0x200 : 0, writes: [] }),
+  ),
+  row(
+    "restore_fl",
+    (a) => [exit(ExitKind.ifChange, a[0] & 0x200 ? 1 : 0)],
+    (a, st) => set(st, [["IF", a[0] & 0x200 ? 1 : 0]]),
+  ),
+  row(
+    "safe_halt",
+    () => [exit(ExitKind.sti), exit(ExitKind.hlt)],
+    (_a, st) => set(st, [["IF", 1], ["HALTED", 1]]),
+  ),
+  row("halt", () => [exit(ExitKind.hlt)], (_a, st) => set(st, [["HALTED", 1]])),
+  row(
+    "write_cr0",
+    (a) => [exit(ExitKind.crWrite, 0, a[0])],
+    (a, st) => set(st, [["CR0", a[0]], ["TS", a[0] & 8 ? 1 : 0]]),
+  ),
+  row("write_cr3", (a) => [exit(ExitKind.crWrite, 3, a[0])], (a, st) => set(st, [["CR3", a[0]]])),
+  row("write_cr4", (a) => [exit(ExitKind.crWrite, 4, a[0])], (a, st) => set(st, [["CR4", a[0]]])),
+  ...([["read_cr0", 0, "CR0"], ["read_cr2", 2, "CR2"], ["read_cr3", 3, "CR3"], [
+    "read_cr4",
+    4,
+    "CR4",
+  ]] as const).map(([op, n, key]) =>
+    row(
+      op,
+      (a) => [exit(ExitKind.crRead, n, a[0])],
+      (_a, st) => ({ ret: st.regs[key], writes: [] }),
+    )
+  ),
+  row("clts", () => [exit(ExitKind.clts)], (_a, st) => set(st, [["TS", 0]])),
+  row("load_gdt", (a) => [exit(ExitKind.lgdt, a[0], a[1])]),
+  row("load_idt", (a) => [exit(ExitKind.lidt, a[0], a[1])]),
+  row("load_tr_desc", (a) => [exit(ExitKind.ltr, a[0])]),
+  row(
+    "set_ldt",
+    () => [exit(ExitKind.lldt)],
+    none,
+    () => [{
+      class: "different-units",
+      reason: "lldt takes a GDT selector; base and size come from the descriptor",
+    }],
+  ),
+  row(
+    "write_msr",
+    (a) => [exit(ExitKind.wrmsr, a[0], a[1], a[2])],
+    (a, st) => {
+      st.msrs.set(a[0] >>> 0, [a[1] >>> 0, a[2] >>> 0]);
+      return { ret: null, writes: [] };
+    },
+  ),
+  // Without a model of every MSR, an MSR never written answers what was recorded.
+  row(
+    "read_msr",
+    (a) => [exit(ExitKind.rdmsr, a[0], a[1], a[2])],
+    (a, st) => ({ ret: (st.msrs.get(a[0] >>> 0)?.[0] ?? a[1]) >>> 0, writes: [] }),
+  ),
+  {
+    op: "cpuid",
+    translate: (a) => ({
+      steps: [exit(ExitKind.cpuid, a[0], a[1])],
+      notes: a[0] >= 0x4000_0000 && a[0] < 0x5000_0000
+        ? [{
+          class: "different-result",
+          reason: "no hypervisor CPUID leaves: the CPU returns its highest basic leaf's data",
+        }]
+        : [],
+    }),
+    // Basic and extended leaves are the CPU model's, as recorded.
+    apply: (a) => ({ ret: a[0] >= 0x4000_0000 && a[0] < 0x5000_0000 ? null : a[2], writes: [] }),
+  },
+  row(
+    "read_tsc",
+    () => [exit(ExitKind.rdtsc)],
+    (_a, _st, nowNs, env) => ({ ret: Number(tscAt(nowNs, env) & 0xffff_ffffn), writes: [] }),
+  ),
+  row("wbinvd", () => [exit(ExitKind.wbinvd)]),
+  row("flush_tlb_single", (a) => [exit(ExitKind.invlpg, a[0])]),
+  row("flush_tlb_user", (_a, st) => [exit(ExitKind.crWrite, 3, st.regs.CR3)]),
+  row("flush_tlb_kernel", (_a, st) => [
+    exit(ExitKind.crWrite, 4, st.regs.CR4 & ~CR4_PGE),
+    exit(ExitKind.crWrite, 3, st.regs.CR3),
+    exit(ExitKind.crWrite, 4, st.regs.CR4 | CR4_PGE),
+  ]),
+  row("io_delay", () => [out(0x80, 1, 0)]),
+  { op: "set_timer", translate: (a) => pitSteps(a), apply: pitApply },
+  row(
+    "get_wallclock",
+    () => [out(0x70, 1, 0), { nr: 0x71, name: "in", args: [1] }],
+    (_a, _st, nowNs, env) => ({ ret: env.epoch + Math.floor(nowNs / 1e9), writes: [] }),
+    (a) =>
+      a[1] !== 0 ? [{ class: "different-units", reason: "the CMOS RTC counts whole seconds" }] : [],
+  ),
+  row(
+    "sched_clock",
+    () => [exit(ExitKind.rdtsc)],
+    (_a, _st, nowNs, env) => ({ ret: Number(tscAt(nowNs, env) & 0xffff_ffffn), writes: [] }),
+    () => [{ class: "different-units", reason: "sched_clock reads TSC cycles, not ns" }],
+  ),
+  row(
+    "apic_write",
+    (a) => [{ source: "mmio_write", kind: 0, a: APIC_BASE + a[0], b: 4, c: a[1] }],
+  ),
+  row(
+    "apic_read",
+    (a) => [{ source: "mmio_read", kind: 0, a: APIC_BASE + a[0], b: 4, c: a[1] }],
+    (a) => ({ ret: a[1] >>> 0, writes: [] }),
+  ),
+  row("set_debugreg", (a) => [exit(ExitKind.drWrite, a[0], a[1])]),
+  {
+    op: "shutdown",
+    translate: (a) =>
+      a[0] === ShutdownReason.reboot
+        ? { steps: [out(0x64, 1, 0xfe)] }
+        : a[0] === ShutdownReason.crash
+        ? { steps: [exit(ExitKind.shutdown)] }
+        : { class: "unsupported", reason: "power-off needs ACPI, which is not modelled" },
+    apply: (_a, st) => set(st, [["HALTED", 1]]),
+  },
+  row(
+    "iret",
+    (a) => [exit(ExitKind.ifChange, a[0] & 0x200 ? 1 : 0)],
+    (a, st) => set(st, [["IF", a[0] & 0x200 ? 1 : 0]]),
+  ),
+  row(
+    "irq_enable_sysexit",
+    () => [exit(ExitKind.sti), exit(ExitKind.sysexit)],
+    (_a, st) => set(st, [["IF", 1]]),
+  ),
+];
+
+/** `rows` with some replaced by op name (a backend's own rows win). */
+export function withRows(base: readonly ModelRow[], own: readonly ModelRow[]): ModelRow[] {
+  const ownOps = new Set(own.map((r) => r.op));
+  return [...base.filter((r) => !ownOps.has(r.op)), ...own];
+}

@@ -1,0 +1,91 @@
+/**
+ * Test harness: a fake CPU (no paging, flat segments) over real memory, bus and clock, with a
+ * backend attached and its events collected.
+ *
+ * @module
+ */
+
+import { IoBus } from "../../core/bus.ts";
+import { VirtualClock } from "../../core/clock.ts";
+import { PhysicalMemory } from "../../core/memory.ts";
+import type { TraceEvent } from "../../traces/event.ts";
+import {
+  type Backend,
+  type BackendContext,
+  type CpuLike,
+  createBackend,
+} from "../../backends/backend.ts";
+
+/** A CPU stand-in: registers only; linear = physical. */
+export class FakeCpu implements CpuLike {
+  regs = new Int32Array(8);
+  eip = 0x1000;
+  eflags = 0x2;
+  cr0 = 0x11;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  cpl = 0;
+  segBase = new Int32Array(8);
+  gdtrBase = 0;
+  stops = 0;
+  getEflags(): number {
+    return this.eflags;
+  }
+  translate(lin: number): number {
+    return lin >>> 0;
+  }
+  requestStop(): void {
+    this.stops++;
+  }
+}
+
+/** A machine with `backend` attached. */
+export interface Rig {
+  backend: Backend;
+  cpu: FakeCpu;
+  memory: PhysicalMemory;
+  io: IoBus;
+  clock: VirtualClock;
+  events: Array<Omit<TraceEvent, "seq">>;
+  ctx: BackendContext;
+  /** Advances the clock and EIP as if `n` instructions retired. */
+  step(n?: number, bytes?: number): void;
+}
+
+/** Builds a rig for `spec` (e.g. "kvm@2.6.25"). */
+export function rig(spec: string, extra: Partial<BackendContext> = {}, tscHz?: number): Rig {
+  const backend = createBackend(spec);
+  const cpu = new FakeCpu();
+  const memory = new PhysicalMemory({ size: 1 << 20 });
+  const io = new IoBus();
+  const clock = new VirtualClock(tscHz ? { tscHz } : {});
+  const events: Array<Omit<TraceEvent, "seq">> = [];
+  const ctx: BackendContext = {
+    cpu,
+    memory,
+    io,
+    clock,
+    sink: { emit: (e) => events.push(e) },
+    ...extra,
+  };
+  backend.attach(ctx);
+  return {
+    backend,
+    cpu,
+    memory,
+    io,
+    clock,
+    events,
+    ctx,
+    step(n = 1, bytes = 1) {
+      clock.icount += n;
+      cpu.eip += bytes;
+    },
+  };
+}
+
+/** Canonical ops of the collected events, in order (nulls dropped). */
+export function ops(events: ReadonlyArray<Omit<TraceEvent, "seq">>): string[] {
+  return events.map((e) => e.op).filter((o): o is string => o !== null);
+}

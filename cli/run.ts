@@ -1,0 +1,322 @@
+/**
+ * `pvreplay run`: boot a Multiboot kernel, a raw firmware image or a snapshot on the emulated PC
+ * and run it to completion.
+ *
+ * Exit status: the guest's (see `core/exit_status.ts`): 0 when it halts for good, `(v << 1) | 1`
+ * for an isa-debug-exit write of `v`, 8 triple fault, 10 budget exhausted, 12 reset; 2 for a
+ * usage error, 4 for an unusable kernel, firmware or snapshot file.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { EXIT_IMAGE_ERROR, EXIT_USAGE } from "../core/exit_status.ts";
+import { ImageError } from "../core/loaders/image_error.ts";
+import { Machine, type RunResult } from "../core/machine.ts";
+import { encodeSnapshot, restoreSnapshot } from "../core/snapshot.ts";
+import type { ByteSink } from "../core/devices/stateful.ts";
+
+/** Default instruction budget: 10^10 (100 virtual seconds at the default 100 M insns/s). */
+export const DEFAULT_MAX_INSNS = 10_000_000_000;
+
+const USAGE = `usage: pvreplay run (--kernel FILE | --bios FILE | --restore FILE) [options]
+
+Boots a Multiboot kernel (or a raw firmware image at the reset vector, or a snapshot) on the
+deterministic PC and runs it until it halts, exits through isa-debug-exit (port 0xF4), resets,
+triple-faults, or the instruction budget runs out.
+
+options:
+  --kernel FILE          Multiboot (v1) kernel: ELF32 or a.out-kludge image
+  --append STR           kernel command line (Multiboot cmdline)
+  --bios FILE            raw firmware image (multiple of 64 KiB), mapped below 4 GiB and 1 MiB
+  --restore FILE         continue from a snapshot written by --snapshot-out
+  --mem MIB              RAM size in MiB (default 32)
+  --serial -|FILE        COM1 output (default -: stdout)
+  --debugcon -|FILE      port 0xE9 output (default: discarded)
+  --serial-input STR|@FILE  bytes fed to COM1's receiver at the line rate
+  --max-insns N          instruction budget (default 10000000000; suffixes k, M, G)
+  --snapshot-at N        write a snapshot when the instruction count reaches N ...
+  --snapshot-out FILE    ... to FILE, then continue
+  --stats                print one JSON line of run statistics to stderr
+  --progress             print progress to stderr (default: only when stderr is a terminal)
+  --json                 print the run result as one JSON object on stdout
+  --help                 show this help
+
+exit status: 0 halted, (v<<1)|1 isa-debug-exit, 2 usage, 4 bad image, 8 triple fault,
+10 budget exhausted, 12 reset (see core/exit_status.ts)`;
+
+class UsageError extends Error {}
+
+/** Parses a count with an optional decimal suffix: 1500, 2k, 30M, 1G. */
+function parseCount(flag: string, text: string): number {
+  const m = /^(\d+)([kMG]?)$/.exec(text.replaceAll("_", ""));
+  if (!m) {
+    throw new UsageError(
+      `--${flag}: expected a non-negative integer (k/M/G suffix allowed), got "${text}"`,
+    );
+  }
+  const mult = m[2] === "k" ? 1e3 : m[2] === "M" ? 1e6 : m[2] === "G" ? 1e9 : 1;
+  const v = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(v)) throw new UsageError(`--${flag}: ${text} is too large`);
+  return v;
+}
+
+function writeAll(fd: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += fd.writeSync(bytes.subarray(off));
+}
+
+/** A byte sink buffered in memory and flushed to stdout or a file. */
+class OutputSink {
+  #buf: number[] = [];
+  #file: Deno.FsFile | null = null;
+  readonly sink: ByteSink = (b) => {
+    this.#buf.push(b);
+  };
+
+  constructor(readonly target: string | null) {
+    if (target !== null && target !== "-") {
+      this.#file = Deno.openSync(target, { write: true, create: true, truncate: true });
+    }
+  }
+
+  flush(): void {
+    if (this.#buf.length === 0) return;
+    const bytes = Uint8Array.from(this.#buf);
+    this.#buf = [];
+    if (this.target === null) return;
+    writeAll(this.#file ?? Deno.stdout, bytes);
+  }
+
+  close(): void {
+    this.flush();
+    this.#file?.close();
+  }
+}
+
+function readInput(file: string, what: string): Uint8Array {
+  try {
+    return Deno.readFileSync(file);
+  } catch (e) {
+    throw new ImageError(file, `cannot read ${what}: ${(e as Error).message}`);
+  }
+}
+
+function describeResult(m: Machine, r: RunResult): string {
+  const cpu = m.cpu;
+  const where = `${(cpu.segSel[1] & 0xffff).toString(16).padStart(4, "0")}:${
+    (cpu.eip >>> 0).toString(16).padStart(8, "0")
+  }`;
+  const sym = m.symbols?.functionAt(cpu.eip >>> 0);
+  const at = sym ? `${where} (${sym.name}+0x${sym.offset.toString(16)})` : where;
+  switch (r.reason) {
+    case "triple-fault":
+      return `triple fault (vector ${r.shutdownVector}) at ${at}`;
+    case "budget":
+      return `instruction budget exhausted after ${r.instructions} instructions at ${at}`;
+    case "reset":
+      return `guest requested a platform reset at ${at}`;
+    default:
+      return "";
+  }
+}
+
+/**
+ * Implements `pvreplay run`; returns the process exit status.
+ *
+ * @example
+ * ```ts
+ * import { runCommand } from "./run.ts";
+ * console.assert(await runCommand(["--no-such-flag"]) === 2);
+ * ```
+ */
+// deno-lint-ignore require-await
+export async function runCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        kernel: { type: "string" },
+        append: { type: "string" },
+        bios: { type: "string" },
+        restore: { type: "string" },
+        mem: { type: "string" },
+        serial: { type: "string" },
+        debugcon: { type: "string" },
+        "serial-input": { type: "string" },
+        "max-insns": { type: "string" },
+        "snapshot-at": { type: "string" },
+        "snapshot-out": { type: "string" },
+        stats: { type: "boolean" },
+        progress: { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`pvreplay run: ${(e as Error).message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    return run(values);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`pvreplay run: ${e.message}\n\n${USAGE}`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof ImageError) {
+      console.error(`pvreplay run: ${e.message}`);
+      return EXIT_IMAGE_ERROR;
+    }
+    throw e;
+  }
+}
+
+interface RunFlags {
+  kernel?: string;
+  append?: string;
+  bios?: string;
+  restore?: string;
+  mem?: string;
+  serial?: string;
+  debugcon?: string;
+  "serial-input"?: string;
+  "max-insns"?: string;
+  "snapshot-at"?: string;
+  "snapshot-out"?: string;
+  stats?: boolean;
+  progress?: boolean;
+  json?: boolean;
+}
+
+function run(f: RunFlags): number {
+  const sources = [f.kernel, f.bios, f.restore].filter((x) => x !== undefined).length;
+  if (sources !== 1) throw new UsageError("give exactly one of --kernel, --bios, --restore");
+  if (f.append !== undefined && f.kernel === undefined) {
+    throw new UsageError("--append needs --kernel");
+  }
+  if ((f["snapshot-at"] === undefined) !== (f["snapshot-out"] === undefined)) {
+    throw new UsageError("--snapshot-at and --snapshot-out go together");
+  }
+  if (f.restore !== undefined && (f.mem !== undefined || f["serial-input"] !== undefined)) {
+    throw new UsageError("--mem and --serial-input come from the snapshot with --restore");
+  }
+  const memMiB = f.mem === undefined ? undefined : parseCount("mem", f.mem);
+  const maxInsns = f["max-insns"] === undefined
+    ? DEFAULT_MAX_INSNS
+    : parseCount("max-insns", f["max-insns"]);
+  const snapshotAt = f["snapshot-at"] === undefined
+    ? -1
+    : parseCount("snapshot-at", f["snapshot-at"]);
+  let serialInput: Uint8Array | undefined;
+  const si = f["serial-input"];
+  if (si !== undefined) {
+    serialInput = si.startsWith("@")
+      ? readInput(si.slice(1), "serial input")
+      : new TextEncoder().encode(si);
+  }
+
+  const serial = new OutputSink(f.serial ?? "-");
+  const debugcon = new OutputSink(f.debugcon ?? null);
+  const sinks = { serialOut: serial.sink, debugconOut: debugcon.sink };
+  let machine: Machine;
+  try {
+    if (f.restore !== undefined) {
+      machine = restoreSnapshot(readInput(f.restore, "snapshot"), sinks, f.restore);
+    } else {
+      try {
+        machine = new Machine({ memMiB, serialInput, ...sinks });
+      } catch (e) {
+        if (e instanceof RangeError) throw new UsageError(e.message);
+        throw e;
+      }
+      if (f.kernel !== undefined) {
+        machine.bootMultiboot(readInput(f.kernel, "kernel"), {
+          file: f.kernel,
+          cmdline: f.append ?? "",
+        });
+      } else {
+        machine.loadFirmware(readInput(f.bios!, "firmware"), f.bios!);
+      }
+    }
+  } catch (e) {
+    serial.close();
+    debugcon.close();
+    throw e;
+  }
+
+  const showProgress = f.progress ?? Deno.stderr.isTerminal();
+  const t0 = performance.now();
+  let lastReport = t0;
+  const onProgress = (icount: number) => {
+    serial.flush();
+    debugcon.flush();
+    if (!showProgress) return;
+    const now = performance.now();
+    if (now - lastReport < 2000) return;
+    lastReport = now;
+    const done = icount - startIcount;
+    const mips = done / ((now - t0) * 1000);
+    writeAll(
+      Deno.stderr,
+      new TextEncoder().encode(
+        `\r[pvreplay] ${(done / 1e6).toFixed(1)} M insns, ${mips.toFixed(1)} MIPS   `,
+      ),
+    );
+  };
+  const startIcount = machine.clock.icount;
+  let result: RunResult;
+  if (snapshotAt >= 0 && snapshotAt >= startIcount && snapshotAt - startIcount <= maxInsns) {
+    result = machine.run(snapshotAt - startIcount, { onProgress });
+    if (result.reason === "budget") {
+      Deno.writeFileSync(f["snapshot-out"]!, encodeSnapshot(machine));
+      const rest = machine.run(maxInsns - (snapshotAt - startIcount), { onProgress });
+      rest.instructions += result.instructions;
+      result = rest;
+    } else {
+      console.error(
+        `pvreplay run: guest stopped (${result.reason}) before instruction ${snapshotAt}; no snapshot written`,
+      );
+    }
+  } else {
+    if (snapshotAt >= 0) {
+      console.error(
+        `pvreplay run: instruction ${snapshotAt} is outside this run (${startIcount}..${
+          startIcount + maxInsns
+        }); no snapshot written`,
+      );
+    }
+    result = machine.run(maxInsns, { onProgress });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  serial.close();
+  debugcon.close();
+  if (showProgress) writeAll(Deno.stderr, new TextEncoder().encode("\n"));
+
+  const note = describeResult(machine, result);
+  if (note && !f.json) console.error(`pvreplay run: ${note}`);
+  if (f.stats) {
+    console.error(JSON.stringify({
+      instructions: result.instructions,
+      icount: machine.clock.icount,
+      seconds: Number(seconds.toFixed(3)),
+      mips: Number((result.instructions / Math.max(seconds, 1e-9) / 1e6).toFixed(2)),
+      exit: result.reason,
+      code: result.exitCode,
+      post: result.post,
+    }));
+  }
+  if (f.json) {
+    console.log(
+      JSON.stringify({ ...result, icount: machine.clock.icount, note: note || undefined }),
+    );
+  }
+  return result.exitCode;
+}

@@ -1,0 +1,55 @@
+/**
+ * Process exit statuses of pvreplay, defined in this one place.
+ *
+ * A guest that writes `v` to QEMU's `isa-debug-exit` port makes the run exit with
+ * `(v << 1) | 1`, exactly as `qemu-system-i386 -device isa-debug-exit` does: always odd. Every
+ * status pvreplay chooses itself is even, so the two can never be confused.
+ *
+ * | status | meaning |
+ * |---|---|
+ * | 0 | success: the guest halted for good (idle), powered off, or the command succeeded |
+ * | 2 | usage error (unknown flag, bad value) |
+ * | 4 | image error (kernel, firmware, snapshot unreadable or malformed) |
+ * | 6 | trace error (trace file unreadable or malformed) |
+ * | 8 | the guest triple-faulted (CPU shutdown) |
+ * | 10 | instruction budget exhausted before the guest finished |
+ * | 12 | the guest requested a platform reset (8042 0xFE, port 0x92, output port) |
+ * | 14 | divergence found (replay or diff) |
+ * | 16 | internal error (a bug in pvreplay) |
+ * | odd | `(v << 1) \| 1` from isa-debug-exit (the low 8 bits, as a process status) |
+ *
+ * @module
+ */
+
+/** The guest finished: halted with nothing left to wake it, or powered off. */
+export const EXIT_SUCCESS = 0;
+/** Bad command line. */
+export const EXIT_USAGE = 2;
+/** Kernel, firmware or snapshot image unreadable or malformed. */
+export const EXIT_IMAGE_ERROR = 4;
+/** Trace file unreadable or malformed. */
+export const EXIT_TRACE_ERROR = 6;
+/** Triple fault (CPU shutdown cycle). */
+export const EXIT_TRIPLE_FAULT = 8;
+/** The instruction budget ran out. */
+export const EXIT_BUDGET = 10;
+/** The guest reset the platform. */
+export const EXIT_RESET = 12;
+/** Replay or diff found a divergence. */
+export const EXIT_DIVERGENCE = 14;
+/** Unexpected internal error. */
+export const EXIT_INTERNAL = 16;
+
+/**
+ * Exit status of a guest write of `value` to isa-debug-exit (QEMU `hw/misc/debugexit.c`:
+ * `exit((val << 1) | 1)`), reduced to the 8 bits a process status carries.
+ *
+ * @example
+ * ```ts
+ * import { debugExitStatus } from "./exit_status.ts";
+ * console.assert(debugExitStatus(0x10) === 0x21);
+ * ```
+ */
+export function debugExitStatus(value: number): number {
+  return ((value << 1) | 1) & 0xff;
+}

@@ -1,0 +1,445 @@
+/**
+ * The deterministic PC: RAM, the port bus, the virtual clock, the chipset devices and the CPU.
+ *
+ * Devices and wiring (PC/AT conventions):
+ *
+ * | device | ports / address | IRQ |
+ * |---|---|---|
+ * | 8259A pair | 0x20-0x21, 0xA0-0xA1 | cascade on IRQ2 |
+ * | 8254 PIT + port B | 0x40-0x43, 0x61 | IRQ0 |
+ * | 8042 keyboard controller | 0x60, 0x64 | IRQ1, IRQ12 |
+ * | MC146818 RTC/CMOS | 0x70-0x71 | IRQ8 |
+ * | POST codes | 0x80, 0x190 | |
+ * | system control port A | 0x92 | |
+ * | debug console | 0xE9 | |
+ * | isa-debug-exit | 0xF4-0xF7 | |
+ * | 16550 UART (COM1) | 0x3F8-0x3FF | IRQ4 |
+ * | fw_cfg | 0x510-0x511 | |
+ * | local APIC | 0xFEE00000 (4 KiB) | LINT0 = 8259A INTR (ExtINT) |
+ *
+ * The run ends on an isa-debug-exit write, a platform reset request (run ends with "reset"; the
+ * machine does not reboot, like `qemu -no-reboot`), a triple fault, a backend's
+ * {@link Machine.requestShutdown}, an idle CPU, or the instruction budget.
+ *
+ * @module
+ */
+
+import { IoBus } from "./bus.ts";
+import { VirtualClock } from "./clock.ts";
+import { Cpu, type CpuSnapshot } from "./cpu/cpu.ts";
+import type { CpuHooks } from "./cpu/hooks.ts";
+import { DebugConsole, DebugExit, PostPorts, type PostState } from "./devices/debug_ports.ts";
+import { FwCfg, type FwCfgState } from "./devices/fw_cfg.ts";
+import { PcInterruptRouter } from "./devices/interrupt_router.ts";
+import { type KbcState, KeyboardController } from "./devices/kbc.ts";
+import { LAPIC_BASE, type LapicState, LocalApic } from "./devices/lapic.ts";
+import { Pic, type PicState } from "./devices/pic.ts";
+import { Pit, type PitState } from "./devices/pit.ts";
+import { DEFAULT_EPOCH, Rtc, type RtcState } from "./devices/rtc.ts";
+import type { ByteSink } from "./devices/stateful.ts";
+import { A20_ON, SystemControlPort, type SystemControlState } from "./devices/system_control.ts";
+import { Uart, type UartState } from "./devices/uart.ts";
+import {
+  debugExitStatus,
+  EXIT_BUDGET,
+  EXIT_RESET,
+  EXIT_SUCCESS,
+  EXIT_TRIPLE_FAULT,
+} from "./exit_status.ts";
+import { SymbolTable } from "./loaders/elf.ts";
+import { mapFirmware } from "./loaders/firmware.ts";
+import {
+  BOOT_CS,
+  BOOT_DS,
+  loadMultiboot,
+  type MultibootBoot,
+  type ProtectedModeEntry,
+} from "./loaders/multiboot.ts";
+import { PhysicalMemory } from "./memory.ts";
+
+/** Machine configuration. Every field has a deterministic default. */
+export interface MachineConfig {
+  /** RAM size in MiB (default 32). */
+  memMiB?: number;
+  /** COM1 output (default: discarded). */
+  serialOut?: ByteSink;
+  /** Scripted COM1 input (see `core/devices/uart.ts` for its timing). */
+  serialInput?: Uint8Array | string;
+  /** Port 0xE9 output (default: discarded). */
+  debugconOut?: ByteSink;
+  /** RTC wall time at virtual time 0, seconds since 1970 (default 2007-03-09 00:00:00 UTC). */
+  epoch?: number;
+  /** Instructions per virtual second (default 100 M). */
+  ips?: number;
+  /** TSC frequency (default = ips). */
+  tscHz?: number;
+  /** Local-APIC timer bus clock (default 100 MHz). */
+  apicHz?: number;
+  /** CPU hooks (a backend); default bare hardware. */
+  hooks?: CpuHooks;
+}
+
+/** Why {@link Machine.run} returned. */
+export type RunReason = "debug-exit" | "shutdown" | "triple-fault" | "reset" | "budget" | "idle";
+
+/** Outcome of {@link Machine.run}. */
+export interface RunResult {
+  reason: RunReason;
+  /** Process exit status for this outcome (see `core/exit_status.ts`). */
+  exitCode: number;
+  /** Instructions retired by this call (virtual time skipped while halted included). */
+  instructions: number;
+  /** Last POST code written (-1 if none). */
+  post: number;
+  /** The value written to isa-debug-exit, for reason "debug-exit". */
+  debugExitValue?: number;
+  /** For "triple-fault": the vector whose delivery failed. */
+  shutdownVector?: number;
+}
+
+/** Options of {@link Machine.run}. */
+export interface RunOptions {
+  /** Called between slices of about `progressEvery` instructions with the total icount. */
+  onProgress?: (icount: number) => void;
+  progressEvery?: number;
+}
+
+/** Complete machine state except RAM (see `core/snapshot.ts`). */
+export interface MachineState {
+  config: ResolvedConfig;
+  icount: number;
+  tscOffset: string;
+  a20Mask: number;
+  cpu: CpuSnapshot;
+  pic: PicState;
+  pit: PitState;
+  uart: UartState;
+  rtc: RtcState;
+  lapic: LapicState;
+  kbc: KbcState;
+  port92: SystemControlState;
+  post: PostState;
+  fwCfg: FwCfgState;
+  stop: PendingStop | null;
+}
+
+/** The configuration values that shape the machine (no sinks, hooks or input). */
+export interface ResolvedConfig {
+  memMiB: number;
+  epoch: number;
+  ips: number;
+  tscHz: number;
+  apicHz: number;
+}
+
+interface PendingStop {
+  reason: RunReason;
+  exitCode: number;
+  value?: number;
+}
+
+/** Default RAM size. */
+export const DEFAULT_MEM_MIB = 32;
+const SLICE = 4_000_000;
+
+/**
+ * A PC with one CPU.
+ *
+ * @example
+ * ```ts
+ * import { Machine } from "./machine.ts";
+ * const out: number[] = [];
+ * const m = new Machine({ memMiB: 4, serialOut: (b) => out.push(b) });
+ * // mov dx,0x3f8; mov al,'A'; out dx,al; mov al,0x10; out 0xf4,al  (at the reset vector)
+ * m.memory.mapRom(0xfffffff0, new Uint8Array([0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee, 0xb0, 0x10, 0xe6, 0xf4]));
+ * const r = m.run(100);
+ * console.assert(r.reason === "debug-exit" && r.exitCode === 0x21 && out[0] === 0x41);
+ * ```
+ */
+export class Machine {
+  readonly config: ResolvedConfig;
+  readonly memory: PhysicalMemory;
+  readonly io = new IoBus();
+  readonly clock: VirtualClock;
+  readonly pic = new Pic();
+  readonly pit: Pit;
+  readonly uart: Uart;
+  readonly rtc: Rtc;
+  readonly lapic: LocalApic;
+  readonly router: PcInterruptRouter;
+  readonly kbc: KeyboardController;
+  readonly port92: SystemControlPort;
+  readonly post = new PostPorts();
+  readonly debugcon: DebugConsole;
+  readonly debugExit: DebugExit;
+  readonly fwCfg: FwCfg;
+  readonly cpu: Cpu;
+  /** Symbols of the loaded ELF kernel, if any. */
+  symbols: SymbolTable | null = null;
+  /** The firmware image mapped with {@link loadFirmware} (kept for snapshots). */
+  firmware: Uint8Array | null = null;
+  #stop: PendingStop | null = null;
+
+  constructor(config: MachineConfig = {}) {
+    this.config = {
+      memMiB: config.memMiB ?? DEFAULT_MEM_MIB,
+      epoch: config.epoch ?? DEFAULT_EPOCH,
+      ips: config.ips ?? 100_000_000,
+      tscHz: config.tscHz ?? config.ips ?? 100_000_000,
+      apicHz: config.apicHz ?? 100_000_000,
+    };
+    const c = this.config;
+    if (!Number.isInteger(c.memMiB) || c.memMiB < 2 || c.memMiB > 3072) {
+      throw new RangeError(`memory size ${c.memMiB} MiB must be an integer from 2 to 3072`);
+    }
+    for (const k of ["ips", "tscHz", "apicHz"] as const) {
+      if (!Number.isInteger(c[k]) || c[k] <= 0) {
+        throw new RangeError(`${k} must be a positive integer, got ${c[k]}`);
+      }
+    }
+    const ramBytes = c.memMiB << 20;
+    this.memory = new PhysicalMemory({ size: ramBytes });
+    this.clock = new VirtualClock({ ips: c.ips, tscHz: c.tscHz });
+    const clock = this.clock;
+    const irq = this.pic;
+    this.pit = new Pit(clock, irq);
+    const input = typeof config.serialInput === "string"
+      ? new TextEncoder().encode(config.serialInput)
+      : config.serialInput;
+    this.uart = new Uart({ clock, irq, sink: config.serialOut, input });
+    this.rtc = new Rtc({ clock, irq, epoch: c.epoch, ramBytes });
+    this.lapic = new LocalApic({ clock, hz: c.apicHz });
+    this.router = new PcInterruptRouter(this.lapic, this.pic);
+    const reset = () => this.#requestStop({ reason: "reset", exitCode: EXIT_RESET });
+    this.kbc = new KeyboardController(this.memory, irq, reset);
+    this.port92 = new SystemControlPort(this.memory, reset);
+    this.debugcon = new DebugConsole(config.debugconOut ?? (() => {}));
+    this.debugExit = new DebugExit((v) =>
+      this.#requestStop({ reason: "debug-exit", exitCode: debugExitStatus(v), value: v })
+    );
+    this.fwCfg = new FwCfg({ ramBytes, cpus: 1 });
+
+    const io = this.io;
+    io.register(0x20, 2, this.pic);
+    io.register(0xa0, 2, this.pic);
+    io.register(0x40, 4, this.pit);
+    io.register(0x61, 1, this.pit);
+    io.register(0x60, 1, this.kbc);
+    io.register(0x64, 1, this.kbc);
+    io.register(0x70, 2, this.rtc);
+    io.register(0x80, 1, this.post);
+    io.register(0x190, 1, this.post);
+    io.register(0x92, 1, this.port92);
+    io.register(0xe9, 1, this.debugcon);
+    io.register(0xf4, 4, this.debugExit);
+    io.register(0x3f8, 8, this.uart);
+    io.register(0x510, 2, this.fwCfg);
+    this.memory.mapMmio(LAPIC_BASE, 0x1000, this.lapic);
+
+    this.cpu = new Cpu({
+      memory: this.memory,
+      io,
+      clock,
+      intr: this.router,
+      hooks: config.hooks,
+    });
+  }
+
+  #requestStop(stop: PendingStop): void {
+    if (this.#stop) return; // the first request wins
+    this.#stop = stop;
+    this.cpu.requestStop();
+  }
+
+  /**
+   * Ends the current run with reason "shutdown" (guest power-off through a hypervisor ABI or
+   * ACPI). `exitCode` defaults to success.
+   */
+  requestShutdown(exitCode = EXIT_SUCCESS): void {
+    this.#requestStop({ reason: "shutdown", exitCode });
+  }
+
+  /**
+   * Puts the CPU into 32-bit flat protected mode (Multiboot 0.6.96 §3.2): CS = BOOT_CS and the
+   * data segments = BOOT_DS, base 0, limit 4 GiB; CR0.PE = 1, PG = 0; EFLAGS = 2 (IF = 0,
+   * VM = 0); A20 enabled; GDTR = the boot GDT; EAX, EBX, ESP from `entry`, other GPRs 0.
+   */
+  enterProtectedMode(entry: ProtectedModeEntry): void {
+    const cpu = this.cpu;
+    cpu.regs.fill(0);
+    cpu.regs[0] = entry.eax | 0;
+    cpu.regs[3] = entry.ebx | 0;
+    cpu.regs[4] = entry.esp | 0;
+    cpu.cr0 = 0x00000011; // PE, ET; caches enabled (CD = NW = 0) as firmware leaves them
+    for (let i = 0; i < 6; i++) {
+      const code = i === 1;
+      cpu.segSel[i] = code ? BOOT_CS : BOOT_DS;
+      cpu.segBase[i] = 0;
+      cpu.segLimit[i] = -1; // 0xFFFFFFFF
+      cpu.segAttr[i] = code ? 0xc09b : 0xc093;
+    }
+    cpu.gdtrBase = entry.gdtBase;
+    cpu.gdtrLimit = entry.gdtLimit;
+    cpu.cpl = 0;
+    cpu.halted = false;
+    cpu.setEflags(0x2);
+    cpu.eip = entry.eip >>> 0;
+    this.memory.a20Mask = A20_ON;
+    cpu.updateMode();
+  }
+
+  /**
+   * Leaves the 8259A pair and the PIT as a PC BIOS does before it boots a kernel (SeaBIOS
+   * `pic_setup`/`timer_setup`): PIC vectors 0x08/0x70 with all lines masked but IRQ0 and the
+   * cascade, PIT channel 0 in mode 2 with count 65536 (18.2 Hz). Used for Multiboot boots,
+   * which skip firmware.
+   */
+  firmwareDefaults(): void {
+    const io = this.io;
+    for (
+      const [port, v] of [[0x20, 0x11], [0x21, 0x08], [0x21, 0x04], [0x21, 0x01], [0x21, 0xfa]]
+    ) {
+      io.write(port, 1, v);
+    }
+    for (
+      const [port, v] of [[0xa0, 0x11], [0xa1, 0x70], [0xa1, 0x02], [0xa1, 0x01], [0xa1, 0xff]]
+    ) {
+      io.write(port, 1, v);
+    }
+    io.write(0x43, 1, 0x34);
+    io.write(0x40, 1, 0);
+    io.write(0x40, 1, 0);
+  }
+
+  /**
+   * Loads a Multiboot kernel, applies firmware defaults and the Multiboot entry state.
+   *
+   * @example
+   * ```ts
+   * import { Machine } from "./machine.ts";
+   * const m = new Machine({ memMiB: 8 });
+   * // m.bootMultiboot(await Deno.readFile("kernel.elf"), { file: "kernel.elf", cmdline: "" });
+   * console.assert(m.cpu.eip === 0xfff0);
+   * ```
+   */
+  bootMultiboot(
+    bytes: Uint8Array,
+    options: { file?: string; cmdline?: string } = {},
+  ): MultibootBoot {
+    const boot = loadMultiboot(this.memory, bytes, options);
+    if (boot.elf) this.symbols = new SymbolTable(boot.elf.symbols);
+    this.firmwareDefaults();
+    this.enterProtectedMode(boot.entry);
+    return boot;
+  }
+
+  /** Maps a raw firmware image (`--bios`); the CPU starts at its reset vector F000:FFF0. */
+  loadFirmware(bytes: Uint8Array, file: string): void {
+    mapFirmware(this.memory, bytes, file);
+    this.firmware = bytes.slice();
+  }
+
+  /**
+   * Runs up to `maxInsns` instructions (counted on the virtual clock).
+   *
+   * @example
+   * ```ts
+   * import { Machine } from "./machine.ts";
+   * const m = new Machine({ memMiB: 2 });
+   * m.memory.mapRom(0xfffffff0, new Uint8Array([0xfa, 0xf4])); // cli; hlt
+   * console.assert(m.run(1000).reason === "idle");
+   * ```
+   */
+  run(maxInsns: number, options: RunOptions = {}): RunResult {
+    const clock = this.clock;
+    const start = clock.icount;
+    const end = start + Math.max(0, Math.floor(maxInsns));
+    const every = options.progressEvery ?? SLICE;
+    let reason: RunReason | null = null;
+    while (reason === null) {
+      if (this.#stop) break;
+      const left = end - clock.icount;
+      if (left <= 0) {
+        reason = "budget";
+        break;
+      }
+      const before = clock.icount;
+      const r = this.cpu.run(Math.min(left, every));
+      if (r === "shutdown") reason = "triple-fault";
+      else if (r === "idle") reason = "idle";
+      else if (r === "budget" && clock.icount === before) reason = "budget";
+      if (options.onProgress) options.onProgress(clock.icount);
+    }
+    const stop = this.#stop;
+    this.#stop = null;
+    const result: RunResult = {
+      reason: stop ? stop.reason : reason!,
+      exitCode: 0,
+      instructions: clock.icount - start,
+      post: this.post.last,
+    };
+    if (stop) {
+      result.exitCode = stop.exitCode;
+      if (stop.value !== undefined) result.debugExitValue = stop.value;
+    } else if (reason === "triple-fault") {
+      result.exitCode = EXIT_TRIPLE_FAULT;
+      result.shutdownVector = this.cpu.shutdownVector;
+    } else if (reason === "budget") {
+      result.exitCode = EXIT_BUDGET;
+    } else {
+      result.exitCode = EXIT_SUCCESS;
+    }
+    return result;
+  }
+
+  /** Complete state except RAM and firmware bytes (JSON-serialisable). */
+  saveState(): MachineState {
+    return {
+      config: { ...this.config },
+      icount: this.clock.icount,
+      tscOffset: this.clock.tscOffset.toString(),
+      a20Mask: this.memory.a20Mask,
+      cpu: this.cpu.saveState(),
+      pic: this.pic.saveState(),
+      pit: this.pit.saveState(),
+      uart: this.uart.saveState(),
+      rtc: this.rtc.saveState(),
+      lapic: this.lapic.saveState(),
+      kbc: this.kbc.saveState(),
+      port92: this.port92.saveState(),
+      post: this.post.saveState(),
+      fwCfg: this.fwCfg.saveState(),
+      stop: this.#stop ? { ...this.#stop } : null,
+    };
+  }
+
+  /**
+   * Restores {@link saveState} output into a machine built with the same configuration. Clock
+   * events are dropped and every device re-arms its own from its saved deadlines.
+   */
+  loadState(s: MachineState): void {
+    for (const k of Object.keys(this.config) as Array<keyof ResolvedConfig>) {
+      if (this.config[k] !== s.config[k]) {
+        throw new Error(
+          `snapshot was taken with ${k} = ${s.config[k]}, machine has ${this.config[k]}`,
+        );
+      }
+    }
+    const clock = this.clock;
+    clock.clearEvents();
+    clock.icount = s.icount;
+    clock.tscOffset = BigInt(s.tscOffset);
+    this.memory.a20Mask = s.a20Mask;
+    this.pic.loadState(s.pic);
+    this.pit.loadState(s.pit);
+    this.uart.loadState(s.uart);
+    this.rtc.loadState(s.rtc);
+    this.lapic.loadState(s.lapic);
+    this.kbc.loadState(s.kbc);
+    this.port92.loadState(s.port92);
+    this.post.loadState(s.post);
+    this.fwCfg.loadState(s.fwCfg);
+    this.#stop = s.stop ? { ...s.stop } : null;
+    this.cpu.loadState(s.cpu);
+  }
+}

@@ -54,12 +54,18 @@ export interface LockstepCpu {
 /** Path of the CPU under test. */
 export const CPU_MODULE = new URL("../../core/cpu/cpu.ts", import.meta.url);
 
-/** True when `core/cpu/cpu.ts` exists (the CPU lands incrementally). */
-export function cpuAvailable(): boolean {
+/**
+ * Why `url` cannot be used yet (the CPU and the machine land incrementally): null when it
+ * imports, else a one-line reason for the skip message.
+ */
+export async function moduleMissing(url: URL): Promise<string | null> {
   try {
-    return Deno.statSync(CPU_MODULE).isFile;
-  } catch {
-    return false;
+    await import(url.href);
+    return null;
+  } catch (e) {
+    return `${url.pathname.replace(/.*\/(core\/)/, "$1")} cannot be loaded yet (${
+      (e as Error).message.split("\n")[0]
+    })`;
   }
 }
 

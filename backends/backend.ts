@@ -15,7 +15,7 @@ import type { VirtualClock } from "../core/clock.ts";
 import type { CpuHooks } from "../core/cpu/hooks.ts";
 import type { PhysicalMemory } from "../core/memory.ts";
 import type { EventSink } from "../traces/event.ts";
-import type { CallModel } from "./cross_model.ts";
+import type { CallModel, ModelEnv } from "./cross_model.ts";
 import { createKvmBackend, KVM_VERSIONS } from "./kvm.ts";
 import { createNativeBackend, NATIVE_VERSIONS } from "./native.ts";
 
@@ -117,8 +117,11 @@ export interface Backend extends CpuHooks, MmioObserver {
   detach(): void;
   /** Emits events held back for multi-event derivations (call at the end of a run). */
   flush(): void;
-  /** The trace-driven model of this backend for cross-backend replay. */
-  model(): CallModel;
+  /**
+   * A fresh trace-driven model of this backend for cross-backend replay. `env` defaults to the
+   * attached machine's epoch and TSC rate (or the defaults when not attached).
+   */
+  model(env?: Partial<ModelEnv>): CallModel;
   /** JSON-serialisable backend state (kvmclock registration, derivation state). */
   saveState(): BackendSnapshot;
   loadState(s: BackendSnapshot): void;

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { AccessSize, IoBus } from "../core/bus.ts";
+import type { IoBus, MmioObserver } from "../core/bus.ts";
 import type { VirtualClock } from "../core/clock.ts";
 import type { CpuHooks } from "../core/cpu/hooks.ts";
 import type { PhysicalMemory } from "../core/memory.ts";
@@ -65,12 +65,6 @@ export interface BackendContext {
   apicBusHz?: number;
 }
 
-/** Observer of MMIO accesses (the machine wires it when `PhysicalMemory` can report them). */
-export interface MmioObserver {
-  onMmioRead(pa: number, size: AccessSize, value: number): void;
-  onMmioWrite(pa: number, size: AccessSize, value: number): void;
-}
-
 /** Where an ABI argument lives and what it means. */
 export interface ArgDescription {
   /** `EAX`..`EBP`, `mem+off`, `MSR lo`, ... */
@@ -111,9 +105,12 @@ export interface Backend extends CpuHooks, MmioObserver {
   readonly name: string;
   readonly version: string;
   describe(): BackendDescription;
-  /** Binds the backend to a machine; installs itself as the I/O observer (chaining any other). */
+  /**
+   * Binds the backend to a machine; installs itself as `io.observer` and
+   * `memory.mmioObserver`, forwarding to any observer already installed.
+   */
   attach(ctx: BackendContext): void;
-  /** Restores the previous I/O observer. */
+  /** Restores the previous observers. */
   detach(): void;
   /** Emits events held back for multi-event derivations (call at the end of a run). */
   flush(): void;

@@ -7,13 +7,14 @@
  * @module
  */
 
-import type { AccessSize, IoObserver } from "../core/bus.ts";
+import type { AccessSize, IoObserver, MmioObserver } from "../core/bus.ts";
 import { ExitKind, TrapKind } from "../core/cpu/hooks.ts";
 import { DEFAULT_TSC_HZ } from "../core/clock.ts";
 import { makeEvent, type TraceEvent } from "../traces/event.ts";
 import type { Backend, BackendContext, BackendDescription, BackendSnapshot } from "./backend.ts";
 import type { CallModel, HwStep, ModelEnv } from "./cross_model.ts";
 import {
+  APIC_BASE,
   type Derived,
   type DeriverState,
   HardwareOpDeriver,
@@ -89,7 +90,7 @@ const PREFIXES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 
  * {@link BaseBackend.portRecord} (their exit vocabulary) and override the CPU hooks they take
  * over (`cpuid`, `rdmsr`, `wrmsr`, `hypercall`, `softwareInterrupt`).
  */
-export abstract class BaseBackend implements Backend, IoObserver {
+export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   abstract readonly name: string;
   abstract readonly version: string;
   abstract describe(): BackendDescription;
@@ -104,6 +105,7 @@ export abstract class BaseBackend implements Backend, IoObserver {
 
   #ctx: BackendContext | null = null;
   #prevObserver: IoObserver | null = null;
+  #prevMmio: MmioObserver | null = null;
   #deriver: HardwareOpDeriver<PendingEvent> | null = null;
   #halted = false;
   #after: PendingEvent[] = [];
@@ -119,6 +121,8 @@ export abstract class BaseBackend implements Backend, IoObserver {
     this.#ctx = ctx;
     this.#prevObserver = ctx.io.observer;
     ctx.io.observer = this;
+    this.#prevMmio = ctx.memory.mmioObserver;
+    ctx.memory.mmioObserver = this;
     const env = {
       nowNs: () => ctx.clock.nanos(),
       opcode: () => this.#opcode(),
@@ -140,6 +144,7 @@ export abstract class BaseBackend implements Backend, IoObserver {
     if (!this.#ctx) return;
     this.flush();
     this.#ctx.io.observer = this.#prevObserver;
+    this.#ctx.memory.mmioObserver = this.#prevMmio;
     this.#ctx = null;
     this.#deriver = null;
   }
@@ -216,10 +221,12 @@ export abstract class BaseBackend implements Backend, IoObserver {
   }
 
   onMmioRead(pa: number, size: AccessSize, value: number): void {
+    this.#prevMmio?.onMmioRead(pa, size, value);
     this.#mmio("mmio_read", pa, size, value);
   }
 
   onMmioWrite(pa: number, size: AccessSize, value: number): void {
+    this.#prevMmio?.onMmioWrite(pa, size, value);
     this.#mmio("mmio_write", pa, size, value);
   }
 
@@ -327,7 +334,9 @@ export abstract class BaseBackend implements Backend, IoObserver {
   }
 
   #mmio(source: HwSource, pa: number, size: AccessSize, value: number): void {
-    if (!this.#ctx) return;
+    // Only the local APIC is a boundary worth a trace event; framebuffers and other device
+    // windows would drown the trace.
+    if (!this.#ctx || (pa >>> 0) - APIC_BASE >= 0x1000 || pa >>> 0 < APIC_BASE) return;
     this.#drainAfter();
     const read = source === "mmio_read";
     this.#push(source, 0, pa, size, value, {

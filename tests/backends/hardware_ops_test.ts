@@ -193,6 +193,20 @@ Deno.test("LAPIC MMIO: initial-count write is set_timer using divide config and 
     ["apic_read", [0x390, 5]],
   ]);
   assertEquals(r.events[2].kind, "mmio");
+  // Through the real memory's MMIO observer; other MMIO windows are not recorded.
+  const seen: number[] = [];
+  const s = rig("native");
+  s.backend.detach();
+  s.memory.mapMmio(0xfee00000, 0x1000, { mmioRead: () => 0x14, mmioWrite: () => {} });
+  s.memory.mapMmio(0xfeb00000, 0x1000, { mmioRead: () => 0, mmioWrite: () => {} });
+  s.memory.mmioObserver = { onMmioRead: (pa) => seen.push(pa), onMmioWrite: () => {} };
+  s.backend.attach(s.ctx);
+  s.memory.read32(0xfee00030);
+  s.memory.write32(0xfeb00010, 1);
+  assertEquals(s.events.map((e) => [e.nr, e.name, e.op, e.opArgs]), [
+    [0xfee00030, "mmio_read", "apic_read", [0x30, 0x14]],
+  ]);
+  assertEquals(seen, [0xfee00030]); // chained
 });
 
 Deno.test("traps: exception names, error codes, CR2, IRQ and software-interrupt names", () => {

@@ -60,9 +60,13 @@ export interface PitState {
   out0: boolean;
 }
 
+/**
+ * Power-on state of a counter. The datasheet leaves mode, count and OUT undefined; this model
+ * starts in mode 3, not counting, OUT high (so the first control word makes no spurious edge).
+ */
 function newChannel(gate: boolean): PitChannelState {
   return {
-    mode: 0,
+    mode: 3,
     access: 3,
     bcd: false,
     count: 0,
@@ -117,8 +121,8 @@ export class Pit implements PortDevice, Stateful<PitState> {
   #speakerData = false;
   #deadline = -1;
   #timer = 0;
-  /** Channel 0 OUT as last driven onto IRQ0 (low: mode 0 before programming). */
-  #out0 = false;
+  /** Channel 0 OUT as last driven onto IRQ0. */
+  #out0 = true;
 
   constructor(readonly clock: VirtualClock, readonly irq: IrqLine, readonly irqNumber = 0) {}
 

@@ -11,7 +11,8 @@
  *   real UART does one character time later.
  * - Scripted input arrives one character at a time at the line rate set by the divisor latch
  *   and LCR (start + data + parity + stop bits at 1 843 200 / 16 / divisor baud), converted to
- *   instructions by the virtual clock. The sender obeys perfect flow control: while the receive
+ *   instructions by the virtual clock; the first character is on the line from power-on, and a
+ *   change of divisor or frame format restarts the character in flight at the new rate. The sender obeys perfect flow control: while the receive
  *   FIFO (or RBR without FIFO) is full, or the UART is in loopback, the stream waits; nothing
  *   is ever lost, so a run's input is independent of how fast the guest reads.
  * - On the PC the INTRPT pin reaches the PIC through a buffer enabled by OUT2 (IBM PC/AT
@@ -146,6 +147,14 @@ export class Uart implements PortDevice, Stateful<UartState> {
     this.#armArrival(this.#clock.icount + this.#charInsns());
   }
 
+  /** Line settings changed: the character in flight restarts at the new rate. */
+  #retime(): void {
+    if (this.#arrival < 0) return;
+    this.#clock.cancel(this.#arrivalTimer);
+    this.#arrival = -1;
+    this.#scheduleArrival();
+  }
+
   #armArrival(at: number): void {
     this.#arrival = at;
     this.#arrivalTimer = this.#clock.schedule(at, () => {
@@ -262,6 +271,7 @@ export class Uart implements PortDevice, Stateful<UartState> {
       case 0:
         if (dlab) {
           this.#divisor = (this.#divisor & 0xff00) | value;
+          this.#retime();
           return;
         }
         this.#thrPending = false;
@@ -274,6 +284,7 @@ export class Uart implements PortDevice, Stateful<UartState> {
       case 1:
         if (dlab) {
           this.#divisor = (this.#divisor & 0xff) | (value << 8);
+          this.#retime();
           return;
         }
         // Enabling ETBEI with THR empty raises THRE at once (datasheet IIR description).
@@ -296,6 +307,10 @@ export class Uart implements PortDevice, Stateful<UartState> {
         return;
       }
       case 3:
+        if ((this.#lcr ^ value) & 0x1f) {
+          this.#lcr = value;
+          this.#retime();
+        }
         this.#lcr = value;
         return;
       case 4: {

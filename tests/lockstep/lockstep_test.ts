@@ -78,6 +78,27 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "lockstep: an injected divergence is reported with both register files",
+  ignore: skip,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const ls = await Lockstep.start(`${IMAGES}harness.elf`);
+    try {
+      const ok = await ls.run(50);
+      assert.equal(ok.mismatch, null);
+      ls.cpu.regs[1] ^= 0x100; // corrupt ECX in pvreplay only
+      const r = await ls.run(50);
+      assert.ok(r.mismatch, "the corrupted ECX must be detected");
+      assert.ok(r.mismatch.fields.includes("ecx"));
+      assert.match(formatMismatch(r.mismatch), /ecx .* <--/);
+    } finally {
+      await ls.close();
+    }
+  },
+});
+
 for (const name of KERNELS) {
   Deno.test({
     name: `lockstep: cputests/${name} (up to ${KERNEL_INSNS} instructions)`,

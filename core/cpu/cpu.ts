@@ -314,6 +314,7 @@ export class Cpu {
         this.irqCheck = true;
         continue;
       }
+      if (budget <= 0) return "budget";
       let single = false;
       if (this.inhibit) {
         // The shadow covers exactly this boundary; the next one is checked again.
@@ -335,13 +336,11 @@ export class Cpu {
           return "idle";
         }
         // Idle skip: virtual time jumps to the next device event (brief: documented as virtual time).
-        if (budget <= 0) return "budget";
         const skip = Math.min(clock.nextDeadline - clock.icount, budget);
         clock.icount += skip;
         budget -= skip;
         continue;
       }
-      if (budget <= 0) return "budget";
       this.breakLoop = false;
       const start = clock.icount;
       if (single || this.inhibit || (this.flags & TF) !== 0) {

@@ -558,10 +558,11 @@ export const CPUID_1_EDX = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) 
 /** Family 6, model 3, stepping 3 (a Pentium II). */
 export const CPUID_SIGNATURE = 0x633;
 
-/** CPUID (SDM Vol.2 CPUID): leaves 0, 1 and 0x80000000, then the hook may rewrite the answer. */
-export function cpuid(c: Cpu): void {
-  const leaf = c.regs[0] >>> 0, sub = c.regs[1] >>> 0;
-  const out = c.scratch;
+/**
+ * The bare-hardware CPUID answer (SDM Vol.2 CPUID): leaves 0, 1 and 0x80000000, written to
+ * `out` as EAX, EBX, ECX, EDX. Also used to record the CPU identity in trace headers.
+ */
+export function nativeCpuid(leaf: number, _subleaf: number, out: Int32Array): void {
   out.fill(0);
   if (leaf === 0) {
     out[0] = 1;
@@ -578,6 +579,13 @@ export function cpuid(c: Cpu): void {
     out[0] = CPUID_SIGNATURE;
     out[3] = CPUID_1_EDX;
   }
+}
+
+/** CPUID: the native answer, then the hook (backend) may rewrite it. */
+export function cpuid(c: Cpu): void {
+  const leaf = c.regs[0] >>> 0, sub = c.regs[1] >>> 0;
+  const out = c.scratch;
+  nativeCpuid(leaf, sub, out);
   c.hooks.cpuid(leaf, sub, out);
   c.regs[0] = out[0];
   c.regs[3] = out[1];

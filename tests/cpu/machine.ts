@@ -150,7 +150,7 @@ export function protectedMode(m: TestMachine, eip: number, extra: [number, numbe
     descriptor(0, 0xffffffff, 0x92),
     descriptor(0, 0xffffffff, 0xfa),
     descriptor(0, 0xffffffff, 0xf2),
-    descriptor(0x3000, 0x67 + 0x2000 / 8 + 1, 0x89, 0),
+    descriptor(0x3000, 0x67 + 0x2000 / 8 + 1, 0x8b, 0), // busy, as after LTR
     ...extra,
   ]);
   mem.write32(0x3000 + 4, 0x80000); // ESP0

@@ -45,7 +45,7 @@ export function checkEvent(ev: TraceEvent): void {
   if (!Number.isSafeInteger(ev.seq) || ev.seq < 0) bad("seq", ev.seq);
   if (!Number.isSafeInteger(ev.icount) || ev.icount < 0) bad("icount", ev.icount);
   if (!Number.isInteger(ev.vcpu) || ev.vcpu < 0 || ev.vcpu > 0xffff) bad("vcpu", ev.vcpu);
-  if (!(ev.kind in EventKind)) bad("kind", ev.kind);
+  if (!Object.hasOwn(EventKind, ev.kind)) bad("kind", ev.kind);
   if (!Number.isInteger(ev.nr) || ev.nr < -1 || ev.nr > U32_MAX) bad("nr", ev.nr);
   checkString(ev.name, "name", bad);
   if (ev.op !== null) checkString(ev.op, "op", bad);
@@ -65,7 +65,9 @@ export function checkEvent(ev: TraceEvent): void {
   if (!Array.isArray(ev.state) || ev.state.length > MAX_STATE) bad("state", ev.state);
   for (let i = 0; i < ev.state.length; i++) {
     const p = ev.state[i];
-    if (!Array.isArray(p) || p.length !== 2 || !(p[0] in StateKey)) bad(`state[${i}]`, p);
+    if (!Array.isArray(p) || p.length !== 2 || !Object.hasOwn(StateKey, p[0])) {
+      bad(`state[${i}]`, p);
+    }
     if (!Number.isSafeInteger(p[1])) bad(`state[${i}]`, p);
   }
 }

@@ -307,7 +307,17 @@ export class ByteCursor {
     const start = this.pos;
     const n = this.uvarint();
     if (n > maxBytes) this.fail(`string of ${n} bytes exceeds the limit ${maxBytes}`, start);
-    return decodeUtf8(this.take(n), () => this.fail("invalid UTF-8 in string", start));
+    const bytes = this.take(n);
+    // Names are short ASCII: decoding them here is much cheaper than a TextDecoder call.
+    if (n <= 32) {
+      let s = "";
+      for (let i = 0; i < n; i++) {
+        if (bytes[i] >= 0x80) return decodeUtf8(bytes, () => this.fail("invalid UTF-8", start));
+        s += String.fromCharCode(bytes[i]);
+      }
+      return s;
+    }
+    return decodeUtf8(bytes, () => this.fail("invalid UTF-8 in string", start));
   }
 }
 

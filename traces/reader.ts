@@ -75,24 +75,34 @@ class MemorySource implements ByteSource {
   close(): void {}
 }
 
+/** File source with a read-ahead window, so that each chunk costs at most one system read. */
 class FileSource implements ByteSource {
+  static readonly WINDOW = 1 << 18;
   readonly size: number;
   #file: Deno.FsFile;
+  #buf = new Uint8Array(0);
+  #bufPos = 0;
   constructor(path: string) {
     this.#file = Deno.openSync(path, { read: true });
     this.size = this.#file.statSync().size;
   }
   read(pos: number, n: number): Uint8Array {
     const len = Math.max(0, Math.min(n, this.size - pos));
-    const out = new Uint8Array(len);
-    this.#file.seekSync(pos, Deno.SeekMode.Start);
-    let off = 0;
-    while (off < len) {
-      const got = this.#file.readSync(out.subarray(off));
-      if (got === null || got === 0) break;
-      off += got;
+    if (pos < this.#bufPos || pos + len > this.#bufPos + this.#buf.length) {
+      const want = Math.max(0, Math.min(Math.max(len, FileSource.WINDOW), this.size - pos));
+      const buf = new Uint8Array(want);
+      this.#file.seekSync(pos, Deno.SeekMode.Start);
+      let off = 0;
+      while (off < want) {
+        const got = this.#file.readSync(buf.subarray(off));
+        if (got === null || got === 0) break;
+        off += got;
+      }
+      this.#buf = buf.subarray(0, off);
+      this.#bufPos = pos;
     }
-    return off === len ? out : out.subarray(0, off);
+    const start = pos - this.#bufPos;
+    return this.#buf.subarray(start, Math.min(start + len, this.#buf.length));
   }
   close(): void {
     this.#file.close();
@@ -211,14 +221,52 @@ export class TraceReader {
     return new TraceReader(new MemorySource(bytes));
   }
 
+  /**
+   * Whether the trace ends with a well-formed footer (checked from the tail only, without
+   * reading the events): false for crashed, interrupted or aborted recordings.
+   */
+  hasFooter(): boolean {
+    const size = this.#src.size;
+    const maxLen = FOOTER_FIXED_SIZE + 8 + 4 + 32 + 1 + MAX_DIGEST_BYTES;
+    const from = Math.max(this.#dataStart, size - maxLen);
+    const tail = this.#src.read(from, size - from);
+    for (let p = 0; p + FOOTER_FIXED_SIZE <= tail.length; p++) {
+      const c = new ByteCursor(tail, from, "footer");
+      c.pos = p;
+      if (c.u32() !== FOOTER_MAGIC || p + FOOTER_FIXED_SIZE + c.u32() !== tail.length) continue;
+      if (crc32(tail.subarray(p, tail.length - 4)) === c.u32AtEnd()) return true;
+    }
+    return false;
+  }
+
   /** Releases the file. */
   close(): void {
     this.#src.close();
   }
 
-  /** Streams events in order; see {@link TraceReader.chunks}. */
-  *events(): Generator<TraceEvent, void, undefined> {
-    for (const chunk of this.chunks()) yield* chunk;
+  /**
+   * Streams events in order; see {@link TraceReader.chunks}. (A plain iterator over the chunk
+   * arrays: a generator per event would dominate the cost of diff and inspect.)
+   */
+  events(): IterableIterator<TraceEvent> {
+    const chunks = this.chunks();
+    let cur: TraceEvent[] = [];
+    let i = 0;
+    const it: IterableIterator<TraceEvent> = {
+      next(): IteratorResult<TraceEvent> {
+        while (i >= cur.length) {
+          const r = chunks.next();
+          if (r.done) return { done: true, value: undefined };
+          cur = r.value;
+          i = 0;
+        }
+        return { done: false, value: cur[i++] };
+      },
+      [Symbol.iterator]() {
+        return it;
+      },
+    };
+    return it;
   }
 
   /**

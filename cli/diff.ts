@@ -1,0 +1,137 @@
+/**
+ * `pvreplay diff`: aligns two `.pvt` traces on canonical operations and reports divergences.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { type CliIo, stdio } from "../traces/cli_io.ts";
+import { type DiffTolerances, diffTraces, parseTolerance } from "../traces/diff.ts";
+import { diffToHtml, diffToJson, formatDiffText } from "../traces/diff_format.ts";
+import { TraceFormatError } from "../traces/format.ts";
+import { parseNmSymbols, type Symbolizer } from "../traces/symbols.ts";
+
+const USAGE = `usage: pvreplay diff A.pvt B.pvt [options]
+
+Aligns the canonical operations of two traces (patience anchors + Myers diff, streamed
+through a bounded window) and classifies each divergence: missing, extra, reordered,
+arguments, units, result, trap, state (timing with an icount tolerance).
+
+options:
+  --context N          events of context around the first divergence (default 3)
+  --json               JSON report on stdout (docs/trace-format.md section 9.5)
+  --html FILE          also write a self-contained side-by-side HTML report
+  --tolerance K=V      time=1000ns (ns|us|ms|s), addr=0x1000, icount=N (default:
+                       icount ignored, others exact); repeatable
+  --all-events         also align events without a canonical op, by kind:name
+  --window N           alignment window in events per side (default 4096)
+  --symbols FILE       nm output of the guest kernel, to name EIPs
+  --help               this text
+
+exit status: 0 equivalent, 1 different, 2 error (unreadable or corrupt trace, bad usage).
+`;
+
+/**
+ * Runs `diff` with command-line `args`; returns the exit status (as diff(1)).
+ *
+ * @example
+ * ```ts
+ * import { diffCommand } from "./diff.ts";
+ * console.assert(await diffCommand(["--help"]) === 0);
+ * ```
+ */
+export function diffCommand(args: string[], io: CliIo = stdio()): Promise<number> {
+  try {
+    return Promise.resolve(run(args, io));
+  } catch (e) {
+    return Promise.reject(e);
+  } finally {
+    io.flush();
+  }
+}
+
+function run(args: string[], io: CliIo): number {
+  let parsed;
+  const tolerances: Partial<DiffTolerances> = {};
+  let symbolize: Symbolizer | undefined;
+  let context = 3, window = 4096;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        context: { type: "string" },
+        json: { type: "boolean" },
+        html: { type: "string" },
+        tolerance: { type: "string", multiple: true },
+        "all-events": { type: "boolean" },
+        window: { type: "string" },
+        symbols: { type: "string" },
+        help: { type: "boolean" },
+      },
+    });
+    if (parsed.values.help) {
+      io.out(USAGE);
+      return 0;
+    }
+    if (parsed.positionals.length !== 2) throw new RangeError("expected two trace files");
+    const int = (name: string, v: string | undefined, dflt: number, min: number) => {
+      if (v === undefined) return dflt;
+      if (!/^\d+$/.test(v) || Number(v) < min) {
+        throw new RangeError(`--${name} must be an integer >= ${min}`);
+      }
+      return Number(v);
+    };
+    context = int("context", parsed.values.context, 3, 0);
+    window = int("window", parsed.values.window, 4096, 32);
+    for (const t of parsed.values.tolerance ?? []) {
+      const [k, v] = parseTolerance(t);
+      tolerances[k] = v;
+    }
+    if (parsed.values.symbols !== undefined) {
+      symbolize = parseNmSymbols(Deno.readTextFileSync(parsed.values.symbols));
+    }
+  } catch (e) {
+    io.err(`pvreplay diff: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const [fa, fb] = parsed.positionals;
+  let result;
+  try {
+    result = diffTraces(fa, fb, {
+      allEvents: parsed.values["all-events"] ?? false,
+      context,
+      window,
+      tolerances,
+    });
+  } catch (e) {
+    if (e instanceof TraceFormatError || e instanceof Deno.errors.NotFound) {
+      io.err(`pvreplay diff: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const ctx = { labelA: fa, labelB: fb, a: result.a, b: result.b, symbolize };
+  for (const [label, s] of [[fa, result.a], [fb, result.b]] as const) {
+    if (s.truncation) {
+      io.err(
+        `pvreplay diff: warning: ${label} is truncated at byte ${s.truncation.byteOffset} ` +
+          `(${s.truncation.reason}); compared its ${s.truncation.validEvents} readable events\n`,
+      );
+    }
+  }
+  if (parsed.values.html !== undefined) {
+    try {
+      Deno.writeTextFileSync(parsed.values.html, diffToHtml(result.report, ctx));
+    } catch (e) {
+      io.err(`pvreplay diff: cannot write ${parsed.values.html}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+  io.out(
+    parsed.values.json
+      ? JSON.stringify(diffToJson(result.report, ctx)) + "\n"
+      : formatDiffText(result.report, ctx),
+  );
+  return result.report.same ? 0 : 1;
+}

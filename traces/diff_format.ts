@@ -1,0 +1,200 @@
+/**
+ * Renders a {@link DiffReport} as text, JSON (schema in `docs/trace-format.md` §9.5) or a
+ * self-contained side-by-side HTML page.
+ *
+ * @module
+ */
+
+import type { TraceEvent } from "./event.ts";
+import { type DiffReport, type DiffSide, type Divergence, DIVERGENCE_CLASSES } from "./diff.ts";
+import { formatEvent } from "./inspect.ts";
+import { eventToJson } from "./jsonl.ts";
+import type { Symbolizer } from "./symbols.ts";
+
+/** What the renderers need besides the report. */
+export interface DiffContext {
+  labelA: string;
+  labelB: string;
+  a: DiffSide;
+  b: DiffSide;
+  symbolize?: Symbolizer;
+}
+
+function short(ev: TraceEvent | null, symbolize?: Symbolizer): string {
+  if (ev === null) return "-";
+  const sym = symbolize?.(ev.eip);
+  const what = ev.op !== null ? `${ev.op}(${ev.opArgs.join(",")})` : `${ev.kind}:${ev.name}`;
+  return `seq ${ev.seq} icount ${ev.icount} eip 0x${(ev.eip >>> 0).toString(16)}` +
+    `${sym ? ` <${sym}>` : ""} ${what}`;
+}
+
+function describe(d: Divergence): string {
+  return `${d.class} ${d.key}${d.fields.length ? ` [${d.fields.join(", ")}]` : ""}` +
+    `${d.note ? ` (${d.note})` : ""}`;
+}
+
+function side(label: string, s: DiffSide): string {
+  const h = s.header;
+  const end = s.truncation
+    ? `TRUNCATED at byte ${s.truncation.byteOffset}: ${s.truncation.reason}`
+    : "complete";
+  return `${label}: ${h.backend.name} ${h.backend.profile}, guest ${h.guest.name}, ${end}`;
+}
+
+/** Human-readable report. */
+export function formatDiffText(r: DiffReport, c: DiffContext): string {
+  const out: string[] = [side("A", c.a), side("B", c.b)];
+  out.push(
+    `compared ${r.eventsA} (A) and ${r.eventsB} (B) events: ${r.matched} equal, ` +
+      `${DIVERGENCE_CLASSES.reduce((n, k) => n + r.totals[k], 0)} divergences`,
+  );
+  if (r.uncomparedA || r.uncomparedB) {
+    out.push(`not compared (other side truncated): ${r.uncomparedA} (A), ${r.uncomparedB} (B)`);
+  }
+  if (r.first) {
+    const f = r.first, d = f.divergence;
+    out.push("", `first divergence: ${describe(d)}`);
+    out.push(`  A: ${short(d.a, c.symbolize)}`, `  B: ${short(d.b, c.symbolize)}`);
+    for (
+      const [label, before, mid, after] of [
+        ["A", f.beforeA, d.a, f.afterA],
+        ["B", f.beforeB, d.b, f.afterB],
+      ] as const
+    ) {
+      out.push(`context ${label} (${label === "A" ? c.labelA : c.labelB}):`);
+      for (const e of before) out.push("    " + formatEvent(e, c.symbolize));
+      out.push(mid ? "  > " + formatEvent(mid, c.symbolize) : "  > (nothing here)");
+      for (const e of after) out.push("    " + formatEvent(e, c.symbolize));
+    }
+  }
+  const used = DIVERGENCE_CLASSES.filter((k) => r.totals[k] > 0);
+  if (used.length) {
+    const w = Math.max(3, ...r.perKey.map((s) => s.key.length));
+    out.push(
+      "",
+      `${"key".padEnd(w)} ${"equal".padStart(8)}${used.map((k) => k.padStart(10)).join("")}`,
+    );
+    for (const s of r.perKey) {
+      if (!used.some((k) => s.counts[k] > 0)) continue;
+      out.push(
+        `${s.key.padEnd(w)} ${String(s.same).padStart(8)}${
+          used.map((k) => String(s.counts[k]).padStart(10)).join("")
+        }`,
+      );
+    }
+    out.push(
+      `${"total".padEnd(w)} ${String(r.matched).padStart(8)}${
+        used.map((k) => String(r.totals[k]).padStart(10)).join("")
+      }`,
+    );
+  }
+  out.push("", r.same ? "traces are equivalent" : "traces differ");
+  return out.join("\n") + "\n";
+}
+
+/** JSON report (snake_case; events in the JSON Lines event schema). */
+export function diffToJson(r: DiffReport, c: DiffContext): Record<string, unknown> {
+  const ev = (
+    e: TraceEvent | null,
+    s: DiffSide,
+  ) => (e === null ? null : eventToJson(e, s.header.backend.name));
+  const div = (d: Divergence) => ({
+    class: d.class,
+    key: d.key,
+    fields: d.fields,
+    note: d.note,
+    a: ev(d.a, c.a),
+    b: ev(d.b, c.b),
+  });
+  const trunc = (s: DiffSide) =>
+    s.truncation
+      ? {
+        reason: s.truncation.reason,
+        byte_offset: s.truncation.byteOffset,
+        valid_events: s.truncation.validEvents,
+      }
+      : null;
+  return {
+    same: r.same,
+    a: { file: c.labelA, backend: c.a.header.backend.name, truncated: trunc(c.a) },
+    b: { file: c.labelB, backend: c.b.header.backend.name, truncated: trunc(c.b) },
+    events_a: r.eventsA,
+    events_b: r.eventsB,
+    matched: r.matched,
+    uncompared_a: r.uncomparedA,
+    uncompared_b: r.uncomparedB,
+    totals: r.totals,
+    per_key: r.perKey.map((s) => ({ key: s.key, equal: s.same, ...s.counts })),
+    first: r.first === null ? null : {
+      divergence: div(r.first.divergence),
+      before_a: r.first.beforeA.map((e) => ev(e, c.a)),
+      before_b: r.first.beforeB.map((e) => ev(e, c.b)),
+      after_a: r.first.afterA.map((e) => ev(e, c.a)),
+      after_b: r.first.afterB.map((e) => ev(e, c.b)),
+    },
+    divergences: r.divergences.map(div),
+  };
+}
+
+/** Escapes text for HTML element and attribute content. */
+export function escapeHtml(s: string): string {
+  return s.replace(
+    /[&<>"']/g,
+    (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]!,
+  );
+}
+
+/** Self-contained side-by-side HTML page (no scripts, no external resources). */
+export function diffToHtml(r: DiffReport, c: DiffContext): string {
+  const e = escapeHtml;
+  const cell = (ev: TraceEvent | null) =>
+    `<td class="${ev ? "ev" : "none"}">${ev ? e(formatEvent(ev, c.symbolize)) : "&#8212;"}</td>`;
+  const rows: string[] = [];
+  if (r.first) {
+    const f = r.first, d = f.divergence;
+    const n = Math.max(f.beforeA.length, f.beforeB.length);
+    for (let i = 0; i < n; i++) {
+      const a = f.beforeA[f.beforeA.length - n + i] ?? null,
+        b = f.beforeB[f.beforeB.length - n + i] ?? null;
+      rows.push(`<tr class="ctx"><td></td>${cell(a)}${cell(b)}</tr>`);
+    }
+    rows.push(`<tr class="div"><td>${e(describe(d))}</td>${cell(d.a)}${cell(d.b)}</tr>`);
+    for (let i = 0; i < Math.max(f.afterA.length, f.afterB.length); i++) {
+      rows.push(
+        `<tr class="ctx"><td></td>${cell(f.afterA[i] ?? null)}${cell(f.afterB[i] ?? null)}</tr>`,
+      );
+    }
+  }
+  const all = r.divergences.map((d) =>
+    `<tr class="div ${e(d.class)}"><td>${e(describe(d))}</td>${cell(d.a)}${cell(d.b)}</tr>`
+  );
+  const used = DIVERGENCE_CLASSES.filter((k) => r.totals[k] > 0);
+  const summary = r.perKey.map((s) =>
+    `<tr><td>${e(s.key)}</td><td>${s.same}</td>${
+      used.map((k) => `<td>${s.counts[k]}</td>`).join("")
+    }</tr>`
+  );
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>pvreplay diff: ${e(c.labelA)} vs ${e(c.labelB)}</title>
+<style>
+body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;font-size:12px}
+td,th{border:1px solid #ccc;padding:2px 6px;vertical-align:top}
+td.ev,td.none{font-family:monospace;white-space:pre}tr.div td{background:#fdd}tr.ctx td{color:#555}
+td.none{color:#999;text-align:center}
+</style></head><body>
+<h1>${r.same ? "Traces are equivalent" : "Traces differ"}</h1>
+<p>A: ${e(c.labelA)} (${e(side("A", c.a))})<br>B: ${e(c.labelB)} (${e(side("B", c.b))})<br>
+${r.eventsA} / ${r.eventsB} events compared, ${r.matched} equal.</p>
+<h2>First divergence</h2>
+<table><tr><th>class</th><th>A</th><th>B</th></tr>${
+    rows.join("\n") || "<tr><td colspan=3>none</td></tr>"
+  }</table>
+<h2>Summary per operation</h2>
+<table><tr><th>key</th><th>equal</th>${used.map((k) => `<th>${k}</th>`).join("")}</tr>
+${summary.join("\n")}</table>
+<h2>Divergences (first ${r.divergences.length})</h2>
+<table><tr><th>class</th><th>A</th><th>B</th></tr>
+${all.join("\n")}</table>
+</body></html>
+`;
+}

@@ -188,6 +188,12 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   }
 
   onExit(kind: ExitKind, a: number, b: number, c: number): void {
+    // Port I/O is recorded once, here, where EIP is the instruction's own (the bus observer
+    // runs mid-instruction); it carries the backend's port vocabulary, not an exit name.
+    if (kind === ExitKind.ioIn || kind === ExitKind.ioOut) {
+      this.#port(kind === ExitKind.ioIn ? "in" : "out", a, b as AccessSize, c);
+      return;
+    }
     // Events queued by this instruction's own hook (wrmsr) follow its exit: no drain before.
     const rec = this.exitRecord(kind, a, b, c);
     this.#push("exit", kind, a, b, c, rec);
@@ -210,14 +216,14 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
 
   // ---- bus observers ---------------------------------------------------------------------
 
+  // Guest port accesses are recorded from the CPU's ioIn/ioOut exits (see onExit); the bus
+  // observer is only chained so other observers keep working.
   onPortRead(port: number, size: AccessSize, value: number): void {
     this.#prevObserver?.onPortRead(port, size, value);
-    this.#port("in", port, size, value);
   }
 
   onPortWrite(port: number, size: AccessSize, value: number): void {
     this.#prevObserver?.onPortWrite(port, size, value);
-    this.#port("out", port, size, value);
   }
 
   onMmioRead(pa: number, size: AccessSize, value: number): void {

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { IoBus } from "../../core/bus.ts";
+import { type AccessSize, IoBus } from "../../core/bus.ts";
+import { ExitKind } from "../../core/cpu/hooks.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { PhysicalMemory } from "../../core/memory.ts";
 import type { TraceEvent } from "../../traces/event.ts";
@@ -40,6 +41,23 @@ export class FakeCpu implements CpuLike {
   }
 }
 
+/**
+ * The port bus as the guest reaches it: each access also reports the CPU's ioIn/ioOut exit,
+ * which is where backends record port I/O (the real CPU does this in IN/OUT).
+ */
+class GuestIoBus extends IoBus {
+  backend: Backend | null = null;
+  override read(port: number, size: AccessSize): number {
+    const v = super.read(port, size);
+    this.backend?.onExit(ExitKind.ioIn, port & 0xffff, size, v);
+    return v;
+  }
+  override write(port: number, size: AccessSize, value: number): void {
+    super.write(port, size, value);
+    this.backend?.onExit(ExitKind.ioOut, port & 0xffff, size, value);
+  }
+}
+
 /** A machine with `backend` attached. */
 export interface Rig {
   backend: Backend;
@@ -58,7 +76,8 @@ export function rig(spec: string, extra: Partial<BackendContext> = {}, tscHz?: n
   const backend = createBackend(spec);
   const cpu = new FakeCpu();
   const memory = new PhysicalMemory({ size: 1 << 20 });
-  const io = new IoBus();
+  const io = new GuestIoBus();
+  io.backend = backend;
   const clock = new VirtualClock(tscHz ? { tscHz } : {});
   const events: Array<Omit<TraceEvent, "seq">> = [];
   const ctx: BackendContext = {

@@ -209,7 +209,12 @@ export class Machine {
     this.uart = new Uart({ clock, irq, sink: config.serialOut, input });
     this.rtc = new Rtc({ clock, irq, epoch: c.epoch, ramBytes });
     this.lapic = new LocalApic({ clock, hz: c.apicHz });
-    this.router = new PcInterruptRouter(this.lapic, this.pic);
+    // IA32_APIC_BASE lives in the CPU (MSR 0x1B); bit 11 is the APIC global enable.
+    this.router = new PcInterruptRouter(
+      this.lapic,
+      this.pic,
+      () => (this.cpu.apicBase & 0x800) !== 0,
+    );
     const reset = () => this.#requestStop({ reason: "reset", exitCode: EXIT_RESET });
     this.kbc = new KeyboardController(this.memory, irq, reset);
     this.port92 = new SystemControlPort(this.memory, reset);

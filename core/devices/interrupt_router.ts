@@ -33,13 +33,24 @@ import type { Pic } from "./pic.ts";
  * ```
  */
 export class PcInterruptRouter implements InterruptController {
-  constructor(readonly apic: LocalApic, readonly pic: Pic) {}
+  /**
+   * `apicEnabled` reports IA32_APIC_BASE bit 11 (global enable). With the APIC globally
+   * disabled the processor behaves as one without an APIC: the 8259A drives INTR directly
+   * (SDM Vol.3A 10.4.3).
+   */
+  constructor(
+    readonly apic: LocalApic,
+    readonly pic: Pic,
+    readonly apicEnabled: () => boolean = () => true,
+  ) {}
 
   hasInterrupt(): boolean {
+    if (!this.apicEnabled()) return this.pic.hasInterrupt();
     return this.apic.hasInterrupt() || (this.apic.acceptsPicInterrupt() && this.pic.hasInterrupt());
   }
 
   acknowledge(): number {
+    if (!this.apicEnabled()) return this.pic.acknowledge();
     if (this.apic.hasInterrupt()) return this.apic.acknowledge();
     if (this.apic.acceptsPicInterrupt()) return this.pic.acknowledge();
     // INTR deasserted between the check and the acknowledge cycle.

@@ -260,6 +260,14 @@ export class Pic implements PortDevice, IrqLine, InterruptController, Stateful<P
     this.master.setLine(CASCADE_IRQ, this.slave.pending() >= 0);
   }
 
+  /** The IRQ line (0-15) whose vector the pair currently delivers as `vector`, or -1. */
+  irqOfVector(vector: number): number {
+    const m = this.master.vectorBase, s = this.slave.vectorBase;
+    if (vector >= m && vector < m + 8) return vector - m;
+    if (vector >= s && vector < s + 8) return 8 + vector - s;
+    return -1;
+  }
+
   /** The master's INT output (the CPU's INTR pin). */
   hasInterrupt(): boolean {
     return this.master.pending() >= 0;

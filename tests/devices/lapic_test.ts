@@ -166,3 +166,20 @@ Deno.test("Router: APIC fixed vectors first, then the 8259A through LINT0 ExtINT
   apic.mmioWrite(0x350, 4, 0x700);
   assertEquals(router.acknowledge(), 0x21);
 });
+
+Deno.test("Router: APIC globally disabled (IA32_APIC_BASE bit 11 = 0) - PIC drives INTR", () => {
+  const clock = new VirtualClock();
+  const apic = new LocalApic({ clock });
+  const pic = new Pic();
+  let enabled = true;
+  const router = new PcInterruptRouter(apic, pic, () => enabled);
+  for (const [p, v] of [[0x20, 0x11], [0x21, 0x30], [0x21, 0x04], [0x21, 0x01]]) {
+    pic.portWrite(p, 1, v);
+  }
+  apic.mmioWrite(0x350, 4, 0x10700); // LINT0 masked: blocked while the APIC is enabled
+  pic.setIrq(3, true);
+  assertEquals(router.hasInterrupt(), false);
+  enabled = false;
+  assertEquals(router.hasInterrupt(), true);
+  assertEquals(router.acknowledge(), 0x33);
+});

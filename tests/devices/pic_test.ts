@@ -166,3 +166,15 @@ Deno.test("8259A: state round-trips through JSON", () => {
   assertEquals(copy.acknowledge(), pic.acknowledge());
   assertEquals(copy.acknowledge(), pic.acknowledge());
 });
+
+Deno.test("8259A: irqOfVector maps delivered vectors back to IRQ lines", () => {
+  const pic = initPic();
+  assertEquals([0x20, 0x27, 0x28, 0x2f, 0x30, 0x1f].map((v) => pic.irqOfVector(v)), [
+    0,
+    7,
+    8,
+    15,
+    -1,
+    -1,
+  ]);
+});

@@ -27,7 +27,7 @@ static u32 crc32(const u8 *p, u32 n, u32 crc) {
 
 int main(void) {
   u32 sum = 0;
-  for (u32 round = 0; round < 60; round++) {
+  for (u32 round = 0; round < 400; round++) {
     sum += sieve();
     sum = crc32(flags, 1024, sum);
     for (u32 i = 1; i < 2000; i++) sum += (sum * 2654435761u) / i % 977;

@@ -14,7 +14,7 @@ int main(void) {
   u32 *a = (u32 *)0x800000, *b = (u32 *)0xc00000;
   for (u32 i = 0; i < (4u << 20) / 4; i++) a[i] = i * 2654435761u;
   u32 sum = 0;
-  for (u32 round = 0; round < 6; round++) {
+  for (u32 round = 0; round < 12; round++) {
     u32 *src = round & 1 ? b : a, *dst = round & 1 ? a : b;
     for (u32 page = 0; page < 1024; page++) {
       /* Stride through pages in a scattered order so the TLB keeps missing. */

@@ -287,7 +287,8 @@ export class Lockstep {
       const rep = bytes.subarray(0, p).some((b) => b === 0xf2 || b === 0xf3) &&
         ((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || (op >= 0x6c && op <= 0x6f));
 
-      if (op === 0xf4) return done("halt");
+      // HLT at CPL 0 would never finish a gdb step (at CPL > 0 it is a #GP, compared as usual).
+      if (op === 0xf4 && cpu.cpl === 0) return done("halt");
       // pvreplay first: an OUT to isa-debug-exit ends QEMU, and then there is nothing to read.
       const preEip = cpu.eip >>> 0;
       cpu.step();

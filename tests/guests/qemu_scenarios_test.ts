@@ -35,7 +35,12 @@ interface Run {
   output: string;
 }
 
-async function runQemu(image: string, append: string, timeoutMs = TIMEOUT_MS): Promise<Run> {
+async function runQemu(
+  image: string,
+  append: string,
+  timeoutMs = TIMEOUT_MS,
+  extra: string[] = [],
+): Promise<Run> {
   const ac = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -43,6 +48,7 @@ async function runQemu(image: string, append: string, timeoutMs = TIMEOUT_MS): P
     ac.abort();
   }, timeoutMs);
   const args = [
+    ...extra,
     "-accel",
     "tcg",
     "-cpu",
@@ -160,6 +166,7 @@ for (const v of VARIANTS) {
         variant: v,
         paravirt: PARAVIRT(v) ? "1" : "0",
         missing: "0",
+        cpu_ops: "8/8",
         vdso: VDSO_DEFAULT[v],
         compat_vdso: COMPAT[v] ? "1" : "0",
         vdso_fixmap: "0xffffe000",
@@ -320,6 +327,28 @@ for (const c of CASES) {
     fn: () => check(c),
   });
 }
+
+// With -icount shift=0 QEMU's TSC advances one tick per instruction, as pvreplay's does:
+// the per-call cost becomes an instruction count and must repeat exactly.
+Deno.test({
+  name: "guest syscall cost under QEMU -icount is deterministic instruction counts",
+  ignore: !HAVE_QEMU,
+  async fn() {
+    const icount = ["-icount", "shift=0,align=off,sleep=off"];
+    const costs: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const run = await runQemu("pvkernel-2.6.22.elf", "scenario=syscall", TIMEOUT_MS, icount);
+      assert.equal(run.code, 1, run.output);
+      const line = run.output.split(/\r?\n/).find((l) => l.startsWith("INFO syscall-cost:"));
+      assert.ok(line, run.output);
+      const m = line.match(/int80=(\d+) vsyscall=(\d+) \(sysenter\)/);
+      assert.ok(m, line);
+      for (const n of [Number(m[1]), Number(m[2])]) assert.ok(n >= 20 && n <= 1000, line);
+      costs.push(line);
+    }
+    assert.equal(costs[0], costs[1]);
+  },
+});
 
 Deno.test({
   name: "guest RESULT parser reads key=value pairs and ignores other lines",

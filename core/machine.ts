@@ -140,6 +140,8 @@ interface PendingStop {
 
 /** Default RAM size. */
 export const DEFAULT_MEM_MIB = 32;
+/** Largest RAM: everything below the I/O APIC / local APIC window at 0xFEC00000. */
+export const MAX_MEM_MIB = 0xfec00000 / 1048576;
 const SLICE = 4_000_000;
 
 /**
@@ -189,15 +191,17 @@ export class Machine {
       apicHz: config.apicHz ?? 100_000_000,
     };
     const c = this.config;
-    if (!Number.isInteger(c.memMiB) || c.memMiB < 2 || c.memMiB > 3072) {
-      throw new RangeError(`memory size ${c.memMiB} MiB must be an integer from 2 to 3072`);
+    if (!Number.isInteger(c.memMiB) || c.memMiB < 1 || c.memMiB > MAX_MEM_MIB) {
+      throw new RangeError(
+        `memory size ${c.memMiB} MiB must be an integer from 1 to ${MAX_MEM_MIB}`,
+      );
     }
     for (const k of ["ips", "tscHz", "apicHz"] as const) {
       if (!Number.isInteger(c[k]) || c[k] <= 0) {
         throw new RangeError(`${k} must be a positive integer, got ${c[k]}`);
       }
     }
-    const ramBytes = c.memMiB << 20;
+    const ramBytes = c.memMiB * 1048576;
     this.memory = new PhysicalMemory({ size: ramBytes });
     this.clock = new VirtualClock({ ips: c.ips, tscHz: c.tscHz });
     const clock = this.clock;

@@ -143,6 +143,7 @@ Deno.test("Machine: raw firmware runs from the reset vector F000:FFF0", () => {
 });
 
 Deno.test("Machine: configuration errors are RangeErrors naming the field", () => {
-  throws(() => new Machine({ memMiB: 1 }), /memory size 1 MiB/);
+  throws(() => new Machine({ memMiB: 0 }), /memory size 0 MiB/);
+  throws(() => new Machine({ memMiB: 4077 }), /from 1 to 4076/);
   throws(() => new Machine({ ips: 0 }), /ips must be a positive integer/);
 });

@@ -29,7 +29,7 @@ Deno.test("run CLI: usage errors exit 2", async () => {
   assertEquals(await quiet(() => runCommand(["--kernel", "a", "--bios", "b"])), EXIT_USAGE);
   assertEquals(await quiet(() => runCommand(["--kernel", "a", "--max-insns", "lots"])), EXIT_USAGE);
   assertEquals(await quiet(() => runCommand(["--kernel", "a", "--snapshot-at", "5"])), EXIT_USAGE);
-  assertEquals(await quiet(() => runCommand(["--kernel", "a", "--mem", "1"])), EXIT_USAGE);
+  assertEquals(await quiet(() => runCommand(["--kernel", "a", "--mem", "0"])), EXIT_USAGE);
 });
 
 Deno.test("run CLI: unreadable or malformed images exit 4", async () => {

@@ -77,9 +77,17 @@ const REG_NAMES = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
 /** RF is set/cleared by QEMU around gdb single steps in ways real hardware does not mirror. */
 const RF = 0x10000;
 
-/** IN opcodes: the value read comes from QEMU's devices, so it is copied over. */
-function isPortRead(op: number): boolean {
-  return op === 0xe4 || op === 0xe5 || op === 0xec || op === 0xed;
+/**
+ * Registers whose value after the instruction comes from outside the CPU model (devices, CPU
+ * model identity, time) and is copied from QEMU: IN -> EAX; CPUID -> EAX..EDX (pvreplay models
+ * its own processor, QEMU a pentium3); RDTSC/RDMSR -> EAX, EDX. A bit mask over GPR indices.
+ */
+function externalRegs(op: number, op2: number): number {
+  if (op === 0xe4 || op === 0xe5 || op === 0xec || op === 0xed) return 0b1;
+  if (op !== 0x0f) return 0;
+  if (op2 === 0xa2) return 0b1111;
+  if (op2 === 0x31 || op2 === 0x32) return 0b101;
+  return 0;
 }
 
 /** One architectural state as compared by lockstep. */
@@ -189,10 +197,12 @@ export class Lockstep {
         },
       });
 
-      // RAM: conventional memory (IVT, BDA, QEMU's Multiboot info) and every loaded segment.
-      const ranges: Array<[number, number]> = [[0, 0xa0000]];
-      for (const s of elf.segments) ranges.push([s.paddr, s.memsz]);
-      for (const [base, len] of ranges) memory.load(base, await gdb.readMemory(base, len));
+      // RAM from 0 (IVT, BDA, QEMU's Multiboot info, the option and BIOS ROMs guests scan) to
+      // 1 MiB past the image (QEMU puts the command line and module list after the kernel).
+      let top = 0x100000;
+      for (const s of elf.segments) top = Math.max(top, s.paddr + s.memsz);
+      top = Math.min(memMiB << 20, ((top + 0xfff) & ~0xfff) + 0x100000);
+      memory.load(0, await gdb.readMemory(0, top));
 
       for (let i = 0; i < 8; i++) cpu.regs[i] = regs[i];
       cpu.eip = regs[GdbReg.eip];
@@ -314,8 +324,8 @@ export class Lockstep {
         if (!stop.startsWith("T")) return done("exit");
         q = await this.qemuState();
       }
-      // Device values differ by construction (no devices behind pvreplay here): take QEMU's.
-      if (isPortRead(op)) cpu.regs[0] = q.regs[0];
+      const ext = externalRegs(op, bytes[p + 1]);
+      for (let i = 0; i < 4; i++) if (ext & (1 << i)) cpu.regs[i] = q.regs[i];
       if (fx.regIfZf >= 0 && (q.eflags & ZF)) cpu.regs[fx.regIfZf] = q.regs[fx.regIfZf];
       const pv = this.pvState();
       const ignore = fx.flags | RF;

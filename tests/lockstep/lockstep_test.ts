@@ -2,7 +2,8 @@
  * Lockstep differential tests against QEMU (see lockstep.ts):
  *  - seeded random instruction streams in the harness kernel, LOCKSTEP_INSNS instructions
  *    (default 1,000,000: about 8-9 minutes at the ~2,000 steps/s QEMU's gdb stub allows);
- *  - the CPU test kernels from guests/cputests, LOCKSTEP_KERNEL_INSNS each (default 5,000).
+ *  - the CPU test kernels from guests/cputests and the bundled guests/images/*.elf,
+ *    LOCKSTEP_KERNEL_INSNS each (default 5,000).
  * Skipped with a message when qemu-system-i386 or core/cpu/cpu.ts is missing.
  */
 
@@ -99,14 +100,27 @@ Deno.test({
   },
 });
 
-for (const name of KERNELS) {
+const BUNDLED = new URL("../../guests/images/", import.meta.url).pathname;
+const bundled: string[] = [];
+try {
+  for (const e of Deno.readDirSync(BUNDLED)) if (e.name.endsWith(".elf")) bundled.push(e.name);
+} catch { /* no bundled images yet */ }
+bundled.sort();
+if (bundled.length === 0) console.log("lockstep_test: no guests/images/*.elf yet; skipping those");
+
+const targets = [
+  ...KERNELS.map((k) => [`cputests/${k}`, `${IMAGES}${k}.elf`]),
+  ...bundled.map((f) => [`images/${f}`, `${BUNDLED}${f}`]),
+];
+
+for (const [name, image] of targets) {
   Deno.test({
-    name: `lockstep: cputests/${name} (up to ${KERNEL_INSNS} instructions)`,
+    name: `lockstep: ${name} (up to ${KERNEL_INSNS} instructions)`,
     ignore: skip,
     sanitizeResources: false,
     sanitizeOps: false,
     async fn() {
-      const ls = await Lockstep.start(`${IMAGES}${name}.elf`);
+      const ls = await Lockstep.start(image);
       try {
         const r = await ls.run(KERNEL_INSNS);
         console.log(`${name}: ${r.compared} compared, end '${r.end}'`);

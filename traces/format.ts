@@ -216,7 +216,7 @@ export class ByteCursor {
     const where = this.opaque ? ` (offset ${at} in decoded payload)` : "";
     throw new TraceFormatError(
       this.opaque ? this.base : this.base + at,
-      `${this.what}: ${reason}${where}`,
+      `${this.what ? `${this.what}: ` : ""}${reason}${where}`,
     );
   }
   #need(n: number): void {

@@ -292,7 +292,7 @@ export class TraceReader {
         return truncate(`no footer: the trace ends after ${index} complete chunks`);
       }
       if (avail < 8) return truncate("incomplete block header at end of file");
-      const head = new ByteCursor(src.read(pos, CHUNK_HEADER_SIZE), pos, `block at byte ${pos}`);
+      const head = new ByteCursor(src.read(pos, CHUNK_HEADER_SIZE), pos, "");
       const magic = head.u32();
       if (magic === CHUNK_MAGIC) {
         if (avail < CHUNK_HEADER_SIZE) return truncate(`incomplete chunk ${index} header`);
@@ -301,7 +301,7 @@ export class TraceReader {
         const firstSeq = head.u64(), baseIcount = head.u64(), storedCrc = head.u32();
         const what = `chunk ${index}`;
         if (idx !== index) {
-          head.fail(`${what}: chunk index ${idx} found where ${index} expected`, 4);
+          head.fail(`${what}: index ${idx} found where ${index} expected`, 4);
         }
         if (plen > MAX_CHUNK_PAYLOAD || rawLen > MAX_CHUNK_PAYLOAD) {
           head.fail(`${what}: implausible payload length ${plen}/${rawLen}`, 12);

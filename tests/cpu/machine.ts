@@ -98,6 +98,24 @@ export function assemble(src: string, bits: 16 | 32 = 32, org = 0): Uint8Array {
   }
 }
 
+/**
+ * Assembles many independent 32-bit snippets (each under 64 bytes, origin 0x10000) with a single
+ * `as` run: snippet i is placed at offset i*64 and cut out again.
+ */
+export function assembleMany(srcs: string[]): Uint8Array[] {
+  const todo = [...new Set(srcs.filter((s) => !asCache.has(`32:${0x10000}:${s}`)))];
+  if (todo.length) {
+    const body = todo.map((s, i) => `.org ${i * 64}\n${s}\n`).join("");
+    const all = assemble(`${body}.org ${todo.length * 64}`, 32, 0x10000);
+    todo.forEach((s, i) => {
+      let end = i * 64 + 64;
+      while (end > i * 64 && all[end - 1] === 0) end--; // .org pads with zeros
+      asCache.set(`32:${0x10000}:${s}`, all.slice(i * 64, Math.max(end, i * 64 + 1)));
+    });
+  }
+  return srcs.map((s) => asCache.get(`32:${0x10000}:${s}`)!);
+}
+
 function run(cmd: string, args: string[]): void {
   const r = new Deno.Command(cmd, { args, stderr: "piped" }).outputSync();
   if (!r.success) throw new Error(`${cmd} failed: ${new TextDecoder().decode(r.stderr)}`);

@@ -38,7 +38,7 @@ static int cpuid_signature(const char *sig12, u32 *max_leaf)
 }
 
 /* VMI (abi.md §1, §4.5; L2.6.22 arch/i386/kernel/vmi.c probe_vmi_rom/check_vmi_rom). */
-static u32 vmi_probe_rom(char *why, size_t n, u32 *api)
+static u32 vmi_probe_rom(u32 *api)
 {
 	for (u32 base = 0xc0000; base < 0xe0000; base += 0x800) {
 		const u8 *rom = (const u8 *)base;
@@ -65,8 +65,6 @@ static u32 vmi_probe_rom(char *why, size_t n, u32 *api)
 				       base, vendor, device);
 		}
 		*api = ((u32)maj << 8) | min;
-		(void)why;
-		(void)n;
 		return base;
 	}
 	return 0;
@@ -100,8 +98,9 @@ enum paravirt_backend detect_hypervisor(const struct boot_state *b, char *why, s
 		return BACKEND_XEN;
 	}
 	u32 api;
-	u32 rom = vmi_probe_rom(why, n, &api);
+	u32 rom = vmi_probe_rom(&api);
 	if (rom) {
+		printk("VMI: ROM at 0x%05x, API %u.%u\n", rom, api >> 8, api & 0xff);
 		say(why, n, "VMI option ROM (cVmi, API 3.x)");
 		return BACKEND_VMI;
 	}

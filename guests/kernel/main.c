@@ -84,10 +84,8 @@ void start_kernel(void)
 	if (cmdline_u32("reservetop", &v)) /* early_param("reservetop", parse_reservetop) */
 		paravirt_ops.reserve_top_address(v);
 	char buf[16];
-	if (cmdline_str("reboot", buf, sizeof(buf)) && !strncmp(buf, "92", 3)) {
-		extern void paravirt_set_reboot_port92_first(int);
+	if (cmdline_str("reboot", buf, sizeof(buf)) && !strncmp(buf, "92", 3))
 		paravirt_set_reboot_port92_first(1);
-	}
 
 	cpu_detect();
 	trap_init();

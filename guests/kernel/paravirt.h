@@ -143,6 +143,9 @@ static inline void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
 	paravirt_ops.cpuid(a, b, c, d);
 }
 
+/* reboot=92: try port 0x92 before the 8042 in the native reboot path. */
+void paravirt_set_reboot_port92_first(int v);
+
 /* Backend selection (detect.c) and the KVM backend (kvm.c). */
 void paravirt_init_native(void);
 struct boot_state;

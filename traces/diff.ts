@@ -376,6 +376,67 @@ function near32(a: number | null, b: number | null, tol: number): boolean {
   return a === null || b === null ? a === b : Math.abs((a >>> 0) - (b >>> 0)) <= tol;
 }
 
+/** Identity of an event for alignment: its key plus every field the comparator looks at. */
+function signature(e: TraceEvent): string {
+  let s = keyOf(e) + "\0" + e.vector + "," + e.errorCode + "," + e.cr2 + "," +
+    (e.ret === null ? "" : e.ret >>> 0) + ":";
+  if (e.op !== null) s += e.opArgs.join(",");
+  else {
+    s += e.nr >>> 0;
+    for (let i = 0; i < e.args.length; i++) s += "," + (e.args[i] >>> 0);
+  }
+  for (let i = 0; i < e.state.length; i++) s += ";" + e.state[i][0] + "=" + e.state[i][1];
+  return s;
+}
+
+/**
+ * Aligns the first `na`/`nb` buffered events: first on exact signatures (so that among several
+ * events with the same key the identical ones pair up), then, inside each gap left, on keys
+ * alone (same operation with different arguments, result or state).
+ */
+function alignWindow(
+  A: Lookahead,
+  na: number,
+  B: Lookahead,
+  nb: number,
+  pa: number[],
+  pb: number[],
+): void {
+  const ids = new Map<string, number>();
+  const ids2 = new Map<string, number>();
+  const sa = new Int32Array(na),
+    sb = new Int32Array(nb),
+    ka = new Int32Array(na),
+    kb = new Int32Array(nb);
+  const fill = (L: Lookahead, n: number, sig: Int32Array, key: Int32Array) => {
+    for (let i = 0; i < n; i++) {
+      const e = L.peek(i)!;
+      const s = signature(e), k = keyOf(e);
+      let v = ids.get(s);
+      if (v === undefined) ids.set(s, v = ids.size);
+      sig[i] = v;
+      let u = ids2.get(k);
+      if (u === undefined) ids2.set(k, u = ids2.size);
+      key[i] = u;
+    }
+  };
+  fill(A, na, sa, ka);
+  fill(B, nb, sb, kb);
+  const xa: number[] = [], xb: number[] = [];
+  patience(sa, 0, na, sb, 0, nb, xa, xb);
+  let i = 0, j = 0;
+  for (let p = 0; p <= xa.length; p++) {
+    const ea = p < xa.length ? xa[p] : na, eb = p < xb.length ? xb[p] : nb;
+    if (i < ea && j < eb) patience(ka, i, ea, kb, j, eb, pa, pb);
+    if (p < xa.length) {
+      pa.push(ea);
+      pb.push(eb);
+    }
+    i = ea + 1;
+    j = eb + 1;
+  }
+}
+
 /** Largest edit distance Myers' algorithm explores in one gap (memory ~ D^2 integers). */
 const MAX_MYERS_D = 1024;
 
@@ -745,18 +806,8 @@ export function diffStreams(
       let na = 0, nb = 0;
       while (na < w && A.peek(na) !== undefined) na++;
       while (nb < w && B.peek(nb) !== undefined) nb++;
-      const ids = new Map<string, number>();
-      const id = (e: TraceEvent) => {
-        const k = keyOf(e);
-        let v = ids.get(k);
-        if (v === undefined) ids.set(k, v = ids.size);
-        return v;
-      };
-      const ka = new Int32Array(na), kb = new Int32Array(nb);
-      for (let i = 0; i < na; i++) ka[i] = id(A.peek(i)!);
-      for (let i = 0; i < nb; i++) kb[i] = id(B.peek(i)!);
       const pa: number[] = [], pb: number[] = [];
-      patience(ka, 0, na, kb, 0, nb, pa, pb);
+      alignWindow(A, na, B, nb, pa, pb);
       const endA = na < w, endB = nb < w;
       if (endA && endB) {
         commit(na, nb, pa, pb);

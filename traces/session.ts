@@ -37,6 +37,8 @@ export interface SessionConfig {
   ips?: number;
   tscHz?: number;
   apicHz?: number;
+  /** Receives COM1 output bytes as well as {@link Session.serial}. */
+  serialOut?: (byte: number) => void;
 }
 
 /** A machine with its backend attached, ready to run. */
@@ -81,7 +83,10 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
   const serial: number[] = [];
   const machine = new Machine({
     memMiB: config.memMiB,
-    serialOut: (b: number) => serial.push(b),
+    serialOut: (b: number) => {
+      serial.push(b);
+      config.serialOut?.(b);
+    },
     serialInput: config.serialInput,
     epoch: config.epoch,
     ips: config.ips,

@@ -1,0 +1,116 @@
+/**
+ * Pieces every `pvreplay` subcommand shares: flag values, output sinks, file input, progress.
+ *
+ * Host wall time is read here (progress and `--stats` only); it never reaches a guest or trace.
+ *
+ * @module
+ */
+
+import { ImageError } from "../core/loaders/image_error.ts";
+import type { ByteSink } from "../core/devices/stateful.ts";
+
+/** A bad command line; the command prints its usage and exits with `EXIT_USAGE`. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Parses a count with an optional decimal suffix: 1500, 2k, 30M, 1G. */
+export function parseCount(flag: string, text: string): number {
+  const m = /^(\d+)([kMG]?)$/.exec(text.replaceAll("_", ""));
+  if (!m) {
+    throw new UsageError(
+      `--${flag}: expected a non-negative integer (k/M/G suffix allowed), got "${text}"`,
+    );
+  }
+  const mult = m[2] === "k" ? 1e3 : m[2] === "M" ? 1e6 : m[2] === "G" ? 1e9 : 1;
+  const v = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(v)) throw new UsageError(`--${flag}: ${text} is too large`);
+  return v;
+}
+
+/** Writes all of `bytes` to a synchronous writer. */
+export function writeAll(fd: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += fd.writeSync(bytes.subarray(off));
+}
+
+/** A byte sink buffered in memory and flushed to stdout (`-`), a file, or nowhere (`null`). */
+export class OutputSink {
+  #buf: number[] = [];
+  #file: Deno.FsFile | null = null;
+  readonly sink: ByteSink = (b) => {
+    this.#buf.push(b);
+  };
+
+  constructor(readonly target: string | null) {
+    if (target !== null && target !== "-") {
+      this.#file = Deno.openSync(target, { write: true, create: true, truncate: true });
+    }
+  }
+
+  flush(): void {
+    if (this.#buf.length === 0) return;
+    const bytes = Uint8Array.from(this.#buf);
+    this.#buf = [];
+    if (this.target === null) return;
+    writeAll(this.#file ?? Deno.stdout, bytes);
+  }
+
+  close(): void {
+    this.flush();
+    this.#file?.close();
+  }
+}
+
+/** Reads a guest-supplied file; failures become an {@link ImageError} naming the file. */
+export function readInput(file: string, what: string): Uint8Array {
+  try {
+    return Deno.readFileSync(file);
+  } catch (e) {
+    throw new ImageError(file, `cannot read ${what}: ${(e as Error).message}`);
+  }
+}
+
+/** `--serial-input STR|@FILE` to bytes. */
+export function serialInputBytes(value: string | undefined): Uint8Array | undefined {
+  if (value === undefined) return undefined;
+  return value.startsWith("@")
+    ? readInput(value.slice(1), "serial input")
+    : new TextEncoder().encode(value);
+}
+
+/**
+ * A progress line on stderr, at most every two seconds of host time, only when `enabled`
+ * (default: stderr is a terminal).
+ */
+export class Progress {
+  #t0 = performance.now();
+  #last = this.#t0;
+  #shown = false;
+
+  constructor(readonly label: string, readonly enabled = Deno.stderr.isTerminal()) {}
+
+  /** Host seconds since construction. */
+  get seconds(): number {
+    return (performance.now() - this.#t0) / 1000;
+  }
+
+  update(done: number, extra = ""): void {
+    if (!this.enabled) return;
+    const now = performance.now();
+    if (now - this.#last < 2000) return;
+    this.#last = now;
+    this.#shown = true;
+    const mips = done / ((now - this.#t0) * 1000);
+    writeAll(
+      Deno.stderr,
+      new TextEncoder().encode(
+        `\r[${this.label}] ${(done / 1e6).toFixed(1)} M insns, ${mips.toFixed(1)} MIPS${extra}   `,
+      ),
+    );
+  }
+
+  done(): void {
+    if (this.#shown) writeAll(Deno.stderr, new TextEncoder().encode("\n"));
+  }
+}

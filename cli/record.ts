@@ -1,0 +1,206 @@
+/**
+ * `pvreplay record`: run a guest under a backend and write every hypercall and trap to a trace.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { basename } from "node:path";
+import {
+  EXIT_IMAGE_ERROR,
+  EXIT_INTERNAL,
+  EXIT_TRACE_ERROR,
+  EXIT_USAGE,
+} from "../core/exit_status.ts";
+import { ImageError } from "../core/loaders/image_error.ts";
+import { Recorder } from "../traces/recorder.ts";
+import { openSession } from "../traces/session.ts";
+import { TraceWriter } from "../traces/writer.ts";
+import {
+  OutputSink,
+  parseCount,
+  Progress,
+  readInput,
+  serialInputBytes,
+  UsageError,
+} from "./common.ts";
+
+/** Default instruction budget of a recording (10 virtual seconds at 100 M insns/s). */
+export const DEFAULT_RECORD_INSNS = 1_000_000_000;
+
+const USAGE = `usage: pvreplay record --kernel FILE --backend NAME[@VERSION] --out FILE [options]
+
+Boots a Multiboot kernel on the deterministic PC under a hypervisor backend and records every
+hypercall, exception, interrupt, privileged-operation exit and port/MMIO access to a trace.
+
+options:
+  --kernel FILE          Multiboot (v1) kernel image
+  --append STR           kernel command line
+  --backend SPEC         native, kvm, kvm@2.6.20, ... (see 'pvreplay matrix --list')
+  --out FILE             trace file to write (.pvt)
+  --mem MIB              RAM size in MiB (default 32)
+  --serial -|FILE        COM1 output (default -: stdout; 'none' discards)
+  --serial-input STR|@FILE  bytes fed to COM1 (recorded in the trace header)
+  --max-insns N          instruction budget (default ${DEFAULT_RECORD_INSNS}; k/M/G suffixes)
+  --progress             progress line on stderr (default: when stderr is a terminal)
+  --json                 print a JSON summary on stdout
+  --help                 show this help
+
+A run cut short (Ctrl-C, budget) leaves a trace readable up to its last event, marked as
+incomplete with the reason.
+
+exit status: the guest's, as for 'run' ((v<<1)|1 isa-debug-exit, 0 halted, 8 triple fault,
+10 budget, 12 reset); 2 usage, 4 bad image, 6 trace file not writable.`;
+
+/**
+ * Implements `pvreplay record`; returns the exit status.
+ *
+ * @example
+ * ```ts
+ * import { recordCommand } from "./record.ts";
+ * console.assert(await recordCommand(["--bogus"]) === 2);
+ * ```
+ */
+// deno-lint-ignore require-await
+export async function recordCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        kernel: { type: "string" },
+        append: { type: "string" },
+        backend: { type: "string" },
+        out: { type: "string" },
+        mem: { type: "string" },
+        serial: { type: "string" },
+        "serial-input": { type: "string" },
+        "max-insns": { type: "string" },
+        progress: { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`pvreplay record: ${(e as Error).message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    return record(values);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`pvreplay record: ${e.message}\n\n${USAGE}`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof ImageError) {
+      console.error(`pvreplay record: ${e.message}`);
+      return EXIT_IMAGE_ERROR;
+    }
+    throw e;
+  }
+}
+
+interface RecordFlags {
+  kernel?: string;
+  append?: string;
+  backend?: string;
+  out?: string;
+  mem?: string;
+  serial?: string;
+  "serial-input"?: string;
+  "max-insns"?: string;
+  progress?: boolean;
+  json?: boolean;
+}
+
+function record(f: RecordFlags): number {
+  if (f.kernel === undefined) throw new UsageError("--kernel is required");
+  if (f.backend === undefined) throw new UsageError("--backend is required");
+  if (f.out === undefined) throw new UsageError("--out is required");
+  const maxInsns = f["max-insns"] === undefined
+    ? DEFAULT_RECORD_INSNS
+    : parseCount("max-insns", f["max-insns"]);
+  const image = readInput(f.kernel, "kernel");
+  const serialOut = new OutputSink(f.serial === "none" ? null : f.serial ?? "-");
+  let writer: TraceWriter | null = null;
+  const recorder = new Recorder({ append: (e) => writer!.append(e) });
+  let session;
+  try {
+    session = openSession({
+      image,
+      imageName: basename(f.kernel),
+      cmdline: f.append ?? "",
+      backend: f.backend,
+      memMiB: f.mem === undefined ? undefined : parseCount("mem", f.mem),
+      serialInput: serialInputBytes(f["serial-input"]),
+      serialOut: serialOut.sink,
+    }, recorder);
+  } catch (e) {
+    if (e instanceof ImageError || e instanceof UsageError) throw e;
+    if (e instanceof RangeError || /backend/.test((e as Error).message)) {
+      throw new UsageError((e as Error).message);
+    }
+    throw e;
+  }
+  try {
+    writer = TraceWriter.create(f.out, session.header);
+  } catch (e) {
+    console.error(`pvreplay record: cannot write trace ${f.out}: ${(e as Error).message}`);
+    return EXIT_TRACE_ERROR;
+  }
+
+  // Ctrl-C ends the run at the next instruction boundary; the trace keeps every event so far.
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    session.machine.cpu.requestStop();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const progress = new Progress("pvreplay record", f.progress);
+  let result;
+  try {
+    result = session.run(maxInsns, {
+      onProgress: (icount) => {
+        serialOut.flush();
+        progress.update(icount, `, ${recorder.count} events`);
+      },
+    });
+  } catch (e) {
+    writer.abort(`internal error: ${(e as Error).message}`);
+    serialOut.close();
+    console.error(`pvreplay record: internal error (trace kept up to event ${recorder.count}):`);
+    console.error(e);
+    return EXIT_INTERNAL;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    progress.done();
+  }
+  serialOut.close();
+  if (interrupted) writer.abort("interrupted (SIGINT)");
+  else if (result.reason === "budget") writer.abort(`instruction budget exhausted (${maxInsns})`);
+  else writer.close({ finalDigest: session.digest() });
+
+  const summary = {
+    trace: f.out,
+    backend: `${session.header.backend.name}@${session.header.backend.profile}`,
+    events: recorder.count,
+    instructions: result.instructions,
+    exit: interrupted ? "interrupted" : result.reason,
+    code: result.exitCode,
+    seconds: Number(progress.seconds.toFixed(3)),
+  };
+  if (f.json) console.log(JSON.stringify(summary));
+  else {
+    console.error(
+      `pvreplay record: ${summary.events} events, ${summary.instructions} instructions, ` +
+        `${summary.exit} (status ${summary.code}) -> ${f.out}`,
+    );
+  }
+  return result.exitCode;
+}

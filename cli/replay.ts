@@ -1,0 +1,302 @@
+/**
+ * `pvreplay replay`: determinism check on the recording backend, trace-driven replay against
+ * another backend, and what-if replay with altered results.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { dirname, join } from "node:path";
+import { EXIT_USAGE } from "../core/exit_status.ts";
+import { parseBackendSpec } from "../backends/backend.ts";
+import type { TraceEvent } from "../traces/event.ts";
+import { TraceFormatError } from "../traces/format.ts";
+import { checkReplayable } from "../traces/header.ts";
+import { readTrace } from "../traces/reader.ts";
+import { Recorder } from "../traces/recorder.ts";
+import { type CrossReport, parseOverride, replayCross, replaySame } from "../traces/replay.ts";
+import { sha256Hex } from "../traces/session.ts";
+import { TraceWriter } from "../traces/writer.ts";
+import { Progress, UsageError } from "./common.ts";
+
+/** replay/diff statuses follow diff(1): 0 same, 1 different, 2 trouble. */
+export const REPLAY_SAME = 0;
+export const REPLAY_DIVERGED = 1;
+export const REPLAY_ERROR = 2;
+
+const USAGE = `usage: pvreplay replay TRACE [--backend NAME[@VERSION]] [options]
+
+Without --backend (or with the recording's own backend): re-executes the guest and checks the
+event stream event by event; stops at the first mismatch and prints both sides with context.
+
+With another --backend: trace-driven replay. Each recorded canonical operation is translated
+into the target backend's ABI and applied to its hypervisor model; responses and state effects
+are compared with the recording and each divergence is classified (unsupported,
+different-units, different-result, different-state, needs-batch, implicit-side-effect).
+
+options:
+  --backend SPEC      target backend (default: the recording's)
+  --kernel FILE       guest image (default: the trace header's name, looked up next to the
+                      trace, then in guests/images/); its SHA-256 must match the header
+  --set SEQ.ret=V     what-if: the guest sees V as the result of event SEQ (repeatable); the
+                      run continues deterministically from there
+  --out FILE          write the re-executed events to a new trace (same-backend/what-if)
+  --context N         events of context around the first mismatch (default 5)
+  --max N             divergences listed in cross-backend mode (default 20; all with --json)
+  --json              machine-readable report on stdout
+  --progress          progress line on stderr
+  --help              show this help
+
+exit status: 0 no divergence, 1 divergence (or what-if changed the outcome), 2 error
+(unreadable trace, missing or different image, unsafe replay, bad flags).`;
+
+/**
+ * Implements `pvreplay replay`.
+ *
+ * @example
+ * ```ts
+ * import { replayCommand } from "./replay.ts";
+ * console.assert(await replayCommand(["--bogus"]) === 2);
+ * ```
+ */
+// deno-lint-ignore require-await
+export async function replayCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        backend: { type: "string" },
+        kernel: { type: "string" },
+        set: { type: "string", multiple: true },
+        out: { type: "string" },
+        context: { type: "string" },
+        max: { type: "string" },
+        json: { type: "boolean" },
+        progress: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    });
+  } catch (e) {
+    console.error(`pvreplay replay: ${(e as Error).message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  const f = parsed.values;
+  if (f.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    if (parsed.positionals.length !== 1) throw new UsageError("give exactly one trace file");
+    return replay(parsed.positionals[0], f);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`pvreplay replay: ${e.message}\n\n${USAGE}`);
+      return REPLAY_ERROR;
+    }
+    if (e instanceof TraceFormatError) {
+      console.error(`pvreplay replay: ${parsed.positionals[0]}: ${e.message}`);
+      return REPLAY_ERROR;
+    }
+    throw e;
+  }
+}
+
+interface ReplayFlags {
+  backend?: string;
+  kernel?: string;
+  set?: string[];
+  out?: string;
+  context?: string;
+  max?: string;
+  json?: boolean;
+  progress?: boolean;
+}
+
+function intFlag(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name}: expected a non-negative integer`);
+  return Number(v);
+}
+
+function replay(path: string, f: ReplayFlags): number {
+  const trace = readTrace(path);
+  if (trace.error) {
+    console.error(
+      `pvreplay replay: warning: ${path}: ${trace.error.message}; replaying the ${trace.events.length} events before it`,
+    );
+  } else if (trace.truncation) {
+    console.error(
+      `pvreplay replay: note: ${path} is incomplete (${trace.truncation.reason}); ${trace.events.length} events`,
+    );
+  }
+  const header = trace.header;
+  const recordedOn = `${header.backend.name}@${header.backend.profile}`;
+  let target = recordedOn;
+  if (f.backend !== undefined) {
+    try {
+      const s = parseBackendSpec(f.backend);
+      target = `${s.name}@${s.version}`;
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  if (target !== recordedOn) {
+    if (f.set?.length || f.out) {
+      throw new UsageError("--set and --out apply to same-backend replay only");
+    }
+    const report = replayCross(header, trace.events, target);
+    printCross(report, f.json === true, intFlag("max", f.max, 20));
+    return report.divergences.length ? REPLAY_DIVERGED : REPLAY_SAME;
+  }
+
+  const image = findImage(path, header.guest.name, f.kernel);
+  const env = { ...sessionHeaderEnv(header), guest: { ...header.guest, sha256: sha256Hex(image) } };
+  const check = checkReplayable(header, env);
+  if (!check.ok) {
+    for (const p of check.problems.filter((p) => p.fatal)) {
+      console.error(
+        `pvreplay replay: refusing unsafe replay: ${p.field} recorded ${p.recorded}, now ${p.current}`,
+      );
+    }
+    return REPLAY_ERROR;
+  }
+  let overrides;
+  try {
+    overrides = (f.set ?? []).map(parseOverride);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  for (const o of overrides) {
+    const ev = trace.events[o.seq];
+    if (!ev) throw new UsageError(`--set ${o.seq}.ret: the trace has no event ${o.seq}`);
+    if (ev.ret === null) {
+      throw new UsageError(
+        `--set ${o.seq}.ret: event ${o.seq} (${ev.kind} ${ev.name}) has no result`,
+      );
+    }
+  }
+  let writer: TraceWriter | null = null;
+  const tee = f.out ? new Recorder({ append: (e) => writer!.append(e) }) : undefined;
+  if (f.out) writer = TraceWriter.create(f.out, header);
+  const progress = new Progress("pvreplay replay", f.progress);
+  const report = replaySame(header, trace.events, image, {
+    context: intFlag("context", f.context, 5),
+    overrides,
+    tee,
+    onProgress: (icount) => progress.update(icount),
+  });
+  progress.done();
+  if (writer) {
+    if (report.result.reason === "budget") writer.abort("instruction budget exhausted");
+    else writer.close({ finalDigest: report.session.digest() });
+  }
+  const m = report.mismatch;
+  if (f.json) {
+    console.log(JSON.stringify({
+      trace: path,
+      backend: recordedOn,
+      mode: overrides.length ? "what-if" : "determinism",
+      checked: report.checked,
+      recorded: trace.events.length,
+      replayed: report.events,
+      exit: report.result.reason,
+      code: report.result.exitCode,
+      mismatch: m,
+    }));
+  } else if (!m) {
+    console.log(
+      `replay ${path} on ${recordedOn}: ${report.checked} events identical, no divergence ` +
+        `(${report.result.reason}, status ${report.result.exitCode})`,
+    );
+  } else {
+    const what = overrides.length ? "what-if run left the recording" : "DIVERGED";
+    console.log(
+      `replay ${path} on ${recordedOn}: ${what} at event ${m.seq} (fields: ${m.fields.join(", ")})`,
+    );
+    for (const ev of m.before) console.log(`  = ${fmt(ev)}`);
+    console.log(`  - recorded: ${m.expected ? fmt(m.expected) : "(no more events)"}`);
+    console.log(`  + replayed: ${m.actual ? fmt(m.actual) : "(run ended)"}`);
+    if (overrides.length) {
+      console.log(
+        `  guest continued to ${report.result.reason} (status ${report.result.exitCode}) after ${report.events} events`,
+      );
+    }
+  }
+  return m ? REPLAY_DIVERGED : REPLAY_SAME;
+}
+
+/** The environment a same-backend replay runs in (everything but the image comes from header). */
+function sessionHeaderEnv(header: ReturnType<typeof readTrace>["header"]) {
+  const { toolVersion: _t, ...rest } = header;
+  return rest;
+}
+
+/** Finds the guest image: explicit flag, next to the trace, then guests/images/. */
+export function findImage(tracePath: string, name: string, explicit?: string): Uint8Array {
+  const candidates = explicit !== undefined
+    ? [explicit]
+    : [join(dirname(tracePath), name), join("guests", "images", name)];
+  for (const c of candidates) {
+    try {
+      return Deno.readFileSync(c);
+    } catch {
+      // try the next place
+    }
+  }
+  throw new UsageError(
+    `guest image ${name} not found (looked in ${candidates.join(", ")}); pass --kernel FILE`,
+  );
+}
+
+function fmt(ev: TraceEvent): string {
+  const parts = [
+    `#${ev.seq}`,
+    `icount=${ev.icount}`,
+    `eip=0x${(ev.eip >>> 0).toString(16)}`,
+    `${ev.kind}:${ev.name}`,
+  ];
+  if (ev.args.length) {
+    parts.push(`args=[${ev.args.map((a) => `0x${(a >>> 0).toString(16)}`).join(",")}]`);
+  }
+  if (ev.ret !== null) parts.push(`ret=0x${(ev.ret >>> 0).toString(16)}`);
+  if (ev.vector !== null) parts.push(`vector=${ev.vector}`);
+  if (ev.errorCode !== null) parts.push(`err=0x${ev.errorCode.toString(16)}`);
+  if (ev.op) parts.push(`op=${ev.op}(${ev.opArgs.join(",")})`);
+  if (ev.state.length) {
+    parts.push(`state=${ev.state.map(([k, v]) => `${k}=0x${(v >>> 0).toString(16)}`).join(",")}`);
+  }
+  return parts.join(" ");
+}
+
+function printCross(r: CrossReport, json: boolean, max: number): void {
+  if (json) {
+    console.log(JSON.stringify(r));
+    return;
+  }
+  console.log(
+    `cross replay ${r.source} -> ${r.target}: ${r.operations} canonical operations, ${r.divergences.length} divergences`,
+  );
+  for (const d of r.divergences.slice(0, max)) {
+    const t = d.target
+      ? `${d.target.name}(${d.target.args.map((a) => `0x${(a >>> 0).toString(16)}`).join(",")})`
+      : "-";
+    console.log(
+      `  #${d.seq} icount=${d.icount} ${d.op}(${d.opArgs.join(",")}) [${d.class}] ${d.reason}\n` +
+        `      recorded ${d.recorded.name}(${
+          d.recorded.args.map((a) => `0x${(a >>> 0).toString(16)}`).join(",")
+        })  target ${t}`,
+    );
+  }
+  if (r.divergences.length > max) {
+    console.log(`  ... ${r.divergences.length - max} more (--max N or --json)`);
+  }
+  console.log("\nper operation:");
+  for (const s of r.summary) {
+    const cls = Object.entries(s.classes).map(([k, v]) => `${k}=${v}`).join(" ") || "ok";
+    const calls = Object.entries(s.targetCalls).map(([k, v]) => `${k}x${v}`).join(" ");
+    console.log(`  ${s.op.padEnd(22)} ${String(s.count).padStart(8)}  ${cls.padEnd(40)} ${calls}`);
+  }
+}

@@ -17,6 +17,7 @@ import { type CpuHooks, ExitKind, NATIVE_HOOKS, TrapKind } from "./hooks.ts";
 import { EFLAGS_MASK, IF, readEflags, RF, TF, VM } from "./flags.ts";
 import { FAULT, faultClass, hasErrorCode, Vec } from "./fault.ts";
 import { execute } from "./decoder.ts";
+import { checkCodeBreakpoints, updateBreakpoints } from "./system.ts";
 import { deliverInterrupt } from "./interrupts.ts";
 import {
   fillTlb,
@@ -33,6 +34,11 @@ import { refreshSegment } from "./segments.ts";
 import { type CpuSnapshot, restoreSnapshot, takeSnapshot } from "./snapshot.ts";
 
 export type { CpuSnapshot } from "./snapshot.ts";
+
+/** Start of the page after `lin`: a page-crossing access faults there (CR2, SDM Vol.3 4.7). */
+function nextPage(lin: number): number {
+  return ((lin | 0xfff) + 1) | 0;
+}
 
 /** Construction options of {@link Cpu}. */
 export interface CpuOptions {
@@ -167,6 +173,10 @@ export class Cpu {
   faultErr = 0;
   /** EXT bit for selector error codes: 1 while delivering an external event or exception. */
   ext = 0;
+  /** DR7 enables at least one execution breakpoint (forces the single-step path). */
+  breakpoints = false;
+  /** Set when the current instruction vectored through the IDT/IVT (INT n). */
+  vectored = false;
   /** Interrupt shadow after STI / MOV SS / POP SS (SDM Vol.3 6.8.3). */
   inhibit = false;
   /** The shadow came from MOV SS/POP SS, which also defers single-step traps. */
@@ -249,6 +259,7 @@ export class Cpu {
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;
+    this.breakpoints = false;
     this.cpl = 0;
     this.halted = false;
     this.gdtrBase = 0;
@@ -303,6 +314,7 @@ export class Cpu {
     const clock = this.clock;
     let budget = maxInsns;
     this.irqCheck = true;
+    updateBreakpoints(this); // DR7 may have been written directly (debuggers, tests)
     while (true) {
       if (this.shutdown) return "shutdown";
       if (this.stopRequested) {
@@ -343,7 +355,7 @@ export class Cpu {
       }
       this.breakLoop = false;
       const start = clock.icount;
-      if (single || this.inhibit || (this.flags & TF) !== 0) {
+      if (single || this.inhibit || (this.flags & (TF | RF)) !== 0 || this.breakpoints) {
         this.batchEnd = start + 1;
         this.stepSlow();
         budget -= Math.max(1, clock.icount - start);
@@ -371,10 +383,13 @@ export class Cpu {
   /** One instruction with single-step handling (TF; none after MOV SS/POP SS, SDM Vol.3 6.8.3). */
   private stepSlow(): void {
     const singleStep = (this.flags & TF) !== 0;
+    this.vectored = false;
     try {
       this.startEip = this.eip;
+      if (this.breakpoints && (this.flags & RF) === 0) checkCodeBreakpoints(this);
       execute(this);
       this.clock.icount++;
+      this.flags &= ~RF; // RF only covers the instruction that completes (SDM Vol.3 17.3.1.1)
     } catch (e) {
       if (e !== FAULT) throw e;
       this.eip = this.startEip;
@@ -382,7 +397,8 @@ export class Cpu {
       return;
     }
     // A REP string instruction yields after each iteration here, so it traps per iteration.
-    if (singleStep && !this.inhibitSS) {
+    // INT n / INT3 / INTO vector through a gate that clears TF: no single-step trap.
+    if (singleStep && !this.inhibitSS && !this.vectored) {
       // SDM Vol.3 17.3.1.4: single-step #DB is a trap after the instruction; DR6.BS set.
       this.dr[6] |= 0x4000;
       this.raiseTrap(Vec.DB);
@@ -428,8 +444,6 @@ export class Cpu {
         this.hooks.onTrap(TrapKind.exception, vec, err, this.eip, this.cr2);
         deliverInterrupt(this, vec, err, false);
         this.ext = 0;
-        // Delivering a fault clears RF handling is not modelled; TF was cleared by delivery.
-        this.flags &= ~RF;
         return;
       } catch (e) {
         this.ext = 0;
@@ -542,7 +556,11 @@ export class Cpu {
     if ((info & (this.rdMask | TLB_RAM)) === (this.rdMask | TLB_RAM) && (lin & 0xfff) < 0xfff) {
       return this.view.getUint16(this.tlbPhys[lin >>> 12] | (lin & 0xfff), true);
     }
-    if ((lin & 0xfff) === 0xfff) return this.readL8(lin) | (this.readL8(lin + 1) << 8);
+    if ((lin & 0xfff) === 0xfff) {
+      this.xlate(lin, false);
+      this.xlate(nextPage(lin), false);
+      return this.readL8(lin) | (this.readL8(lin + 1) << 8);
+    }
     return this.readPhys(this.xlate(lin, false), 2);
   }
 
@@ -554,7 +572,7 @@ export class Cpu {
     if ((lin & 0xfff) > 0xffc) {
       // Page-crossing: translate both pages before reading either (no partial effects).
       this.xlate(lin, false);
-      this.xlate(lin + 3, false);
+      this.xlate(nextPage(lin), false);
       let v = 0;
       for (let i = 0; i < 4; i++) v |= this.readL8(lin + i) << (8 * i);
       return v;
@@ -583,7 +601,7 @@ export class Cpu {
     }
     if ((lin & 0xfff) === 0xfff) {
       this.xlate(lin, true);
-      this.xlate(lin + 1, true);
+      this.xlate(nextPage(lin), true);
       this.writeL8(lin, v);
       this.writeL8(lin + 1, v >>> 8);
       return;
@@ -601,7 +619,7 @@ export class Cpu {
     }
     if ((lin & 0xfff) > 0xffc) {
       this.xlate(lin, true);
-      this.xlate(lin + 3, true);
+      this.xlate(nextPage(lin), true);
       for (let i = 0; i < 4; i++) this.writeL8(lin + i, v >>> (8 * i));
       return;
     }
@@ -611,7 +629,7 @@ export class Cpu {
   /** Checks that `size` bytes at `lin` are writable (RMW instructions check before reading). */
   checkWriteL(lin: number, size: number): void {
     this.xlate(lin, true);
-    if (((lin & 0xfff) + size) > 0x1000) this.xlate(lin + size - 1, true);
+    if (((lin & 0xfff) + size) > 0x1000) this.xlate(nextPage(lin), true);
   }
 
   private readPhys(pa: number, size: 1 | 2 | 4): number {

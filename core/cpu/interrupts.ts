@@ -156,6 +156,7 @@ export function softwareInterrupt(c: Cpu, vector: number, kind: number): void {
   }
   c.hooks.onTrap(TrapKind.software, vector, -1, c.eip, c.cr2);
   c.ext = 0;
+  c.vectored = true;
   deliverInterrupt(c, vector, -1, kind !== 2);
 }
 

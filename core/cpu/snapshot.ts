@@ -7,6 +7,7 @@
 
 import type { Cpu } from "./cpu.ts";
 import { readEflags } from "./flags.ts";
+import { updateBreakpoints } from "./system.ts";
 
 /** Saved CPU state; all numbers are unsigned 32-bit or smaller unless noted. */
 export interface CpuSnapshot {
@@ -101,6 +102,7 @@ export function restoreSnapshot(c: Cpu, s: CpuSnapshot): void {
   c.cr3 = s.cr3 >>> 0;
   c.cr4 = s.cr4 | 0;
   c.dr.set(s.dr.map((v) => v | 0));
+  updateBreakpoints(c);
   c.gdtrBase = s.gdtr[0] >>> 0;
   c.gdtrLimit = s.gdtr[1] & 0xffff;
   c.idtrBase = s.idtr[0] >>> 0;

@@ -463,7 +463,36 @@ export function movToDr(c: Cpu, n: number, v: number): void {
   if (i === 6) c.dr[6] = (v & 0xe00f) | 0xffff0ff0;
   else if (i === 7) c.dr[7] = (v & 0xffff2bff) | 0x400;
   else c.dr[i] = v;
+  updateBreakpoints(c);
   exit(c, ExitKind.drWrite, n, v >>> 0, 0);
+}
+
+/** Recomputes whether any DR0-3 execution breakpoint (R/W = 00) is enabled in DR7. */
+export function updateBreakpoints(c: Cpu): void {
+  const d7 = c.dr[7];
+  let on = false;
+  for (let i = 0; i < 4; i++) {
+    if ((d7 >>> (i * 2)) & 3 && ((d7 >>> (16 + i * 4)) & 3) === 0) on = true;
+  }
+  c.breakpoints = on;
+}
+
+/**
+ * Instruction breakpoints: #DB fault before the instruction when its linear address matches an
+ * enabled DR0-3 with R/W = 00, setting DR6.Bn (SDM Vol.3 17.2.4, 17.3.1.1). Data breakpoints are
+ * not implemented.
+ */
+export function checkCodeBreakpoints(c: Cpu): void {
+  const lin = (c.segBase[1] + c.eip) | 0;
+  const d7 = c.dr[7];
+  let hit = 0;
+  for (let i = 0; i < 4; i++) {
+    if ((d7 >>> (i * 2)) & 3 && ((d7 >>> (16 + i * 4)) & 3) === 0 && c.dr[i] === lin) hit |= 1 << i;
+  }
+  if (hit) {
+    c.dr[6] = (c.dr[6] & ~0xf) | hit;
+    c.fault(Vec.DB);
+  }
 }
 
 export function movFromDr(c: Cpu, n: number, reg: number): void {

@@ -101,13 +101,6 @@ export function fetchDescriptor(c: Cpu, sel: number): number {
   return lin;
 }
 
-/** Reads the descriptor or raises `vector`(sel) with the EXT bit. */
-export function fetchDescriptorOr(c: Cpu, sel: number, vector: number): number {
-  const lin = fetchDescriptor(c, sel);
-  if (lin < 0 && lin === -1) c.fault(vector, (sel & 0xfffc) | c.ext);
-  return lin;
-}
-
 /** Supervisor-mode (implicit system) linear reads and writes, ignoring CPL for paging. */
 export function sysRead32(c: Cpu, lin: number): number {
   const r = c.rdMask, w = c.wrMask;
@@ -244,11 +237,10 @@ export function loadSegment(c: Cpu, i: number, sel: number): void {
  * the new CPL are nulled (SDM Vol.2 RET, "return to outer privilege level").
  */
 export function nullInvalidSegments(c: Cpu): void {
-  for (const i of [0, 3, 4, 5]) {
+  for (const i of DATA_SEGS) {
     const attr = c.segAttr[i];
-    const dpl = (attr >>> 5) & 3;
-    const conformingCode = (attr & 0xc) === 0xc && (attr & 8) !== 0;
-    if (((c.segSel[i] & 0xfffc) === 0 || (attr & ATTR_S) === 0 || !conformingCode) && dpl < c.cpl) {
+    const conformingCode = (attr & 0xc) === 0xc;
+    if ((c.segSel[i] & 0xfffc) !== 0 && !conformingCode && ((attr >>> 5) & 3) < c.cpl) {
       c.segSel[i] = 0;
       c.segAttr[i] = 0;
       c.segBase[i] = 0;
@@ -257,3 +249,5 @@ export function nullInvalidSegments(c: Cpu): void {
     }
   }
 }
+
+const DATA_SEGS = [0, 3, 4, 5] as const;

@@ -1,0 +1,186 @@
+/**
+ * `pvreplay demo`: the README's first command. Records every scenario of the bundled guest on
+ * every backend profile, then diffs each backend's traces against bare hardware and summarises
+ * where the ABIs diverge.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { listBackends } from "../backends/backend.ts";
+import { EXIT_USAGE } from "../core/exit_status.ts";
+import { diffTraces, type DivergenceClass } from "../traces/diff.ts";
+import { DEMO_VARIANT, recordCase, SCENARIOS, suiteCase } from "../traces/suite.ts";
+import { Progress } from "./common.ts";
+
+const USAGE =
+  `usage: pvreplay demo [--out DIR] [--scenarios a,b,...] [--backends x,y@v,...] [--json]
+
+Boots the bundled guest kernel (guests/images/pvkernel-${DEMO_VARIANT}.elf) once per scenario on
+every backend profile, records each run to DIR (default out/demo), checks the guest's own
+verdict, and diffs every backend's trace against native on canonical operations.
+
+options:
+  --out DIR            where the traces go (default out/demo)
+  --scenarios LIST     subset of: ${SCENARIOS.join(",")}
+  --backends LIST      backend specs (default: every profile of every backend)
+  --json               one JSON object on stdout instead of tables
+  --help               show this help
+
+exit status: 0 when every scenario passed on every backend, 1 otherwise, 2 usage error.`;
+
+/** Every profile of every registered backend, native first. */
+export function allBackendSpecs(): string[] {
+  return listBackends().flatMap((b) => b.versions.map((v) => `${b.name}@${v}`));
+}
+
+/**
+ * Implements `pvreplay demo`.
+ *
+ * @example
+ * ```ts
+ * import { demoCommand } from "./demo.ts";
+ * console.assert(await demoCommand(["--scenarios", "nope"]) === 2);
+ * ```
+ */
+// deno-lint-ignore require-await
+export async function demoCommand(args: string[]): Promise<number> {
+  let f;
+  try {
+    f = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        out: { type: "string" },
+        scenarios: { type: "string" },
+        backends: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`pvreplay demo: ${(e as Error).message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (f.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const scenarios = f.scenarios ? f.scenarios.split(",") : [...SCENARIOS];
+  const bad = scenarios.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+  if (bad.length) {
+    console.error(
+      `pvreplay demo: unknown scenario ${bad.join(", ")}; valid: ${SCENARIOS.join(", ")}`,
+    );
+    return EXIT_USAGE;
+  }
+  const backends = f.backends ? f.backends.split(",") : allBackendSpecs();
+  const valid = allBackendSpecs();
+  const badB = backends.filter((b) =>
+    !valid.includes(b) && !valid.some((v) => v.split("@")[0] === b)
+  );
+  if (badB.length) {
+    console.error(`pvreplay demo: unknown backend ${badB.join(", ")}; valid: ${valid.join(", ")}`);
+    return EXIT_USAGE;
+  }
+  const outDir = f.out ?? "out/demo";
+  Deno.mkdirSync(outDir, { recursive: true });
+
+  const progress = new Progress("pvreplay demo");
+  const rows: DemoRow[] = [];
+  let icount = 0;
+  for (const scenario of scenarios) {
+    const c = suiteCase(DEMO_VARIANT, scenario);
+    for (const backend of backends) {
+      const path = `${outDir}/${c.label}-${backend.replace("@", "_")}.pvt`;
+      const run = recordCase(c, backend, { out: path });
+      icount += run.result.instructions;
+      progress.update(icount, `, ${scenario} on ${backend}`);
+      rows.push({
+        scenario,
+        backend,
+        path,
+        pass: run.verdict.pass,
+        detected: run.verdict.fields.backend ?? "?",
+        exit: run.result.reason,
+        code: run.result.exitCode,
+        events: run.events,
+        instructions: run.result.instructions,
+        diff: null,
+      });
+    }
+  }
+  progress.done();
+  const base = backends[0];
+  for (const row of rows) {
+    if (row.backend === base) continue;
+    const ref = rows.find((r) => r.scenario === row.scenario && r.backend === base)!;
+    const { report } = diffTraces(ref.path, row.path);
+    const first = report.first?.divergence;
+    row.diff = {
+      against: base,
+      same: report.same,
+      matched: report.matched,
+      totals: report.totals,
+      first: first
+        ? `${first.class} ${first.key}${
+          first.fields.length ? ` [${first.fields.join(",")}]` : ""
+        }` +
+          `${first.note ? ` (${first.note})` : ""} at ${first.a ? `#${first.a.seq}` : "-"}/${
+            first.b ? `#${first.b.seq}` : "-"
+          }`
+        : null,
+    };
+  }
+  const ok = rows.every((r) => r.pass === true);
+  if (f.json) console.log(JSON.stringify({ variant: DEMO_VARIANT, outDir, rows }));
+  else printTables(rows, scenarios, backends, outDir);
+  return ok ? 0 : 1;
+}
+
+interface DemoRow {
+  scenario: string;
+  backend: string;
+  path: string;
+  pass: boolean | null;
+  detected: string;
+  exit: string;
+  code: number;
+  events: number;
+  instructions: number;
+  diff: {
+    against: string;
+    same: boolean;
+    matched: number;
+    totals: Record<DivergenceClass, number>;
+    first: string | null;
+  } | null;
+}
+
+function printTables(rows: DemoRow[], scenarios: string[], backends: string[], outDir: string) {
+  console.log(`pvreplay demo: guest pvkernel-${DEMO_VARIANT}.elf, traces in ${outDir}/\n`);
+  const w = Math.max(15, ...backends.map((b) => b.length + 2));
+  console.log("scenario".padEnd(10) + backends.map((b) => b.padEnd(w)).join(""));
+  for (const s of scenarios) {
+    const cells = backends.map((b) => {
+      const r = rows.find((x) => x.scenario === s && x.backend === b)!;
+      const v = r.pass === true ? "PASS" : r.pass === false ? "FAIL" : `no-result(${r.exit})`;
+      return `${v} ${(r.events / 1000).toFixed(0)}k ev`.padEnd(w);
+    });
+    console.log(s.padEnd(10) + cells.join(""));
+  }
+  console.log(
+    `\nDivergences against ${backends[0]} (canonical operations; 'pvreplay diff A B' for detail):`,
+  );
+  for (const r of rows) {
+    if (!r.diff) continue;
+    const t = Object.entries(r.diff.totals).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+    console.log(
+      `  ${r.scenario.padEnd(9)} ${r.backend.padEnd(12)} ${
+        r.diff.same ? "identical" : t.join(" ")
+      }` +
+        (r.diff.first ? `\n      first: ${r.diff.first}` : ""),
+    );
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Trace-format benchmarks: size (bytes/event) of a realistic synthetic stream and of the
+ * reference traces in `traces/reference/*.pvt` if present, encode and decode throughput,
+ * diff throughput on 1M-event streams (identical and with one altered event), inspect
+ * statistics throughput.
+ *
+ * Run: `npx --yes deno@2.9.6 bench --allow-read --allow-write bench/trace_bench.ts`
+ *
+ * @module
+ */
+
+import { diffTraces } from "../traces/diff.ts";
+import { StatsCollector } from "../traces/inspect.ts";
+import { TraceReader } from "../traces/reader.ts";
+import { encodeTrace } from "../traces/writer.ts";
+import { syntheticEvents, testHeader } from "../tests/traces/synthetic.ts";
+
+const N = 1_000_000;
+const events = [...syntheticEvents(N, 42)];
+const compressed = encodeTrace(testHeader(), events, { finalDigest: "00" });
+const raw = encodeTrace(testHeader(), events, { finalDigest: "00" }, { compress: false });
+const k = events.findIndex((e, i) => i > N / 2 && e.op === "write_cr3");
+const altered = encodeTrace(
+  testHeader(),
+  events.map((e, i) => (i === k ? { ...e, opArgs: [e.opArgs[0] + 1] } : e)),
+  { finalDigest: "00" },
+);
+
+console.log(`synthetic stream, ${N} events:`);
+console.log(`  deflate chunks: ${(compressed.length / N).toFixed(2)} bytes/event`);
+console.log(`  raw chunks:     ${(raw.length / N).toFixed(2)} bytes/event`);
+try {
+  for (const entry of Deno.readDirSync(new URL("../traces/reference/", import.meta.url))) {
+    if (!entry.name.endsWith(".pvt")) continue;
+    const path = new URL(`../traces/reference/${entry.name}`, import.meta.url).pathname;
+    const r = TraceReader.open(path);
+    let n = 0;
+    for (const _ of r.events()) n++;
+    r.close();
+    console.log(
+      `  ${entry.name}: ${n} events, ${(r.byteLength / Math.max(n, 1)).toFixed(2)} bytes/event`,
+    );
+  }
+} catch (e) {
+  if (!(e instanceof Deno.errors.NotFound)) throw e;
+}
+
+Deno.bench({ name: "encode 1M events (deflate)", n: 3, warmup: 1 }, () => {
+  encodeTrace(testHeader(), events, { finalDigest: "00" });
+});
+
+Deno.bench({ name: "decode 1M events (deflate)", n: 3, warmup: 1 }, () => {
+  let n = 0;
+  for (const _ of TraceReader.fromBytes(compressed).events()) n++;
+  if (n !== N) throw new Error("short read");
+});
+
+Deno.bench({ name: "diff 1M vs 1M identical (ops)", n: 3, warmup: 1 }, () => {
+  if (!diffTraces(compressed, compressed).report.same) throw new Error("differs");
+});
+
+Deno.bench({ name: "diff 1M vs 1M identical (--all-events)", n: 3, warmup: 1 }, () => {
+  if (!diffTraces(compressed, compressed, { allEvents: true }).report.same) {
+    throw new Error("differs");
+  }
+});
+
+Deno.bench({ name: "diff 1M vs 1M one altered event (--all-events)", n: 3, warmup: 1 }, () => {
+  const r = diffTraces(compressed, altered, { allEvents: true }).report;
+  if (r.divergences.length !== 1) throw new Error("expected one divergence");
+});
+
+Deno.bench({ name: "inspect --stats 1M events", n: 3, warmup: 1 }, () => {
+  const s = new StatsCollector();
+  for (const e of TraceReader.fromBytes(compressed).events()) s.add(e);
+  if (s.result().events !== N) throw new Error("short read");
+});

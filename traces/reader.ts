@@ -414,7 +414,8 @@ export interface ReadTraceResult {
 
 /**
  * Reads a whole trace into memory. Throws {@link TraceFormatError} only when the prelude or
- * header is unusable; later corruption is returned in `error` with the events before it.
+ * header is unusable (and Deno I/O errors such as `NotFound` for a path); later corruption is
+ * returned in `error` with the events before it.
  *
  * @example
  * ```ts

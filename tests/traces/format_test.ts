@@ -323,3 +323,32 @@ Deno.test("varints: canonical encodings only, every safe integer exact", () => {
   );
   assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
 });
+
+Deno.test("chunks are also cut by size, and hasFooter tells complete traces apart", () => {
+  const events = [...syntheticEvents(400, 6)].map((e) => ({ ...e, name: e.name + "_".repeat(40) }));
+  const bytes = encodeTrace(testHeader(), events, { finalDigest: "02" }, {
+    chunkBytes: 256,
+    compress: false,
+  });
+  const r = readTrace(bytes);
+  assert.deepStrictEqual(r.events, events);
+  assert.ok(r.footer!.chunkCount > 20, `${r.footer!.chunkCount} chunks`);
+  const reader = TraceReader.fromBytes(bytes);
+  assert.equal(reader.hasFooter(), true);
+  assert.equal(TraceReader.fromBytes(bytes.slice(0, bytes.length - 1)).hasFooter(), false);
+});
+
+Deno.test("a chunk whose decompressed size disagrees with its header is refused", () => {
+  const bytes = encodeTrace(testHeader(), syntheticEvents(200, 6), { finalDigest: "02" });
+  const dv = new DataView(bytes.buffer);
+  const chunk0 = 16 + dv.getUint32(12, true) + 4;
+  assert.equal(bytes[chunk0 + 20], 1, "deflate codec expected");
+  dv.setUint32(chunk0 + 16, dv.getUint32(chunk0 + 16, true) - 1, true);
+  const plen = dv.getUint32(chunk0 + 12, true);
+  const crc = crc32(
+    bytes.subarray(chunk0 + 44, chunk0 + 44 + plen),
+    crc32(bytes.subarray(chunk0, chunk0 + 40)),
+  );
+  dv.setUint32(chunk0 + 40, crc, true);
+  mustFail(bytes, null, /chunk 0: bad compressed payload|decompressed to/);
+});

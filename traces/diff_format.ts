@@ -88,7 +88,11 @@ export function formatDiffText(r: DiffReport, c: DiffContext): string {
       }`,
     );
   }
-  out.push("", r.same ? "traces are equivalent" : "traces differ");
+  const partial = r.uncomparedA > 0 || r.uncomparedB > 0;
+  out.push(
+    "",
+    r.same ? `traces are equivalent${partial ? " as far as both go" : ""}` : "traces differ",
+  );
   return out.join("\n") + "\n";
 }
 

@@ -74,6 +74,9 @@ import {
 } from "./system.ts";
 import { fpuEscape, fwait } from "./x87.ts";
 
+/** An opcode handler: executes the instruction whose opcode byte `op` was just fetched. */
+type Handler = (c: Cpu, op: number) => void;
+
 /** 1 for each prefix byte. */
 const PREFIX = new Uint8Array(256);
 for (const p of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) PREFIX[p] = 1;
@@ -89,7 +92,7 @@ export function execute(c: Cpu): void {
   let op = fetch8(c);
   if (PREFIX[op] !== 0) op = prefixes(c, op);
   if (c.lock) checkLock(c, op);
-  exec1(c, op);
+  OPS[op](c, op);
 }
 
 function prefixes(c: Cpu, op: number): number {
@@ -173,609 +176,766 @@ function relJump(c: Cpu, disp: number): void {
   jumpNear(c, c.eip + disp);
 }
 
-function exec1(c: Cpu, op: number): void {
+// ---- ALU 00-3F ----
+function op00(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  const m = modrm(c);
+  const a = readERmw(c, m, s);
+  writeE(c, m, s, alu(c, op >> 3, a, getReg(c, (m >> 3) & 7, s), s));
+}
+
+function op38(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  const m = modrm(c);
+  sub(c, readE(c, m, s), getReg(c, (m >> 3) & 7, s), s);
+}
+
+function op02(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  const m = modrm(c);
+  const reg = (m >> 3) & 7;
+  const v = alu(c, op >> 3, getReg(c, reg, s), readE(c, m, s), s);
+  if (op < 0x38) setReg(c, reg, s, v);
+}
+
+function op04(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  const v = alu(c, op >> 3, getReg(c, 0, s), fetchImm(c, s), s);
+  if (op < 0x38) setReg(c, 0, s, v);
+}
+
+function op06(c: Cpu, op: number): void {
+  c.push(c.segSel[op >> 3], c.opsize32);
+}
+
+function op07(c: Cpu, op: number): void {
+  popSeg(c, op >> 3);
+}
+
+function op0f(c: Cpu): void {
+  const op2 = fetch8(c);
+  OPS_0F[op2](c, op2);
+}
+
+function op27(c: Cpu): void {
+  daa(c);
+}
+
+function op2f(c: Cpu): void {
+  das(c);
+}
+
+function op37(c: Cpu): void {
+  aaa(c, false);
+}
+
+function op3f(c: Cpu): void {
+  aaa(c, true);
+}
+
+// ---- INC/DEC/PUSH/POP reg ----
+function op40(c: Cpu, op: number): void {
+  const s = sizeV(c);
+  setReg(c, op & 7, s, inc(c, getReg(c, op & 7, s), s));
+}
+
+function op48(c: Cpu, op: number): void {
+  const s = sizeV(c);
+  setReg(c, op & 7, s, dec(c, getReg(c, op & 7, s), s));
+}
+
+function op50(c: Cpu, op: number): void {
   const r = c.regs;
-  switch (op) {
-    // ---- ALU 00-3F ----
-    case 0x00:
-    case 0x01:
-    case 0x08:
-    case 0x09:
-    case 0x10:
-    case 0x11:
-    case 0x18:
-    case 0x19:
-    case 0x20:
-    case 0x21:
-    case 0x28:
-    case 0x29:
-    case 0x30:
-    case 0x31: {
-      const s = op & 1 ? sizeV(c) : 0;
-      const m = modrm(c);
-      const a = readERmw(c, m, s);
-      writeE(c, m, s, alu(c, op >> 3, a, getReg(c, (m >> 3) & 7, s), s));
-      return;
-    }
-    case 0x38:
-    case 0x39: {
-      const s = op & 1 ? sizeV(c) : 0;
-      const m = modrm(c);
-      sub(c, readE(c, m, s), getReg(c, (m >> 3) & 7, s), s);
-      return;
-    }
-    case 0x02:
-    case 0x03:
-    case 0x0a:
-    case 0x0b:
-    case 0x12:
-    case 0x13:
-    case 0x1a:
-    case 0x1b:
-    case 0x22:
-    case 0x23:
-    case 0x2a:
-    case 0x2b:
-    case 0x32:
-    case 0x33:
-    case 0x3a:
-    case 0x3b: {
-      const s = op & 1 ? sizeV(c) : 0;
-      const m = modrm(c);
-      const reg = (m >> 3) & 7;
-      const v = alu(c, op >> 3, getReg(c, reg, s), readE(c, m, s), s);
-      if (op < 0x38) setReg(c, reg, s, v);
-      return;
-    }
-    case 0x04:
-    case 0x05:
-    case 0x0c:
-    case 0x0d:
-    case 0x14:
-    case 0x15:
-    case 0x1c:
-    case 0x1d:
-    case 0x24:
-    case 0x25:
-    case 0x2c:
-    case 0x2d:
-    case 0x34:
-    case 0x35:
-    case 0x3c:
-    case 0x3d: {
-      const s = op & 1 ? sizeV(c) : 0;
-      const v = alu(c, op >> 3, getReg(c, 0, s), fetchImm(c, s), s);
-      if (op < 0x38) setReg(c, 0, s, v);
-      return;
-    }
-    case 0x06:
-    case 0x0e:
-    case 0x16:
-    case 0x1e:
-      c.push(c.segSel[op >> 3], c.opsize32);
-      return;
-    case 0x07:
-    case 0x17:
-    case 0x1f:
-      popSeg(c, op >> 3);
-      return;
-    case 0x0f:
-      exec0f(c, fetch8(c));
-      return;
-    case 0x27:
-      daa(c);
-      return;
-    case 0x2f:
-      das(c);
-      return;
-    case 0x37:
-      aaa(c, false);
-      return;
-    case 0x3f:
-      aaa(c, true);
-      return;
-    // ---- INC/DEC/PUSH/POP reg ----
-    case 0x40:
-    case 0x41:
-    case 0x42:
-    case 0x43:
-    case 0x44:
-    case 0x45:
-    case 0x46:
-    case 0x47: {
-      const s = sizeV(c);
-      setReg(c, op & 7, s, inc(c, getReg(c, op & 7, s), s));
-      return;
-    }
-    case 0x48:
-    case 0x49:
-    case 0x4a:
-    case 0x4b:
-    case 0x4c:
-    case 0x4d:
-    case 0x4e:
-    case 0x4f: {
-      const s = sizeV(c);
-      setReg(c, op & 7, s, dec(c, getReg(c, op & 7, s), s));
-      return;
-    }
-    case 0x50:
-    case 0x51:
-    case 0x52:
-    case 0x53:
-    case 0x54:
-    case 0x55:
-    case 0x56:
-    case 0x57:
-      if (c.opsize32) c.push32(r[op & 7]);
-      else c.push16(c.regs16[(op & 7) << 1]);
-      return;
-    case 0x58:
-    case 0x59:
-    case 0x5a:
-    case 0x5b:
-    case 0x5c:
-    case 0x5d:
-    case 0x5e:
-    case 0x5f:
-      if (c.opsize32) {
-        const v = c.pop32();
-        r[op & 7] = v;
-      } else {
-        const v = c.pop16();
-        c.regs16[(op & 7) << 1] = v;
-      }
-      return;
-    case 0x60:
-      pusha(c);
-      return;
-    case 0x61:
-      popa(c);
-      return;
-    case 0x62:
-      bound(c);
-      return;
-    case 0x63:
-      arpl(c);
-      return;
-    case 0x68:
-      c.push(fetchImm(c, sizeV(c)), c.opsize32);
-      return;
-    case 0x6a:
-      c.push(fetchS8(c), c.opsize32);
-      return;
-    case 0x69:
-    case 0x6b: {
-      const s = sizeV(c);
-      const m = modrm(c);
-      const a = readE(c, m, s);
-      const b = op === 0x6b ? fetchS8(c) : fetchImm(c, s);
-      setReg(c, (m >> 3) & 7, s, imul2(c, a, b, s));
-      return;
-    }
-    case 0x6c:
-    case 0x6d:
-    case 0x6e:
-    case 0x6f:
-    case 0xa4:
-    case 0xa5:
-    case 0xa6:
-    case 0xa7:
-    case 0xaa:
-    case 0xab:
-    case 0xac:
-    case 0xad:
-    case 0xae:
-    case 0xaf:
-      stringOp(c, op);
-      return;
-    // ---- Jcc rel8 ----
-    case 0x70:
-    case 0x71:
-    case 0x72:
-    case 0x73:
-    case 0x74:
-    case 0x75:
-    case 0x76:
-    case 0x77:
-    case 0x78:
-    case 0x79:
-    case 0x7a:
-    case 0x7b:
-    case 0x7c:
-    case 0x7d:
-    case 0x7e:
-    case 0x7f: {
-      const disp = fetchS8(c);
-      if (testCC(c, op & 15)) relJump(c, disp);
-      return;
-    }
-    // ---- group 1 ----
-    case 0x80:
-    case 0x81:
-    case 0x82:
-    case 0x83: {
-      const s = op & 1 ? sizeV(c) : 0;
-      const m = modrm(c);
-      const o = (m >> 3) & 7;
-      if (o === 7) {
-        const a = readE(c, m, s);
-        sub(c, a, op === 0x81 ? fetchImm(c, s) : op === 0x83 ? fetchS8(c) & MASK[s] : fetch8(c), s);
-        return;
-      }
-      const a = readERmw(c, m, s);
-      const b = op === 0x81 ? fetchImm(c, s) : op === 0x83 ? fetchS8(c) & MASK[s] : fetch8(c);
-      writeE(c, m, s, alu(c, o, a, b, s));
-      return;
-    }
-    case 0x84:
-    case 0x85: {
-      const s = op & 1 ? sizeV(c) : 0;
-      const m = modrm(c);
-      andOp(c, readE(c, m, s), getReg(c, (m >> 3) & 7, s), s);
-      return;
-    }
-    case 0x86:
-    case 0x87: {
-      const s = op & 1 ? sizeV(c) : 0;
-      const m = modrm(c);
-      const reg = (m >> 3) & 7;
-      const a = readERmw(c, m, s);
-      writeE(c, m, s, getReg(c, reg, s));
-      setReg(c, reg, s, a);
-      return;
-    }
-    // ---- MOV ----
-    case 0x88: {
-      const m = modrm(c);
-      writeE(c, m, 0, getReg(c, (m >> 3) & 7, 0));
-      return;
-    }
-    case 0x89: {
-      const m = modrm(c);
-      if (c.opsize32) {
-        if (m >= 0xc0) r[m & 7] = r[(m >> 3) & 7];
-        else c.write32(c.eaSeg, c.eaOff, r[(m >> 3) & 7]);
-      } else writeE(c, m, 1, c.regs16[((m >> 3) & 7) << 1]);
-      return;
-    }
-    case 0x8a: {
-      const m = modrm(c);
-      setReg(c, (m >> 3) & 7, 0, readE(c, m, 0));
-      return;
-    }
-    case 0x8b: {
-      const m = modrm(c);
-      if (c.opsize32) {
-        r[(m >> 3) & 7] = m >= 0xc0 ? r[m & 7] : c.read32(c.eaSeg, c.eaOff);
-      } else c.regs16[((m >> 3) & 7) << 1] = readE(c, m, 1);
-      return;
-    }
-    case 0x8c: {
-      const m = modrm(c);
-      const sr = (m >> 3) & 7;
-      if (sr > 5) c.fault(Vec.UD);
-      // Register destination with 32-bit operand size zero-extends (P6 behaviour, as QEMU).
-      if (m >= 0xc0) setReg(c, m & 7, sizeV(c), c.segSel[sr]);
-      else c.write16(c.eaSeg, c.eaOff, c.segSel[sr]);
-      return;
-    }
-    case 0x8d: {
-      const m = fetch8(c);
-      if (m >= 0xc0) c.fault(Vec.UD);
-      decodeEA(c, m);
-      setReg(c, (m >> 3) & 7, sizeV(c), c.eaOff);
-      return;
-    }
-    case 0x8e: {
-      const m = modrm(c);
-      const sr = (m >> 3) & 7;
-      if (sr === 1 || sr > 5) c.fault(Vec.UD);
-      loadSegment(c, sr, readE(c, m, 1));
-      if (sr === 2) shadowSS(c);
-      return;
-    }
-    case 0x8f: {
-      const m = fetch8(c);
-      if ((m & 0x38) !== 0) c.fault(Vec.UD);
-      const s = sizeV(c);
-      const v = c.peek(0, c.opsize32);
-      // The EA is computed with ESP already incremented (SDM Vol.2 POP).
-      const oldSp = r[4];
-      c.setSp(r[4] + (s === 2 ? 4 : 2));
-      try {
-        if (m < 0xc0) decodeEA(c, m);
-        writeE(c, m, s, v);
-      } catch (e) {
-        r[4] = oldSp;
-        throw e;
-      }
-      return;
-    }
-    case 0x90:
-      if (c.rep === 0xf3) return; // PAUSE
-      return;
-    case 0x91:
-    case 0x92:
-    case 0x93:
-    case 0x94:
-    case 0x95:
-    case 0x96:
-    case 0x97: {
-      const s = sizeV(c);
-      const t = getReg(c, 0, s);
-      setReg(c, 0, s, getReg(c, op & 7, s));
-      setReg(c, op & 7, s, t);
-      return;
-    }
-    case 0x98:
-      if (c.opsize32) r[0] = (r[0] << 16) >> 16;
-      else c.regs16[0] = (c.regs8[0] << 24) >> 24;
-      return;
-    case 0x99:
-      if (c.opsize32) r[2] = r[0] >> 31;
-      else c.regs16[4] = (r[0] << 16) >> 31;
-      return;
-    case 0x9a: {
-      const off = c.opsize32 ? fetch32(c) >>> 0 : fetch16(c);
-      const sel = fetch16(c);
-      callFar(c, sel, off, c.opsize32);
-      return;
-    }
-    case 0x9b:
-      fwait(c);
-      return;
-    case 0x9c:
-      pushf(c);
-      return;
-    case 0x9d:
-      popf(c);
-      return;
-    case 0x9e: { // SAHF
-      settleFlags(c);
-      c.flags = (c.flags & ~0xd5) | (c.regs8[1] & 0xd5);
-      return;
-    }
-    case 0x9f: // LAHF
-      c.regs8[1] = (readEflags(c) & 0xd5) | 2;
-      return;
-    case 0xa0:
-    case 0xa1:
-    case 0xa2:
-    case 0xa3: {
-      const s = op & 1 ? sizeV(c) : 0;
-      const off = c.addr32 ? fetch32(c) >>> 0 : fetch16(c);
-      const seg = c.segOvr >= 0 ? c.segOvr : 3;
-      if (op < 0xa2) setReg(c, 0, s, c.readS(seg, off, s));
-      else c.writeS(seg, off, s, getReg(c, 0, s));
-      return;
-    }
-    case 0xa8:
-    case 0xa9: {
-      const s = op & 1 ? sizeV(c) : 0;
-      andOp(c, getReg(c, 0, s), fetchImm(c, s), s);
-      return;
-    }
-    case 0xb0:
-    case 0xb1:
-    case 0xb2:
-    case 0xb3:
-    case 0xb4:
-    case 0xb5:
-    case 0xb6:
-    case 0xb7:
-      setReg(c, op & 7, 0, fetch8(c));
-      return;
-    case 0xb8:
-    case 0xb9:
-    case 0xba:
-    case 0xbb:
-    case 0xbc:
-    case 0xbd:
-    case 0xbe:
-    case 0xbf:
-      if (c.opsize32) r[op & 7] = fetch32(c);
-      else c.regs16[(op & 7) << 1] = fetch16(c);
-      return;
-    // ---- shifts ----
-    case 0xc0:
-    case 0xc1:
-    case 0xd0:
-    case 0xd1:
-    case 0xd2:
-    case 0xd3: {
-      const s = op & 1 ? sizeV(c) : 0;
-      const m = modrm(c);
-      const count = (op < 0xd0 ? fetch8(c) : op < 0xd2 ? 1 : c.regs8[4]) & 31;
-      const v = readERmw(c, m, s);
-      if (count !== 0) writeE(c, m, s, shift(c, (m >> 3) & 7, v, count, s));
-      return;
-    }
-    case 0xc2: {
-      const n = fetch16(c);
-      const t = c.peek(0, c.opsize32);
-      jumpNear(c, t);
-      c.setSp(r[4] + (c.opsize32 ? 4 : 2) + n);
-      return;
-    }
-    case 0xc3: {
-      const t = c.peek(0, c.opsize32);
-      jumpNear(c, t);
-      c.setSp(r[4] + (c.opsize32 ? 4 : 2));
-      return;
-    }
-    case 0xc4:
-    case 0xc5:
-      loadFarPointer(c, op === 0xc4 ? 0 : 3);
-      return;
-    case 0xc6:
-    case 0xc7: {
-      const s = op & 1 ? sizeV(c) : 0;
-      const m = modrm(c);
-      if ((m & 0x38) !== 0) c.fault(Vec.UD);
-      writeE(c, m, s, fetchImm(c, s));
-      return;
-    }
-    case 0xc8:
-      enter(c);
-      return;
-    case 0xc9: { // LEAVE
-      const bp = c.stack32 ? r[5] >>> 0 : c.regs16[10];
-      const v = c.opsize32 ? c.read32(2, bp) : c.read16(2, bp);
-      c.setSp(bp + (c.opsize32 ? 4 : 2));
-      if (c.opsize32) r[5] = v;
-      else c.regs16[10] = v;
-      return;
-    }
-    case 0xca:
-      retFar(c, c.opsize32, fetch16(c));
-      return;
-    case 0xcb:
-      retFar(c, c.opsize32, 0);
-      return;
-    case 0xcc:
-      softwareInterrupt(c, 3, 1);
-      return;
-    case 0xcd:
-      softwareInterrupt(c, fetch8(c), 0);
-      return;
-    case 0xce:
-      if (getOF(c)) softwareInterrupt(c, 4, 1);
-      return;
-    case 0xcf:
-      iret(c, c.opsize32);
-      return;
-    case 0xd4:
-      aam(c, fetch8(c));
-      return;
-    case 0xd5:
-      aad(c, fetch8(c));
-      return;
-    case 0xd6: // SALC (undocumented, implemented by P6 and QEMU)
-      c.regs8[0] = getCF(c) ? 0xff : 0;
-      return;
-    case 0xd7: { // XLAT
-      const off = c.addr32 ? (r[3] + c.regs8[0]) >>> 0 : (c.regs16[6] + c.regs8[0]) & 0xffff;
-      c.regs8[0] = c.read8(c.segOvr >= 0 ? c.segOvr : 3, off);
-      return;
-    }
-    case 0xd8:
-    case 0xd9:
-    case 0xda:
-    case 0xdb:
-    case 0xdc:
-    case 0xdd:
-    case 0xde:
-    case 0xdf:
-      fpuEscape(c, op);
-      return;
-    case 0xe0:
-    case 0xe1:
-    case 0xe2: { // LOOPNE/LOOPE/LOOP
-      const disp = fetchS8(c);
-      let cnt: number;
-      if (c.addr32) cnt = r[1] = r[1] - 1;
-      else cnt = c.regs16[2] = c.regs16[2] - 1;
-      const z = op === 0xe2 ? true : op === 0xe1 ? testCC(c, 4) : !testCC(c, 4);
-      if (cnt !== 0 && z) relJump(c, disp);
-      return;
-    }
-    case 0xe3: {
-      const disp = fetchS8(c);
-      if ((c.addr32 ? r[1] : c.regs16[2]) === 0) relJump(c, disp);
-      return;
-    }
-    case 0xe4:
-    case 0xe5: {
-      const s = op & 1 ? sizeV(c) : 0;
-      setReg(c, 0, s, portIn(c, fetch8(c), s));
-      return;
-    }
-    case 0xe6:
-    case 0xe7: {
-      const s = op & 1 ? sizeV(c) : 0;
-      portOut(c, fetch8(c), s, getReg(c, 0, s));
-      return;
-    }
-    case 0xe8: {
-      const disp = c.opsize32 ? fetch32(c) : (fetch16(c) << 16) >> 16;
-      const ret = c.eip;
-      const target = c.opsize32 ? (ret + disp) >>> 0 : (ret + disp) & 0xffff;
-      if (target > (c.segLimit[1] >>> 0)) c.fault(Vec.GP, 0);
-      c.push(ret, c.opsize32);
-      c.eip = target;
-      return;
-    }
-    case 0xe9:
-      relJump(c, c.opsize32 ? fetch32(c) : (fetch16(c) << 16) >> 16);
-      return;
-    case 0xea: {
-      const off = c.opsize32 ? fetch32(c) >>> 0 : fetch16(c);
-      jmpFar(c, fetch16(c), off);
-      return;
-    }
-    case 0xeb:
-      relJump(c, fetchS8(c));
-      return;
-    case 0xec:
-    case 0xed: {
-      const s = op & 1 ? sizeV(c) : 0;
-      setReg(c, 0, s, portIn(c, c.regs16[4], s));
-      return;
-    }
-    case 0xee:
-    case 0xef: {
-      const s = op & 1 ? sizeV(c) : 0;
-      portOut(c, c.regs16[4], s, getReg(c, 0, s));
-      return;
-    }
-    case 0xf1: // INT1 / ICEBP: #DB without the gate DPL check
-      softwareInterrupt(c, 1, 2);
-      return;
-    case 0xf4:
-      hlt(c);
-      return;
-    case 0xf5:
-      settleFlags(c);
-      c.flags ^= CF;
-      return;
-    case 0xf6:
-    case 0xf7:
-      group3(c, op & 1 ? sizeV(c) : 0);
-      return;
-    case 0xf8:
-    case 0xf9:
-      settleFlags(c);
-      c.flags = (c.flags & ~CF) | (op & 1);
-      return;
-    case 0xfa:
-      cli(c);
-      return;
-    case 0xfb:
-      sti(c);
-      return;
-    case 0xfc:
-      c.flags &= ~DF;
-      return;
-    case 0xfd:
-      c.flags |= DF;
-      return;
-    case 0xfe: {
-      const m = modrm(c);
-      const o = (m >> 3) & 7;
-      if (o > 1) c.fault(Vec.UD);
-      const v = readERmw(c, m, 0);
-      writeE(c, m, 0, o === 0 ? inc(c, v, 0) : dec(c, v, 0));
-      return;
-    }
-    case 0xff:
-      group5(c);
-      return;
-    default:
-      // 0x26.. prefixes never reach here; D6-like gaps: none left. 0xF0-F3 consumed as prefixes.
-      c.fault(Vec.UD);
+  if (c.opsize32) c.push32(r[op & 7]);
+  else c.push16(c.regs16[(op & 7) << 1]);
+}
+
+function op58(c: Cpu, op: number): void {
+  const r = c.regs;
+  if (c.opsize32) {
+    const v = c.pop32();
+    r[op & 7] = v;
+  } else {
+    const v = c.pop16();
+    c.regs16[(op & 7) << 1] = v;
   }
 }
+
+function op60(c: Cpu): void {
+  pusha(c);
+}
+
+function op61(c: Cpu): void {
+  popa(c);
+}
+
+function op62(c: Cpu): void {
+  bound(c);
+}
+
+function op63(c: Cpu): void {
+  arpl(c);
+}
+
+function op68(c: Cpu): void {
+  c.push(fetchImm(c, sizeV(c)), c.opsize32);
+}
+
+function op6a(c: Cpu): void {
+  c.push(fetchS8(c), c.opsize32);
+}
+
+function op69(c: Cpu, op: number): void {
+  const s = sizeV(c);
+  const m = modrm(c);
+  const a = readE(c, m, s);
+  const b = op === 0x6b ? fetchS8(c) : fetchImm(c, s);
+  setReg(c, (m >> 3) & 7, s, imul2(c, a, b, s));
+}
+
+function op6c(c: Cpu, op: number): void {
+  stringOp(c, op);
+}
+
+// ---- Jcc rel8 ----
+function op70(c: Cpu, op: number): void {
+  const disp = fetchS8(c);
+  if (testCC(c, op & 15)) relJump(c, disp);
+}
+
+// ---- group 1 ----
+function op80(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  const m = modrm(c);
+  const o = (m >> 3) & 7;
+  if (o === 7) {
+    const a = readE(c, m, s);
+    sub(c, a, op === 0x81 ? fetchImm(c, s) : op === 0x83 ? fetchS8(c) & MASK[s] : fetch8(c), s);
+    return;
+  }
+  const a = readERmw(c, m, s);
+  const b = op === 0x81 ? fetchImm(c, s) : op === 0x83 ? fetchS8(c) & MASK[s] : fetch8(c);
+  writeE(c, m, s, alu(c, o, a, b, s));
+}
+
+function op84(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  const m = modrm(c);
+  andOp(c, readE(c, m, s), getReg(c, (m >> 3) & 7, s), s);
+}
+
+function op86(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  const m = modrm(c);
+  const reg = (m >> 3) & 7;
+  const a = readERmw(c, m, s);
+  writeE(c, m, s, getReg(c, reg, s));
+  setReg(c, reg, s, a);
+}
+
+// ---- MOV ----
+function op88(c: Cpu): void {
+  const m = modrm(c);
+  writeE(c, m, 0, getReg(c, (m >> 3) & 7, 0));
+}
+
+function op89(c: Cpu): void {
+  const r = c.regs;
+  const m = modrm(c);
+  if (c.opsize32) {
+    if (m >= 0xc0) r[m & 7] = r[(m >> 3) & 7];
+    else c.write32(c.eaSeg, c.eaOff, r[(m >> 3) & 7]);
+  } else writeE(c, m, 1, c.regs16[((m >> 3) & 7) << 1]);
+}
+
+function op8a(c: Cpu): void {
+  const m = modrm(c);
+  setReg(c, (m >> 3) & 7, 0, readE(c, m, 0));
+}
+
+function op8b(c: Cpu): void {
+  const r = c.regs;
+  const m = modrm(c);
+  if (c.opsize32) {
+    r[(m >> 3) & 7] = m >= 0xc0 ? r[m & 7] : c.read32(c.eaSeg, c.eaOff);
+  } else c.regs16[((m >> 3) & 7) << 1] = readE(c, m, 1);
+}
+
+function op8c(c: Cpu): void {
+  const m = modrm(c);
+  const sr = (m >> 3) & 7;
+  if (sr > 5) c.fault(Vec.UD);
+  // Register destination with 32-bit operand size zero-extends (P6 behaviour, as QEMU).
+  if (m >= 0xc0) setReg(c, m & 7, sizeV(c), c.segSel[sr]);
+  else c.write16(c.eaSeg, c.eaOff, c.segSel[sr]);
+}
+
+function op8d(c: Cpu): void {
+  const m = fetch8(c);
+  if (m >= 0xc0) c.fault(Vec.UD);
+  decodeEA(c, m);
+  setReg(c, (m >> 3) & 7, sizeV(c), c.eaOff);
+}
+
+function op8e(c: Cpu): void {
+  const m = modrm(c);
+  const sr = (m >> 3) & 7;
+  if (sr === 1 || sr > 5) c.fault(Vec.UD);
+  loadSegment(c, sr, readE(c, m, 1));
+  if (sr === 2) shadowSS(c);
+}
+
+function op8f(c: Cpu): void {
+  const r = c.regs;
+  const m = fetch8(c);
+  if ((m & 0x38) !== 0) c.fault(Vec.UD);
+  const s = sizeV(c);
+  const v = c.peek(0, c.opsize32);
+  // The EA is computed with ESP already incremented (SDM Vol.2 POP).
+  const oldSp = r[4];
+  c.setSp(r[4] + (s === 2 ? 4 : 2));
+  try {
+    if (m < 0xc0) decodeEA(c, m);
+    writeE(c, m, s, v);
+  } catch (e) {
+    r[4] = oldSp;
+    throw e;
+  }
+}
+
+/** NOP; with F3 it is PAUSE, also a no-op here. */
+function op90(): void {}
+
+function op91(c: Cpu, op: number): void {
+  const s = sizeV(c);
+  const t = getReg(c, 0, s);
+  setReg(c, 0, s, getReg(c, op & 7, s));
+  setReg(c, op & 7, s, t);
+}
+
+function op98(c: Cpu): void {
+  const r = c.regs;
+  if (c.opsize32) r[0] = (r[0] << 16) >> 16;
+  else c.regs16[0] = (c.regs8[0] << 24) >> 24;
+}
+
+function op99(c: Cpu): void {
+  const r = c.regs;
+  if (c.opsize32) r[2] = r[0] >> 31;
+  else c.regs16[4] = (r[0] << 16) >> 31;
+}
+
+function op9a(c: Cpu): void {
+  const off = c.opsize32 ? fetch32(c) >>> 0 : fetch16(c);
+  const sel = fetch16(c);
+  callFar(c, sel, off, c.opsize32);
+}
+
+function op9b(c: Cpu): void {
+  fwait(c);
+}
+
+function op9c(c: Cpu): void {
+  pushf(c);
+}
+
+function op9d(c: Cpu): void {
+  popf(c);
+}
+
+/** SAHF */
+function op9e(c: Cpu): void {
+  settleFlags(c);
+  c.flags = (c.flags & ~0xd5) | (c.regs8[1] & 0xd5);
+}
+
+/** LAHF */
+function op9f(c: Cpu): void {
+  c.regs8[1] = (readEflags(c) & 0xd5) | 2;
+}
+
+function opa0(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  const off = c.addr32 ? fetch32(c) >>> 0 : fetch16(c);
+  const seg = c.segOvr >= 0 ? c.segOvr : 3;
+  if (op < 0xa2) setReg(c, 0, s, c.readS(seg, off, s));
+  else c.writeS(seg, off, s, getReg(c, 0, s));
+}
+
+function opa8(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  andOp(c, getReg(c, 0, s), fetchImm(c, s), s);
+}
+
+function opb0(c: Cpu, op: number): void {
+  setReg(c, op & 7, 0, fetch8(c));
+}
+
+function opb8(c: Cpu, op: number): void {
+  const r = c.regs;
+  if (c.opsize32) r[op & 7] = fetch32(c);
+  else c.regs16[(op & 7) << 1] = fetch16(c);
+}
+
+// ---- shifts ----
+function opc0(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  const m = modrm(c);
+  const count = (op < 0xd0 ? fetch8(c) : op < 0xd2 ? 1 : c.regs8[4]) & 31;
+  const v = readERmw(c, m, s);
+  if (count !== 0) writeE(c, m, s, shift(c, (m >> 3) & 7, v, count, s));
+}
+
+function opc2(c: Cpu): void {
+  const r = c.regs;
+  const n = fetch16(c);
+  const t = c.peek(0, c.opsize32);
+  jumpNear(c, t);
+  c.setSp(r[4] + (c.opsize32 ? 4 : 2) + n);
+}
+
+function opc3(c: Cpu): void {
+  const r = c.regs;
+  const t = c.peek(0, c.opsize32);
+  jumpNear(c, t);
+  c.setSp(r[4] + (c.opsize32 ? 4 : 2));
+}
+
+function opc4(c: Cpu, op: number): void {
+  loadFarPointer(c, op === 0xc4 ? 0 : 3);
+}
+
+function opc6(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  const m = modrm(c);
+  if ((m & 0x38) !== 0) c.fault(Vec.UD);
+  writeE(c, m, s, fetchImm(c, s));
+}
+
+function opc8(c: Cpu): void {
+  enter(c);
+}
+
+/** LEAVE */
+function opc9(c: Cpu): void {
+  const r = c.regs;
+  const bp = c.stack32 ? r[5] >>> 0 : c.regs16[10];
+  const v = c.opsize32 ? c.read32(2, bp) : c.read16(2, bp);
+  c.setSp(bp + (c.opsize32 ? 4 : 2));
+  if (c.opsize32) r[5] = v;
+  else c.regs16[10] = v;
+}
+
+function opca(c: Cpu): void {
+  retFar(c, c.opsize32, fetch16(c));
+}
+
+function opcb(c: Cpu): void {
+  retFar(c, c.opsize32, 0);
+}
+
+function opcc(c: Cpu): void {
+  softwareInterrupt(c, 3, 1);
+}
+
+function opcd(c: Cpu): void {
+  softwareInterrupt(c, fetch8(c), 0);
+}
+
+function opce(c: Cpu): void {
+  if (getOF(c)) softwareInterrupt(c, 4, 1);
+}
+
+function opcf(c: Cpu): void {
+  iret(c, c.opsize32);
+}
+
+function opd4(c: Cpu): void {
+  aam(c, fetch8(c));
+}
+
+function opd5(c: Cpu): void {
+  aad(c, fetch8(c));
+}
+
+/** SALC (undocumented, implemented by P6 and QEMU) */
+function opd6(c: Cpu): void {
+  c.regs8[0] = getCF(c) ? 0xff : 0;
+}
+
+/** XLAT */
+function opd7(c: Cpu): void {
+  const r = c.regs;
+  const off = c.addr32 ? (r[3] + c.regs8[0]) >>> 0 : (c.regs16[6] + c.regs8[0]) & 0xffff;
+  c.regs8[0] = c.read8(c.segOvr >= 0 ? c.segOvr : 3, off);
+}
+
+function opd8(c: Cpu, op: number): void {
+  fpuEscape(c, op);
+}
+
+/** LOOPNE/LOOPE/LOOP */
+function ope0(c: Cpu, op: number): void {
+  const r = c.regs;
+  const disp = fetchS8(c);
+  let cnt: number;
+  if (c.addr32) cnt = r[1] = r[1] - 1;
+  else cnt = c.regs16[2] = c.regs16[2] - 1;
+  const z = op === 0xe2 ? true : op === 0xe1 ? testCC(c, 4) : !testCC(c, 4);
+  if (cnt !== 0 && z) relJump(c, disp);
+}
+
+function ope3(c: Cpu): void {
+  const r = c.regs;
+  const disp = fetchS8(c);
+  if ((c.addr32 ? r[1] : c.regs16[2]) === 0) relJump(c, disp);
+}
+
+function ope4(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  setReg(c, 0, s, portIn(c, fetch8(c), s));
+}
+
+function ope6(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  portOut(c, fetch8(c), s, getReg(c, 0, s));
+}
+
+function ope8(c: Cpu): void {
+  const disp = c.opsize32 ? fetch32(c) : (fetch16(c) << 16) >> 16;
+  const ret = c.eip;
+  const target = c.opsize32 ? (ret + disp) >>> 0 : (ret + disp) & 0xffff;
+  if (target > (c.segLimit[1] >>> 0)) c.fault(Vec.GP, 0);
+  c.push(ret, c.opsize32);
+  c.eip = target;
+}
+
+function ope9(c: Cpu): void {
+  relJump(c, c.opsize32 ? fetch32(c) : (fetch16(c) << 16) >> 16);
+}
+
+function opea(c: Cpu): void {
+  const off = c.opsize32 ? fetch32(c) >>> 0 : fetch16(c);
+  jmpFar(c, fetch16(c), off);
+}
+
+function opeb(c: Cpu): void {
+  relJump(c, fetchS8(c));
+}
+
+function opec(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  setReg(c, 0, s, portIn(c, c.regs16[4], s));
+}
+
+function opee(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  portOut(c, c.regs16[4], s, getReg(c, 0, s));
+}
+
+/** INT1 / ICEBP: #DB without the gate DPL check */
+function opf1(c: Cpu): void {
+  softwareInterrupt(c, 1, 2);
+}
+
+function opf4(c: Cpu): void {
+  hlt(c);
+}
+
+function opf5(c: Cpu): void {
+  settleFlags(c);
+  c.flags ^= CF;
+}
+
+function opf6(c: Cpu, op: number): void {
+  group3(c, op & 1 ? sizeV(c) : 0);
+}
+
+function opf8(c: Cpu, op: number): void {
+  settleFlags(c);
+  c.flags = (c.flags & ~CF) | (op & 1);
+}
+
+function opfa(c: Cpu): void {
+  cli(c);
+}
+
+function opfb(c: Cpu): void {
+  sti(c);
+}
+
+function opfc(c: Cpu): void {
+  c.flags &= ~DF;
+}
+
+function opfd(c: Cpu): void {
+  c.flags |= DF;
+}
+
+function opfe(c: Cpu): void {
+  const m = modrm(c);
+  const o = (m >> 3) & 7;
+  if (o > 1) c.fault(Vec.UD);
+  const v = readERmw(c, m, 0);
+  writeE(c, m, 0, o === 0 ? inc(c, v, 0) : dec(c, v, 0));
+}
+
+function opff(c: Cpu): void {
+  group5(c);
+}
+
+function opUndefined(c: Cpu): void {
+  // 0x26.. prefixes never reach here; D6-like gaps: none left. 0xF0-F3 consumed as prefixes.
+  c.fault(Vec.UD);
+}
+
+/** Handlers of the one-byte map, indexed by opcode. */
+const OPS: Handler[] = new Array(256).fill(opUndefined);
+OPS[0x00] = op00;
+OPS[0x01] = op00;
+OPS[0x08] = op00;
+OPS[0x09] = op00;
+OPS[0x10] = op00;
+OPS[0x11] = op00;
+OPS[0x18] = op00;
+OPS[0x19] = op00;
+OPS[0x20] = op00;
+OPS[0x21] = op00;
+OPS[0x28] = op00;
+OPS[0x29] = op00;
+OPS[0x30] = op00;
+OPS[0x31] = op00;
+OPS[0x38] = op38;
+OPS[0x39] = op38;
+OPS[0x02] = op02;
+OPS[0x03] = op02;
+OPS[0x0a] = op02;
+OPS[0x0b] = op02;
+OPS[0x12] = op02;
+OPS[0x13] = op02;
+OPS[0x1a] = op02;
+OPS[0x1b] = op02;
+OPS[0x22] = op02;
+OPS[0x23] = op02;
+OPS[0x2a] = op02;
+OPS[0x2b] = op02;
+OPS[0x32] = op02;
+OPS[0x33] = op02;
+OPS[0x3a] = op02;
+OPS[0x3b] = op02;
+OPS[0x04] = op04;
+OPS[0x05] = op04;
+OPS[0x0c] = op04;
+OPS[0x0d] = op04;
+OPS[0x14] = op04;
+OPS[0x15] = op04;
+OPS[0x1c] = op04;
+OPS[0x1d] = op04;
+OPS[0x24] = op04;
+OPS[0x25] = op04;
+OPS[0x2c] = op04;
+OPS[0x2d] = op04;
+OPS[0x34] = op04;
+OPS[0x35] = op04;
+OPS[0x3c] = op04;
+OPS[0x3d] = op04;
+OPS[0x06] = op06;
+OPS[0x0e] = op06;
+OPS[0x16] = op06;
+OPS[0x1e] = op06;
+OPS[0x07] = op07;
+OPS[0x17] = op07;
+OPS[0x1f] = op07;
+OPS[0x0f] = op0f;
+OPS[0x27] = op27;
+OPS[0x2f] = op2f;
+OPS[0x37] = op37;
+OPS[0x3f] = op3f;
+OPS[0x40] = op40;
+OPS[0x41] = op40;
+OPS[0x42] = op40;
+OPS[0x43] = op40;
+OPS[0x44] = op40;
+OPS[0x45] = op40;
+OPS[0x46] = op40;
+OPS[0x47] = op40;
+OPS[0x48] = op48;
+OPS[0x49] = op48;
+OPS[0x4a] = op48;
+OPS[0x4b] = op48;
+OPS[0x4c] = op48;
+OPS[0x4d] = op48;
+OPS[0x4e] = op48;
+OPS[0x4f] = op48;
+OPS[0x50] = op50;
+OPS[0x51] = op50;
+OPS[0x52] = op50;
+OPS[0x53] = op50;
+OPS[0x54] = op50;
+OPS[0x55] = op50;
+OPS[0x56] = op50;
+OPS[0x57] = op50;
+OPS[0x58] = op58;
+OPS[0x59] = op58;
+OPS[0x5a] = op58;
+OPS[0x5b] = op58;
+OPS[0x5c] = op58;
+OPS[0x5d] = op58;
+OPS[0x5e] = op58;
+OPS[0x5f] = op58;
+OPS[0x60] = op60;
+OPS[0x61] = op61;
+OPS[0x62] = op62;
+OPS[0x63] = op63;
+OPS[0x68] = op68;
+OPS[0x6a] = op6a;
+OPS[0x69] = op69;
+OPS[0x6b] = op69;
+OPS[0x6c] = op6c;
+OPS[0x6d] = op6c;
+OPS[0x6e] = op6c;
+OPS[0x6f] = op6c;
+OPS[0xa4] = op6c;
+OPS[0xa5] = op6c;
+OPS[0xa6] = op6c;
+OPS[0xa7] = op6c;
+OPS[0xaa] = op6c;
+OPS[0xab] = op6c;
+OPS[0xac] = op6c;
+OPS[0xad] = op6c;
+OPS[0xae] = op6c;
+OPS[0xaf] = op6c;
+OPS[0x70] = op70;
+OPS[0x71] = op70;
+OPS[0x72] = op70;
+OPS[0x73] = op70;
+OPS[0x74] = op70;
+OPS[0x75] = op70;
+OPS[0x76] = op70;
+OPS[0x77] = op70;
+OPS[0x78] = op70;
+OPS[0x79] = op70;
+OPS[0x7a] = op70;
+OPS[0x7b] = op70;
+OPS[0x7c] = op70;
+OPS[0x7d] = op70;
+OPS[0x7e] = op70;
+OPS[0x7f] = op70;
+OPS[0x80] = op80;
+OPS[0x81] = op80;
+OPS[0x82] = op80;
+OPS[0x83] = op80;
+OPS[0x84] = op84;
+OPS[0x85] = op84;
+OPS[0x86] = op86;
+OPS[0x87] = op86;
+OPS[0x88] = op88;
+OPS[0x89] = op89;
+OPS[0x8a] = op8a;
+OPS[0x8b] = op8b;
+OPS[0x8c] = op8c;
+OPS[0x8d] = op8d;
+OPS[0x8e] = op8e;
+OPS[0x8f] = op8f;
+OPS[0x90] = op90;
+OPS[0x91] = op91;
+OPS[0x92] = op91;
+OPS[0x93] = op91;
+OPS[0x94] = op91;
+OPS[0x95] = op91;
+OPS[0x96] = op91;
+OPS[0x97] = op91;
+OPS[0x98] = op98;
+OPS[0x99] = op99;
+OPS[0x9a] = op9a;
+OPS[0x9b] = op9b;
+OPS[0x9c] = op9c;
+OPS[0x9d] = op9d;
+OPS[0x9e] = op9e;
+OPS[0x9f] = op9f;
+OPS[0xa0] = opa0;
+OPS[0xa1] = opa0;
+OPS[0xa2] = opa0;
+OPS[0xa3] = opa0;
+OPS[0xa8] = opa8;
+OPS[0xa9] = opa8;
+OPS[0xb0] = opb0;
+OPS[0xb1] = opb0;
+OPS[0xb2] = opb0;
+OPS[0xb3] = opb0;
+OPS[0xb4] = opb0;
+OPS[0xb5] = opb0;
+OPS[0xb6] = opb0;
+OPS[0xb7] = opb0;
+OPS[0xb8] = opb8;
+OPS[0xb9] = opb8;
+OPS[0xba] = opb8;
+OPS[0xbb] = opb8;
+OPS[0xbc] = opb8;
+OPS[0xbd] = opb8;
+OPS[0xbe] = opb8;
+OPS[0xbf] = opb8;
+OPS[0xc0] = opc0;
+OPS[0xc1] = opc0;
+OPS[0xd0] = opc0;
+OPS[0xd1] = opc0;
+OPS[0xd2] = opc0;
+OPS[0xd3] = opc0;
+OPS[0xc2] = opc2;
+OPS[0xc3] = opc3;
+OPS[0xc4] = opc4;
+OPS[0xc5] = opc4;
+OPS[0xc6] = opc6;
+OPS[0xc7] = opc6;
+OPS[0xc8] = opc8;
+OPS[0xc9] = opc9;
+OPS[0xca] = opca;
+OPS[0xcb] = opcb;
+OPS[0xcc] = opcc;
+OPS[0xcd] = opcd;
+OPS[0xce] = opce;
+OPS[0xcf] = opcf;
+OPS[0xd4] = opd4;
+OPS[0xd5] = opd5;
+OPS[0xd6] = opd6;
+OPS[0xd7] = opd7;
+OPS[0xd8] = opd8;
+OPS[0xd9] = opd8;
+OPS[0xda] = opd8;
+OPS[0xdb] = opd8;
+OPS[0xdc] = opd8;
+OPS[0xdd] = opd8;
+OPS[0xde] = opd8;
+OPS[0xdf] = opd8;
+OPS[0xe0] = ope0;
+OPS[0xe1] = ope0;
+OPS[0xe2] = ope0;
+OPS[0xe3] = ope3;
+OPS[0xe4] = ope4;
+OPS[0xe5] = ope4;
+OPS[0xe6] = ope6;
+OPS[0xe7] = ope6;
+OPS[0xe8] = ope8;
+OPS[0xe9] = ope9;
+OPS[0xea] = opea;
+OPS[0xeb] = opeb;
+OPS[0xec] = opec;
+OPS[0xed] = opec;
+OPS[0xee] = opee;
+OPS[0xef] = opee;
+OPS[0xf1] = opf1;
+OPS[0xf4] = opf4;
+OPS[0xf5] = opf5;
+OPS[0xf6] = opf6;
+OPS[0xf7] = opf6;
+OPS[0xf8] = opf8;
+OPS[0xf9] = opf8;
+OPS[0xfa] = opfa;
+OPS[0xfb] = opfb;
+OPS[0xfc] = opfc;
+OPS[0xfd] = opfd;
+OPS[0xfe] = opfe;
+OPS[0xff] = opff;
 
 function shadowSS(c: Cpu): void {
   // SDM Vol.3 6.8.3: MOV SS / POP SS inhibit interrupts and #DB until after the next instruction.
@@ -959,251 +1119,302 @@ function group5(c: Cpu): void {
 
 // =================== two-byte opcodes ===================
 
-function exec0f(c: Cpu, op: number): void {
+function op0f00(c: Cpu): void {
+  group6(c);
+}
+
+function op0f01(c: Cpu): void {
+  group7(c);
+}
+
+function op0f02(c: Cpu, op: number): void {
+  larLsl(c, op === 0x03);
+}
+
+function op0f06(c: Cpu): void {
+  clts(c);
+}
+
+function op0f08(c: Cpu, op: number): void {
+  invd(c, op === 0x09);
+}
+
+/** UD2 */
+function op0f0b(c: Cpu): void {
+  c.fault(Vec.UD);
+}
+
+function op0f18(c: Cpu): void {
+  // Hint NOPs (0F 1F /0 is the P6 multi-byte NOP): decode the operand, access nothing.
+  const m = fetch8(c);
+  if (m < 0xc0) decodeEA(c, m);
+}
+
+function op0f20(c: Cpu, op: number): void {
   const r = c.regs;
-  switch (op) {
-    case 0x00:
-      group6(c);
-      return;
-    case 0x01:
-      group7(c);
-      return;
-    case 0x02:
-    case 0x03:
-      larLsl(c, op === 0x03);
-      return;
-    case 0x06:
-      clts(c);
-      return;
-    case 0x08:
-    case 0x09:
-      invd(c, op === 0x09);
-      return;
-    case 0x0b: // UD2
-      c.fault(Vec.UD);
-      return;
-    case 0x18:
-    case 0x19:
-    case 0x1a:
-    case 0x1b:
-    case 0x1c:
-    case 0x1d:
-    case 0x1e:
-    case 0x1f: {
-      // Hint NOPs (0F 1F /0 is the P6 multi-byte NOP): decode the operand, access nothing.
-      const m = fetch8(c);
-      if (m < 0xc0) decodeEA(c, m);
-      return;
-    }
-    case 0x20:
-    case 0x22:
-    case 0x21:
-    case 0x23: {
-      // MOV to/from CR/DR: mod field ignored, always register operands (SDM Vol.2 MOV CR).
-      const m = fetch8(c);
-      if (op === 0x20) movFromCr(c, (m >> 3) & 7, m & 7);
-      else if (op === 0x22) movToCr(c, (m >> 3) & 7, r[m & 7]);
-      else if (op === 0x21) movFromDr(c, (m >> 3) & 7, m & 7);
-      else movToDr(c, (m >> 3) & 7, r[m & 7]);
-      return;
-    }
-    case 0x30:
-      wrmsr(c);
-      return;
-    case 0x31:
-      rdtsc(c);
-      return;
-    case 0x32:
-      rdmsr(c);
-      return;
-    case 0x34:
-      sysenter(c);
-      return;
-    case 0x35:
-      sysexit(c);
-      return;
-    case 0x40:
-    case 0x41:
-    case 0x42:
-    case 0x43:
-    case 0x44:
-    case 0x45:
-    case 0x46:
-    case 0x47:
-    case 0x48:
-    case 0x49:
-    case 0x4a:
-    case 0x4b:
-    case 0x4c:
-    case 0x4d:
-    case 0x4e:
-    case 0x4f: {
-      const s = sizeV(c);
-      const m = modrm(c);
-      const v = readE(c, m, s); // the source is read (and may fault) even when false
-      if (testCC(c, op & 15)) setReg(c, (m >> 3) & 7, s, v);
-      return;
-    }
-    case 0x80:
-    case 0x81:
-    case 0x82:
-    case 0x83:
-    case 0x84:
-    case 0x85:
-    case 0x86:
-    case 0x87:
-    case 0x88:
-    case 0x89:
-    case 0x8a:
-    case 0x8b:
-    case 0x8c:
-    case 0x8d:
-    case 0x8e:
-    case 0x8f: {
-      const disp = c.opsize32 ? fetch32(c) : (fetch16(c) << 16) >> 16;
-      if (testCC(c, op & 15)) relJump(c, disp);
-      return;
-    }
-    case 0x90:
-    case 0x91:
-    case 0x92:
-    case 0x93:
-    case 0x94:
-    case 0x95:
-    case 0x96:
-    case 0x97:
-    case 0x98:
-    case 0x99:
-    case 0x9a:
-    case 0x9b:
-    case 0x9c:
-    case 0x9d:
-    case 0x9e:
-    case 0x9f: {
-      const m = modrm(c);
-      writeE(c, m, 0, testCC(c, op & 15) ? 1 : 0);
-      return;
-    }
-    case 0xa0:
-    case 0xa8:
-      c.push(c.segSel[op === 0xa0 ? 4 : 5], c.opsize32);
-      return;
-    case 0xa1:
-    case 0xa9:
-      popSeg(c, op === 0xa1 ? 4 : 5);
-      return;
-    case 0xa2:
-      cpuid(c);
-      return;
-    case 0xa3:
-    case 0xab:
-    case 0xb3:
-    case 0xbb:
-      bitTest(c, (op >> 3) & 3, false);
-      return;
-    case 0xba: {
-      bitTest(c, -1, true);
-      return;
-    }
-    case 0xa4:
-    case 0xa5:
-    case 0xac:
-    case 0xad: {
-      const s = sizeV(c);
-      const m = modrm(c);
-      const count = op & 1 ? c.regs8[4] : fetch8(c);
-      const v = readERmw(c, m, s);
-      if ((count & 31) !== 0) {
-        writeE(c, m, s, shiftDouble(c, v, getReg(c, (m >> 3) & 7, s), count, s, op < 0xa8));
-      }
-      return;
-    }
-    case 0xaf: {
-      const s = sizeV(c);
-      const m = modrm(c);
-      const reg = (m >> 3) & 7;
-      setReg(c, reg, s, imul2(c, getReg(c, reg, s), readE(c, m, s), s));
-      return;
-    }
-    case 0xb0:
-    case 0xb1: {
-      // CMPXCHG: the destination is always written (with its old value on failure), SDM Vol.2.
-      const s = op & 1 ? sizeV(c) : 0;
-      const m = modrm(c);
-      const reg = (m >> 3) & 7;
-      const d = readERmw(c, m, s);
-      const acc = getReg(c, 0, s);
-      sub(c, acc, d, s);
-      if (acc === d) writeE(c, m, s, getReg(c, reg, s));
-      else {
-        writeE(c, m, s, d);
-        setReg(c, 0, s, d);
-      }
-      return;
-    }
-    case 0xb2:
-      loadFarPointer(c, 2);
-      return;
-    case 0xb4:
-    case 0xb5:
-      loadFarPointer(c, op - 0xb0);
-      return;
-    case 0xb6:
-    case 0xb7:
-    case 0xbe:
-    case 0xbf: {
-      const m = modrm(c);
-      const ss = op & 1 ? 1 : 0;
-      let v = readE(c, m, ss);
-      if (op >= 0xbe) v = ss ? (v << 16) >> 16 : (v << 24) >> 24;
-      setReg(c, (m >> 3) & 7, sizeV(c), v);
-      return;
-    }
-    case 0xbc:
-    case 0xbd: {
-      const s = sizeV(c);
-      const m = modrm(c);
-      const i = bitScan(c, readE(c, m, s), s, op === 0xbd);
-      if (i >= 0) setReg(c, (m >> 3) & 7, s, i);
-      return;
-    }
-    case 0xc0:
-    case 0xc1: { // XADD
-      const s = op & 1 ? sizeV(c) : 0;
-      const m = modrm(c);
-      const reg = (m >> 3) & 7;
-      const d = readERmw(c, m, s);
-      const sum = add(c, d, getReg(c, reg, s), s);
-      setReg(c, reg, s, d);
-      writeE(c, m, s, sum);
-      return;
-    }
-    case 0xc7: {
-      const m = modrm(c);
-      if (((m >> 3) & 7) !== 1 || m >= 0xc0) c.fault(Vec.UD);
-      cmpxchg8b(c);
-      return;
-    }
-    case 0xc8:
-    case 0xc9:
-    case 0xca:
-    case 0xcb:
-    case 0xcc:
-    case 0xcd:
-    case 0xce:
-    case 0xcf: {
-      // BSWAP; with a 16-bit operand the result is undefined: QEMU/Intel give 0.
-      const v = r[op & 7];
-      if (c.opsize32) {
-        r[op & 7] = (v >>> 24) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24);
-      } else c.regs16[(op & 7) << 1] = 0;
-      return;
-    }
-    default:
-      // 0F 05/07 (SYSCALL/SYSRET, AMD), 0F 0D, 0F 33 (RDPMC), MMX/SSE, 0F AA (RSM), 0F B9/FF: #UD.
-      c.fault(Vec.UD);
+  // MOV to/from CR/DR: mod field ignored, always register operands (SDM Vol.2 MOV CR).
+  const m = fetch8(c);
+  if (op === 0x20) movFromCr(c, (m >> 3) & 7, m & 7);
+  else if (op === 0x22) movToCr(c, (m >> 3) & 7, r[m & 7]);
+  else if (op === 0x21) movFromDr(c, (m >> 3) & 7, m & 7);
+  else movToDr(c, (m >> 3) & 7, r[m & 7]);
+}
+
+function op0f30(c: Cpu): void {
+  wrmsr(c);
+}
+
+function op0f31(c: Cpu): void {
+  rdtsc(c);
+}
+
+function op0f32(c: Cpu): void {
+  rdmsr(c);
+}
+
+function op0f34(c: Cpu): void {
+  sysenter(c);
+}
+
+function op0f35(c: Cpu): void {
+  sysexit(c);
+}
+
+function op0f40(c: Cpu, op: number): void {
+  const s = sizeV(c);
+  const m = modrm(c);
+  const v = readE(c, m, s); // the source is read (and may fault) even when false
+  if (testCC(c, op & 15)) setReg(c, (m >> 3) & 7, s, v);
+}
+
+function op0f80(c: Cpu, op: number): void {
+  const disp = c.opsize32 ? fetch32(c) : (fetch16(c) << 16) >> 16;
+  if (testCC(c, op & 15)) relJump(c, disp);
+}
+
+function op0f90(c: Cpu, op: number): void {
+  const m = modrm(c);
+  writeE(c, m, 0, testCC(c, op & 15) ? 1 : 0);
+}
+
+function op0fa0(c: Cpu, op: number): void {
+  c.push(c.segSel[op === 0xa0 ? 4 : 5], c.opsize32);
+}
+
+function op0fa1(c: Cpu, op: number): void {
+  popSeg(c, op === 0xa1 ? 4 : 5);
+}
+
+function op0fa2(c: Cpu): void {
+  cpuid(c);
+}
+
+function op0fa3(c: Cpu, op: number): void {
+  bitTest(c, (op >> 3) & 3, false);
+}
+
+function op0fba(c: Cpu): void {
+  bitTest(c, -1, true);
+}
+
+function op0fa4(c: Cpu, op: number): void {
+  const s = sizeV(c);
+  const m = modrm(c);
+  const count = op & 1 ? c.regs8[4] : fetch8(c);
+  const v = readERmw(c, m, s);
+  if ((count & 31) !== 0) {
+    writeE(c, m, s, shiftDouble(c, v, getReg(c, (m >> 3) & 7, s), count, s, op < 0xa8));
   }
 }
+
+function op0faf(c: Cpu): void {
+  const s = sizeV(c);
+  const m = modrm(c);
+  const reg = (m >> 3) & 7;
+  setReg(c, reg, s, imul2(c, getReg(c, reg, s), readE(c, m, s), s));
+}
+
+function op0fb0(c: Cpu, op: number): void {
+  // CMPXCHG: the destination is always written (with its old value on failure), SDM Vol.2.
+  const s = op & 1 ? sizeV(c) : 0;
+  const m = modrm(c);
+  const reg = (m >> 3) & 7;
+  const d = readERmw(c, m, s);
+  const acc = getReg(c, 0, s);
+  sub(c, acc, d, s);
+  if (acc === d) writeE(c, m, s, getReg(c, reg, s));
+  else {
+    writeE(c, m, s, d);
+    setReg(c, 0, s, d);
+  }
+}
+
+function op0fb2(c: Cpu): void {
+  loadFarPointer(c, 2);
+}
+
+function op0fb4(c: Cpu, op: number): void {
+  loadFarPointer(c, op - 0xb0);
+}
+
+function op0fb6(c: Cpu, op: number): void {
+  const m = modrm(c);
+  const ss = op & 1 ? 1 : 0;
+  let v = readE(c, m, ss);
+  if (op >= 0xbe) v = ss ? (v << 16) >> 16 : (v << 24) >> 24;
+  setReg(c, (m >> 3) & 7, sizeV(c), v);
+}
+
+function op0fbc(c: Cpu, op: number): void {
+  const s = sizeV(c);
+  const m = modrm(c);
+  const i = bitScan(c, readE(c, m, s), s, op === 0xbd);
+  if (i >= 0) setReg(c, (m >> 3) & 7, s, i);
+}
+
+/** XADD */
+function op0fc0(c: Cpu, op: number): void {
+  const s = op & 1 ? sizeV(c) : 0;
+  const m = modrm(c);
+  const reg = (m >> 3) & 7;
+  const d = readERmw(c, m, s);
+  const sum = add(c, d, getReg(c, reg, s), s);
+  setReg(c, reg, s, d);
+  writeE(c, m, s, sum);
+}
+
+function op0fc7(c: Cpu): void {
+  const m = modrm(c);
+  if (((m >> 3) & 7) !== 1 || m >= 0xc0) c.fault(Vec.UD);
+  cmpxchg8b(c);
+}
+
+function op0fc8(c: Cpu, op: number): void {
+  const r = c.regs;
+  // BSWAP; with a 16-bit operand the result is undefined: QEMU/Intel give 0.
+  const v = r[op & 7];
+  if (c.opsize32) {
+    r[op & 7] = (v >>> 24) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24);
+  } else c.regs16[(op & 7) << 1] = 0;
+}
+
+function op0fUndefined(c: Cpu): void {
+  // 0F 05/07 (SYSCALL/SYSRET, AMD), 0F 0D, 0F 33 (RDPMC), MMX/SSE, 0F AA (RSM), 0F B9/FF: #UD.
+  c.fault(Vec.UD);
+}
+
+/** Handlers of the 0F map, indexed by opcode. */
+const OPS_0F: Handler[] = new Array(256).fill(op0fUndefined);
+OPS_0F[0x00] = op0f00;
+OPS_0F[0x01] = op0f01;
+OPS_0F[0x02] = op0f02;
+OPS_0F[0x03] = op0f02;
+OPS_0F[0x06] = op0f06;
+OPS_0F[0x08] = op0f08;
+OPS_0F[0x09] = op0f08;
+OPS_0F[0x0b] = op0f0b;
+OPS_0F[0x18] = op0f18;
+OPS_0F[0x19] = op0f18;
+OPS_0F[0x1a] = op0f18;
+OPS_0F[0x1b] = op0f18;
+OPS_0F[0x1c] = op0f18;
+OPS_0F[0x1d] = op0f18;
+OPS_0F[0x1e] = op0f18;
+OPS_0F[0x1f] = op0f18;
+OPS_0F[0x20] = op0f20;
+OPS_0F[0x22] = op0f20;
+OPS_0F[0x21] = op0f20;
+OPS_0F[0x23] = op0f20;
+OPS_0F[0x30] = op0f30;
+OPS_0F[0x31] = op0f31;
+OPS_0F[0x32] = op0f32;
+OPS_0F[0x34] = op0f34;
+OPS_0F[0x35] = op0f35;
+OPS_0F[0x40] = op0f40;
+OPS_0F[0x41] = op0f40;
+OPS_0F[0x42] = op0f40;
+OPS_0F[0x43] = op0f40;
+OPS_0F[0x44] = op0f40;
+OPS_0F[0x45] = op0f40;
+OPS_0F[0x46] = op0f40;
+OPS_0F[0x47] = op0f40;
+OPS_0F[0x48] = op0f40;
+OPS_0F[0x49] = op0f40;
+OPS_0F[0x4a] = op0f40;
+OPS_0F[0x4b] = op0f40;
+OPS_0F[0x4c] = op0f40;
+OPS_0F[0x4d] = op0f40;
+OPS_0F[0x4e] = op0f40;
+OPS_0F[0x4f] = op0f40;
+OPS_0F[0x80] = op0f80;
+OPS_0F[0x81] = op0f80;
+OPS_0F[0x82] = op0f80;
+OPS_0F[0x83] = op0f80;
+OPS_0F[0x84] = op0f80;
+OPS_0F[0x85] = op0f80;
+OPS_0F[0x86] = op0f80;
+OPS_0F[0x87] = op0f80;
+OPS_0F[0x88] = op0f80;
+OPS_0F[0x89] = op0f80;
+OPS_0F[0x8a] = op0f80;
+OPS_0F[0x8b] = op0f80;
+OPS_0F[0x8c] = op0f80;
+OPS_0F[0x8d] = op0f80;
+OPS_0F[0x8e] = op0f80;
+OPS_0F[0x8f] = op0f80;
+OPS_0F[0x90] = op0f90;
+OPS_0F[0x91] = op0f90;
+OPS_0F[0x92] = op0f90;
+OPS_0F[0x93] = op0f90;
+OPS_0F[0x94] = op0f90;
+OPS_0F[0x95] = op0f90;
+OPS_0F[0x96] = op0f90;
+OPS_0F[0x97] = op0f90;
+OPS_0F[0x98] = op0f90;
+OPS_0F[0x99] = op0f90;
+OPS_0F[0x9a] = op0f90;
+OPS_0F[0x9b] = op0f90;
+OPS_0F[0x9c] = op0f90;
+OPS_0F[0x9d] = op0f90;
+OPS_0F[0x9e] = op0f90;
+OPS_0F[0x9f] = op0f90;
+OPS_0F[0xa0] = op0fa0;
+OPS_0F[0xa8] = op0fa0;
+OPS_0F[0xa1] = op0fa1;
+OPS_0F[0xa9] = op0fa1;
+OPS_0F[0xa2] = op0fa2;
+OPS_0F[0xa3] = op0fa3;
+OPS_0F[0xab] = op0fa3;
+OPS_0F[0xb3] = op0fa3;
+OPS_0F[0xbb] = op0fa3;
+OPS_0F[0xba] = op0fba;
+OPS_0F[0xa4] = op0fa4;
+OPS_0F[0xa5] = op0fa4;
+OPS_0F[0xac] = op0fa4;
+OPS_0F[0xad] = op0fa4;
+OPS_0F[0xaf] = op0faf;
+OPS_0F[0xb0] = op0fb0;
+OPS_0F[0xb1] = op0fb0;
+OPS_0F[0xb2] = op0fb2;
+OPS_0F[0xb4] = op0fb4;
+OPS_0F[0xb5] = op0fb4;
+OPS_0F[0xb6] = op0fb6;
+OPS_0F[0xb7] = op0fb6;
+OPS_0F[0xbe] = op0fb6;
+OPS_0F[0xbf] = op0fb6;
+OPS_0F[0xbc] = op0fbc;
+OPS_0F[0xbd] = op0fbc;
+OPS_0F[0xc0] = op0fc0;
+OPS_0F[0xc1] = op0fc0;
+OPS_0F[0xc7] = op0fc7;
+OPS_0F[0xc8] = op0fc8;
+OPS_0F[0xc9] = op0fc8;
+OPS_0F[0xca] = op0fc8;
+OPS_0F[0xcb] = op0fc8;
+OPS_0F[0xcc] = op0fc8;
+OPS_0F[0xcd] = op0fc8;
+OPS_0F[0xce] = op0fc8;
+OPS_0F[0xcf] = op0fc8;
 
 /** BT/BTS/BTR/BTC with a register (op 0..3) or imm8 (`imm`, op from ModRM /4../7) bit offset. */
 function bitTest(c: Cpu, op: number, imm: boolean): void {

@@ -140,6 +140,7 @@ function record(f: RecordFlags): number {
       memMiB: f.mem === undefined ? undefined : parseCount("mem", f.mem),
       serialInput: serialInputBytes(f["serial-input"]),
       serialOut: serialOut.sink,
+      maxInsns,
     }, recorder);
   } catch (e) {
     if (e instanceof ImageError || e instanceof UsageError) throw e;

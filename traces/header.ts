@@ -52,6 +52,14 @@ export interface TraceHeader {
   seed: number;
   /** Backend quirks enabled for the run (unique names). */
   quirks: string[];
+  /**
+   * How the run was bounded, so a replay stops where the recording did (optional: traces
+   * written without it replay with the replayer's default budget).
+   */
+  run?: {
+    /** Instruction budget of the recording. */
+    maxInsns: number;
+  };
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -82,6 +90,7 @@ export function headerToJson(h: TraceHeader): Record<string, Json> {
     },
     seed: h.seed,
     quirks: [...h.quirks],
+    ...(h.run ? { run: { max_insns: h.run.maxInsns } } : {}),
   };
 }
 
@@ -91,11 +100,16 @@ class HeaderParser {
   fail(path: string, what: string): never {
     throw new TraceFormatError(this.offset, `header field ${path}: ${what}`);
   }
-  object(v: unknown, path: string, keys: readonly string[]): Record<string, unknown> {
+  object(
+    v: unknown,
+    path: string,
+    keys: readonly string[],
+    optional: readonly string[] = [],
+  ): Record<string, unknown> {
     if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(path, "not an object");
     const o = v as Record<string, unknown>;
     for (const k of Object.keys(o)) {
-      if (!keys.includes(k)) this.fail(`${path}.${k}`, "unknown field");
+      if (!keys.includes(k) && !optional.includes(k)) this.fail(`${path}.${k}`, "unknown field");
     }
     for (const k of keys) if (!(k in o)) this.fail(`${path}.${k}`, "missing");
     return o;
@@ -136,7 +150,7 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
     "cpu",
     "seed",
     "quirks",
-  ]);
+  ], ["run"]);
   const g = p.object(o.guest, "guest", ["name", "sha256", "cmdline"]);
   const b = p.object(o.backend, "backend", ["name", "profile"]);
   const m = p.object(o.machine, "machine", [
@@ -167,6 +181,7 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
   });
   const quirks = p.array(o.quirks, "quirks").map((q, i) => p.string(q, `quirks[${i}]`, /^\S+$/));
   if (new Set(quirks).size !== quirks.length) p.fail("quirks", "duplicate quirk");
+  const run = o.run === undefined ? undefined : p.object(o.run, "run", ["max_insns"]);
   return {
     toolVersion: p.string(o.tool_version, "tool_version", /^\S+$/),
     guest: {
@@ -190,6 +205,7 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
     cpu: { cpuid },
     seed: p.int(o.seed, "seed", 0, SAFE),
     quirks,
+    ...(run ? { run: { maxInsns: p.int(run.max_insns, "run.max_insns", 0, SAFE) } } : {}),
   };
 }
 

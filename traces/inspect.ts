@@ -135,6 +135,7 @@ export function formatHeader(h: TraceHeader, formatVersion: string): string {
     `serial in: ${m.serialInput.length / 2} bytes`,
     `seed:      ${h.seed}`,
     `quirks:    ${h.quirks.length ? h.quirks.join(" ") : "(none)"}`,
+    `budget:    ${h.run ? `${h.run.maxInsns} instructions` : "(not recorded)"}`,
     `cpuid:     ${h.cpu.cpuid.length} leaves`,
     ...h.cpu.cpuid.map((l) =>
       `  ${hex(l.leaf)}/${l.subleaf}: ${[l.eax, l.ebx, l.ecx, l.edx].map(hex).join(" ")}`

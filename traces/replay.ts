@@ -125,7 +125,7 @@ export function replaySame(
       return v;
     });
   } else checker.onMismatch = () => session.machine.cpu.requestStop();
-  const budget = options.maxInsns ?? DEFAULT_REPLAY_INSNS;
+  const budget = options.maxInsns ?? header.run?.maxInsns ?? DEFAULT_REPLAY_INSNS;
   const result = session.run(budget, { onProgress: options.onProgress });
   if (!whatIf) checker.finish();
   return { checked: checker.checked, mismatch: checker.mismatch, result, events: count, session };
@@ -144,6 +144,7 @@ export function sessionConfig(header: TraceHeader, image: Uint8Array) {
     ips: header.machine.ips,
     tscHz: header.machine.tscHz,
     apicHz: header.machine.apicHz,
+    maxInsns: header.run?.maxInsns,
   };
 }
 

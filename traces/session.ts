@@ -37,6 +37,8 @@ export interface SessionConfig {
   ips?: number;
   tscHz?: number;
   apicHz?: number;
+  /** Instruction budget, recorded in the header so a replay stops where the recording did. */
+  maxInsns?: number;
   /** Receives COM1 output bytes as well as {@link Session.serial}. */
   serialOut?: (byte: number) => void;
 }
@@ -109,6 +111,7 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     cpu: { cpuid: identity(backend) },
     seed: 0,
     quirks: [],
+    ...(config.maxInsns !== undefined ? { run: { maxInsns: config.maxInsns } } : {}),
   };
   backend.attach({
     cpu: machine.cpu,

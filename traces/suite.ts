@@ -113,9 +113,13 @@ export function recordCase(
       to.events?.push(e);
     },
   });
-  const session = openSession({ image, imageName: c.image, cmdline: c.cmdline, backend }, recorder);
+  const maxInsns = to.maxInsns ?? CASE_INSNS;
+  const session = openSession(
+    { image, imageName: c.image, cmdline: c.cmdline, backend, maxInsns },
+    recorder,
+  );
   if (to.out) writer = TraceWriter.create(to.out, session.header);
-  const result = session.run(to.maxInsns ?? CASE_INSNS);
+  const result = session.run(maxInsns);
   if (writer) {
     if (result.reason === "budget") writer.abort("instruction budget exhausted");
     else writer.close({ finalDigest: session.digest() });

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { EXIT_USAGE } from "./core/exit_status.ts";
+
 type Command = {
   summary: string;
   load: () => Promise<(args: string[]) => Promise<number>>;
@@ -45,9 +47,6 @@ const COMMANDS: Record<string, Command> = {
     load: async () => (await import("./cli/bless.ts")).blessCommand,
   },
 };
-
-/** Exit status for a usage error (unknown command or flag), as in most Unix tools. */
-export const EXIT_USAGE = 2;
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));

@@ -14,7 +14,14 @@ import { EXIT_IMAGE_ERROR, EXIT_USAGE } from "../core/exit_status.ts";
 import { ImageError } from "../core/loaders/image_error.ts";
 import { Machine, type RunResult } from "../core/machine.ts";
 import { encodeSnapshot, restoreSnapshot } from "../core/snapshot.ts";
-import type { ByteSink } from "../core/devices/stateful.ts";
+import {
+  OutputSink,
+  parseCount,
+  Progress,
+  readInput,
+  serialInputBytes,
+  UsageError,
+} from "./common.ts";
 
 /** Default instruction budget: 10^10 (100 virtual seconds at the default 100 M insns/s). */
 export const DEFAULT_MAX_INSNS = 10_000_000_000;
@@ -44,63 +51,6 @@ options:
 
 exit status: 0 halted, (v<<1)|1 isa-debug-exit, 2 usage, 4 bad image, 8 triple fault,
 10 budget exhausted, 12 reset (see core/exit_status.ts)`;
-
-class UsageError extends Error {}
-
-/** Parses a count with an optional decimal suffix: 1500, 2k, 30M, 1G. */
-function parseCount(flag: string, text: string): number {
-  const m = /^(\d+)([kMG]?)$/.exec(text.replaceAll("_", ""));
-  if (!m) {
-    throw new UsageError(
-      `--${flag}: expected a non-negative integer (k/M/G suffix allowed), got "${text}"`,
-    );
-  }
-  const mult = m[2] === "k" ? 1e3 : m[2] === "M" ? 1e6 : m[2] === "G" ? 1e9 : 1;
-  const v = Number(m[1]) * mult;
-  if (!Number.isSafeInteger(v)) throw new UsageError(`--${flag}: ${text} is too large`);
-  return v;
-}
-
-function writeAll(fd: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += fd.writeSync(bytes.subarray(off));
-}
-
-/** A byte sink buffered in memory and flushed to stdout or a file. */
-class OutputSink {
-  #buf: number[] = [];
-  #file: Deno.FsFile | null = null;
-  readonly sink: ByteSink = (b) => {
-    this.#buf.push(b);
-  };
-
-  constructor(readonly target: string | null) {
-    if (target !== null && target !== "-") {
-      this.#file = Deno.openSync(target, { write: true, create: true, truncate: true });
-    }
-  }
-
-  flush(): void {
-    if (this.#buf.length === 0) return;
-    const bytes = Uint8Array.from(this.#buf);
-    this.#buf = [];
-    if (this.target === null) return;
-    writeAll(this.#file ?? Deno.stdout, bytes);
-  }
-
-  close(): void {
-    this.flush();
-    this.#file?.close();
-  }
-}
-
-function readInput(file: string, what: string): Uint8Array {
-  try {
-    return Deno.readFileSync(file);
-  } catch (e) {
-    throw new ImageError(file, `cannot read ${what}: ${(e as Error).message}`);
-  }
-}
 
 function describeResult(m: Machine, r: RunResult): string {
   const cpu = m.cpu;
@@ -215,13 +165,7 @@ function run(f: RunFlags): number {
   const snapshotAt = f["snapshot-at"] === undefined
     ? -1
     : parseCount("snapshot-at", f["snapshot-at"]);
-  let serialInput: Uint8Array | undefined;
-  const si = f["serial-input"];
-  if (si !== undefined) {
-    serialInput = si.startsWith("@")
-      ? readInput(si.slice(1), "serial input")
-      : new TextEncoder().encode(si);
-  }
+  const serialInput = serialInputBytes(f["serial-input"]);
 
   const serial = new OutputSink(f.serial ?? "-");
   const debugcon = new OutputSink(f.debugcon ?? null);
@@ -252,24 +196,11 @@ function run(f: RunFlags): number {
     throw e;
   }
 
-  const showProgress = f.progress ?? Deno.stderr.isTerminal();
-  const t0 = performance.now();
-  let lastReport = t0;
+  const progress = new Progress("pvreplay", f.progress);
   const onProgress = (icount: number) => {
     serial.flush();
     debugcon.flush();
-    if (!showProgress) return;
-    const now = performance.now();
-    if (now - lastReport < 2000) return;
-    lastReport = now;
-    const done = icount - startIcount;
-    const mips = done / ((now - t0) * 1000);
-    writeAll(
-      Deno.stderr,
-      new TextEncoder().encode(
-        `\r[pvreplay] ${(done / 1e6).toFixed(1)} M insns, ${mips.toFixed(1)} MIPS   `,
-      ),
-    );
+    progress.update(icount - startIcount);
   };
   const startIcount = machine.clock.icount;
   let result: RunResult;
@@ -295,10 +226,10 @@ function run(f: RunFlags): number {
     }
     result = machine.run(maxInsns, { onProgress });
   }
-  const seconds = (performance.now() - t0) / 1000;
+  const seconds = progress.seconds;
   serial.close();
   debugcon.close();
-  if (showProgress) writeAll(Deno.stderr, new TextEncoder().encode("\n"));
+  progress.done();
 
   const note = describeResult(machine, result);
   if (note && !f.json) console.error(`pvreplay run: ${note}`);

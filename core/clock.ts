@@ -74,6 +74,12 @@ export class VirtualClock {
    * bit-exact however long the run.
    */
   ticksAt(hz: number, icount: number = this.icount): number {
+    // While icount * hz is an exact double (< 2^53) the correctly rounded quotient cannot cross
+    // an integer (its distance to one is at least 1/ips), so floor() is exact without BigInt.
+    const product = icount * hz;
+    if (product <= Number.MAX_SAFE_INTEGER && Number.isInteger(hz) && Number.isInteger(this.ips)) {
+      return Math.floor(product / this.ips);
+    }
     return Number(BigInt(icount) * BigInt(Math.round(hz)) / BigInt(Math.round(this.ips)));
   }
 

@@ -103,7 +103,9 @@ export interface EventSink {
 export function makeEvent(
   fields: Pick<TraceEvent, "icount" | "kind" | "name" | "eip"> & Partial<TraceEvent>,
 ): Omit<TraceEvent, "seq"> {
-  return {
+  // `seq` is allocated here (the sink owner numbers it) so every event has one object shape.
+  const ev: TraceEvent = {
+    seq: -1,
     icount: fields.icount,
     vcpu: fields.vcpu ?? 0,
     kind: fields.kind,
@@ -119,4 +121,5 @@ export function makeEvent(
     opArgs: fields.opArgs ?? [],
     state: fields.state ?? [],
   };
+  return ev;
 }

@@ -42,7 +42,9 @@ export class Recorder implements EventSink {
   }
 
   emit(event: Omit<TraceEvent, "seq">): void {
-    const full: TraceEvent = { seq: this.#seq++, ...event };
+    // Events from makeEvent already carry a seq slot: number in place, no copy on the hot path.
+    const full = event as TraceEvent;
+    full.seq = this.#seq++;
     this.#out.append(full);
     this.onEvent?.(full);
   }
@@ -115,7 +117,8 @@ export class ReplayChecker implements EventSink {
 
   emit(event: Omit<TraceEvent, "seq">): void {
     if (this.mismatch) return;
-    const actual: TraceEvent = { seq: this.#seq, ...event };
+    const actual = event as TraceEvent;
+    actual.seq = this.#seq;
     const next = this.#expected.next();
     const expected = next.done ? null : next.value;
     const fields = expected ? differingFields(expected, actual) : ["(extra event)"];

@@ -1,0 +1,52 @@
+/**
+ * Recording overhead: the same guest run plain (bare machine, no backend, no trace) and recorded
+ * (backend attached, every event encoded and written to a .pvt file), in one `deno bench` group
+ * so the ratio is measured in the same run.
+ *
+ *   npx --yes deno@2.9.6 bench --allow-read --allow-write=/tmp bench/record_bench.ts
+ *
+ * The scenario is `clock` of the bundled 2.6.22 guest (about 26 M instructions, ~25 k events).
+ */
+
+import { Machine } from "../core/machine.ts";
+import { IMAGE_DIR, recordCase, suiteCase } from "../traces/suite.ts";
+
+const CASE = suiteCase("2.6.22", "clock");
+const IMAGE = Deno.readFileSync(`${IMAGE_DIR}/${CASE.image}`);
+const OUT = Deno.makeTempFileSync({ suffix: ".pvt" });
+
+Deno.bench({
+  name: "plain run (no backend, no trace)",
+  group: "record",
+  baseline: true,
+  n: 5,
+  warmup: 1,
+  fn() {
+    const m = new Machine({});
+    m.bootMultiboot(IMAGE, { file: CASE.image, cmdline: CASE.cmdline });
+    const r = m.run(400_000_000);
+    if (r.reason !== "debug-exit") throw new Error(`plain run ended with ${r.reason}`);
+  },
+});
+
+Deno.bench({
+  name: "recorded on native (trace written)",
+  group: "record",
+  n: 5,
+  warmup: 1,
+  fn() {
+    const r = recordCase(CASE, "native", { out: OUT });
+    if (r.verdict.pass !== true) throw new Error("recorded run failed");
+  },
+});
+
+Deno.bench({
+  name: "recorded on kvm (trace written)",
+  group: "record",
+  n: 5,
+  warmup: 1,
+  fn() {
+    const r = recordCase(CASE, "kvm", { out: OUT });
+    if (r.verdict.pass !== true) throw new Error("recorded run failed");
+  },
+});

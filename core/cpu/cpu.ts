@@ -16,7 +16,17 @@ import type { PhysicalMemory } from "../memory.ts";
 import { type CpuHooks, ExitKind, NATIVE_HOOKS, TrapKind } from "./hooks.ts";
 import { EFLAGS_MASK, IF, readEflags, RF, TF, VM } from "./flags.ts";
 import { FAULT, faultClass, hasErrorCode, Vec } from "./fault.ts";
-import { execute } from "./decoder.ts";
+import { decode, execute } from "./decoder.ts";
+import {
+  DecodeCache,
+  IC_MASK,
+  icDropPage,
+  icInsert,
+  icKey,
+  icNewGeneration,
+  icRevalidate,
+  icWritten,
+} from "./icache.ts";
 import { checkCodeBreakpoints, updateBreakpoints } from "./system.ts";
 import { deliverInterrupt } from "./interrupts.ts";
 import {
@@ -167,6 +177,11 @@ export class Cpu {
   /** Effective address of the ModRM memory operand: offset and segment. */
   eaOff = 0;
   eaSeg = 3;
+  /** The decoded parts of that operand (see operands.ts decodeEAParts). */
+  eaBase = -1;
+  eaIndex = -1;
+  eaScale = 0;
+  eaDisp = 0;
 
   // ---- fault / event state ----
   faultVec = 0;
@@ -194,6 +209,9 @@ export class Cpu {
   readonly tlbList: Int32Array = new Int32Array(TLB_LIST);
   tlbCount = 0;
   a20 = 0xffffffff;
+
+  /** Decoded-instruction cache (icache.ts). */
+  readonly icache: DecodeCache = new DecodeCache();
 
   // ---- instruction fetch window: eip in [fwStart, fwStart+fwLen) is at ram[eip + fwDelta] ----
   fwStart = 0;
@@ -235,6 +253,7 @@ export class Cpu {
     this.hooks = o.hooks ?? NATIVE_HOOKS;
     this.ram = o.memory.ram;
     this.view = o.memory.view;
+    o.memory.onCodeWrite = (page) => icDropPage(this, page);
     this.reset();
   }
 
@@ -275,6 +294,7 @@ export class Cpu {
     this.shutdown = false;
     this.inhibit = this.inhibitSS = false;
     this.irqCheck = true;
+    icNewGeneration(this);
     this.updateMode();
   }
 
@@ -314,6 +334,7 @@ export class Cpu {
     const clock = this.clock;
     let budget = maxInsns;
     this.irqCheck = true;
+    icNewGeneration(this); // RAM may have been written behind the memory API since the last run
     updateBreakpoints(this); // DR7 may have been written directly (debuggers, tests)
     while (true) {
       if (this.shutdown) return "shutdown";
@@ -363,10 +384,30 @@ export class Cpu {
       }
       const end = start + Math.min(budget, clock.nextDeadline - start);
       this.batchEnd = end;
+      // CS.D and the generation change only with breakLoop set, i.e. between batches.
+      const key = icKey(this);
+      const ic = this.icache;
+      const tags = ic.tag, keys = ic.key, lens = ic.len, fns = ic.fn;
       try {
         while (clock.icount < end) {
-          this.startEip = this.eip;
-          execute(this);
+          const eip = this.eip;
+          this.startEip = eip;
+          const off = (eip - this.fwStart) >>> 0;
+          if (off < this.fwLen) {
+            const pa = eip + this.fwDelta;
+            const i = pa & IC_MASK;
+            if (
+              tags[i] === (pa | 0) && off + lens[i] <= this.fwLen &&
+              (keys[i] === key || icRevalidate(this, pa, key))
+            ) {
+              this.eip = eip + lens[i];
+              fns[i](this);
+              clock.icount++;
+              if (this.breakLoop) break;
+              continue;
+            }
+          }
+          this.decodeAndRun(key);
           clock.icount++;
           if (this.breakLoop) break;
         }
@@ -378,6 +419,19 @@ export class Cpu {
         this.handleFault();
       }
     }
+  }
+
+  /** Decodes the instruction at EIP, caches it when it lies in the fetch window, runs it. */
+  private decodeAndRun(key: number): void {
+    const eip = this.eip;
+    const f = decode(this);
+    if (f === null) return; // executed while decoding (not a translated instruction)
+    const off = (eip - this.fwStart) >>> 0;
+    const len = this.eip - eip;
+    if (off < this.fwLen && off + len <= this.fwLen) {
+      icInsert(this, eip + this.fwDelta, len, key, f);
+    }
+    f(this);
   }
 
   /** One instruction with single-step handling (TF; none after MOV SS/POP SS, SDM Vol.3 6.8.3). */
@@ -585,7 +639,7 @@ export class Cpu {
     if ((info & (this.wrMask | TLB_RAM)) === (this.wrMask | TLB_RAM)) {
       const pa = this.tlbPhys[lin >>> 12] | (lin & 0xfff);
       this.ram[pa] = v;
-      if (this.memory.codePages[pa >>> 12] !== 0) this.memory.onCodeWrite(pa >>> 12);
+      if (this.memory.codePages[pa >>> 12] !== 0) icWritten(this, pa, 1);
       return;
     }
     this.writePhys(this.xlate(lin, true), 1, v);
@@ -596,7 +650,7 @@ export class Cpu {
     if ((info & (this.wrMask | TLB_RAM)) === (this.wrMask | TLB_RAM) && (lin & 0xfff) < 0xfff) {
       const pa = this.tlbPhys[lin >>> 12] | (lin & 0xfff);
       this.view.setUint16(pa, v, true);
-      if (this.memory.codePages[pa >>> 12] !== 0) this.memory.onCodeWrite(pa >>> 12);
+      if (this.memory.codePages[pa >>> 12] !== 0) icWritten(this, pa, 2);
       return;
     }
     if ((lin & 0xfff) === 0xfff) {
@@ -614,7 +668,7 @@ export class Cpu {
     if ((info & (this.wrMask | TLB_RAM)) === (this.wrMask | TLB_RAM) && (lin & 0xfff) < 0xffd) {
       const pa = this.tlbPhys[lin >>> 12] | (lin & 0xfff);
       this.view.setInt32(pa, v, true);
-      if (this.memory.codePages[pa >>> 12] !== 0) this.memory.onCodeWrite(pa >>> 12);
+      if (this.memory.codePages[pa >>> 12] !== 0) icWritten(this, pa, 4);
       return;
     }
     if ((lin & 0xfff) > 0xffc) {

@@ -8,33 +8,16 @@
 
 import type { Cpu } from "./cpu.ts";
 import { Vec } from "./fault.ts";
-import { CF, DF, getCF, getOF, MASK, readEflags, settleFlags, testCC, ZF } from "./flags.ts";
-import {
-  aaa,
-  aad,
-  aam,
-  add,
-  alu,
-  daa,
-  das,
-  dec,
-  div,
-  idiv,
-  imul1,
-  imul2,
-  inc,
-  mul,
-  sub,
-} from "./arith.ts";
-import { andOp, bitOp, bitScan } from "./logical.ts";
-import { shift, shiftDouble } from "./shift.ts";
+import { CF, getCF, getOF, readEflags, settleFlags, testCC, ZF } from "./flags.ts";
+import { aaa, aad, aam, add, daa, das, sub } from "./arith.ts";
+import { bitOp, bitScan } from "./logical.ts";
+import { shiftDouble } from "./shift.ts";
 import {
   decodeEA,
   eaPlus,
   fetch16,
   fetch32,
   fetch8,
-  fetchImm,
   fetchS8,
   getReg,
   modrm,
@@ -73,6 +56,7 @@ import {
   wrmsr,
 } from "./system.ts";
 import { fpuEscape, fwait } from "./x87.ts";
+import { type InsnFn, TRANSLATE, TRANSLATE_0F } from "./translate.ts";
 
 /** An opcode handler: executes the instruction whose opcode byte `op` was just fetched. */
 type Handler = (c: Cpu, op: number) => void;
@@ -83,6 +67,16 @@ for (const p of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf
 
 /** Executes one instruction at CS:EIP. Throws FAULT (from cpu.fault) on a guest exception. */
 export function execute(c: Cpu): void {
+  const f = decode(c);
+  if (f !== null) f(c);
+}
+
+/**
+ * Decodes the instruction at CS:EIP. A translated instruction (translate.ts) is returned as a
+ * closure with EIP left at the next instruction, nothing executed yet; any other instruction is
+ * executed here by its handler while it is decoded, and null is returned.
+ */
+export function decode(c: Cpu): InsnFn | null {
   const d = c.code32;
   c.opsize32 = d;
   c.addr32 = d;
@@ -92,7 +86,21 @@ export function execute(c: Cpu): void {
   let op = fetch8(c);
   if (PREFIX[op] !== 0) op = prefixes(c, op);
   if (c.lock) checkLock(c, op);
-  OPS[op](c, op);
+  let table = TRANSLATE, handlers = OPS;
+  if (op === 0x0f) {
+    op = fetch8(c);
+    table = TRANSLATE_0F;
+    handlers = OPS_0F;
+  }
+  const t = table[op];
+  if (t !== null) {
+    const after = c.eip;
+    const f = t(c, op);
+    if (f !== null) return f;
+    c.eip = after; // declined: the handler decodes the operands again
+  }
+  handlers[op](c, op);
+  return null;
 }
 
 function prefixes(c: Cpu, op: number): number {
@@ -177,32 +185,6 @@ function relJump(c: Cpu, disp: number): void {
 }
 
 // ---- ALU 00-3F ----
-function op00(c: Cpu, op: number): void {
-  const s = op & 1 ? sizeV(c) : 0;
-  const m = modrm(c);
-  const a = readERmw(c, m, s);
-  writeE(c, m, s, alu(c, op >> 3, a, getReg(c, (m >> 3) & 7, s), s));
-}
-
-function op38(c: Cpu, op: number): void {
-  const s = op & 1 ? sizeV(c) : 0;
-  const m = modrm(c);
-  sub(c, readE(c, m, s), getReg(c, (m >> 3) & 7, s), s);
-}
-
-function op02(c: Cpu, op: number): void {
-  const s = op & 1 ? sizeV(c) : 0;
-  const m = modrm(c);
-  const reg = (m >> 3) & 7;
-  const v = alu(c, op >> 3, getReg(c, reg, s), readE(c, m, s), s);
-  if (op < 0x38) setReg(c, reg, s, v);
-}
-
-function op04(c: Cpu, op: number): void {
-  const s = op & 1 ? sizeV(c) : 0;
-  const v = alu(c, op >> 3, getReg(c, 0, s), fetchImm(c, s), s);
-  if (op < 0x38) setReg(c, 0, s, v);
-}
 
 function op06(c: Cpu, op: number): void {
   c.push(c.segSel[op >> 3], c.opsize32);
@@ -210,11 +192,6 @@ function op06(c: Cpu, op: number): void {
 
 function op07(c: Cpu, op: number): void {
   popSeg(c, op >> 3);
-}
-
-function op0f(c: Cpu): void {
-  const op2 = fetch8(c);
-  OPS_0F[op2](c, op2);
 }
 
 function op27(c: Cpu): void {
@@ -234,32 +211,6 @@ function op3f(c: Cpu): void {
 }
 
 // ---- INC/DEC/PUSH/POP reg ----
-function op40(c: Cpu, op: number): void {
-  const s = sizeV(c);
-  setReg(c, op & 7, s, inc(c, getReg(c, op & 7, s), s));
-}
-
-function op48(c: Cpu, op: number): void {
-  const s = sizeV(c);
-  setReg(c, op & 7, s, dec(c, getReg(c, op & 7, s), s));
-}
-
-function op50(c: Cpu, op: number): void {
-  const r = c.regs;
-  if (c.opsize32) c.push32(r[op & 7]);
-  else c.push16(c.regs16[(op & 7) << 1]);
-}
-
-function op58(c: Cpu, op: number): void {
-  const r = c.regs;
-  if (c.opsize32) {
-    const v = c.pop32();
-    r[op & 7] = v;
-  } else {
-    const v = c.pop16();
-    c.regs16[(op & 7) << 1] = v;
-  }
-}
 
 function op60(c: Cpu): void {
   pusha(c);
@@ -277,89 +228,15 @@ function op63(c: Cpu): void {
   arpl(c);
 }
 
-function op68(c: Cpu): void {
-  c.push(fetchImm(c, sizeV(c)), c.opsize32);
-}
-
-function op6a(c: Cpu): void {
-  c.push(fetchS8(c), c.opsize32);
-}
-
-function op69(c: Cpu, op: number): void {
-  const s = sizeV(c);
-  const m = modrm(c);
-  const a = readE(c, m, s);
-  const b = op === 0x6b ? fetchS8(c) : fetchImm(c, s);
-  setReg(c, (m >> 3) & 7, s, imul2(c, a, b, s));
-}
-
 function op6c(c: Cpu, op: number): void {
   stringOp(c, op);
 }
 
 // ---- Jcc rel8 ----
-function op70(c: Cpu, op: number): void {
-  const disp = fetchS8(c);
-  if (testCC(c, op & 15)) relJump(c, disp);
-}
 
 // ---- group 1 ----
-function op80(c: Cpu, op: number): void {
-  const s = op & 1 ? sizeV(c) : 0;
-  const m = modrm(c);
-  const o = (m >> 3) & 7;
-  if (o === 7) {
-    const a = readE(c, m, s);
-    sub(c, a, op === 0x81 ? fetchImm(c, s) : op === 0x83 ? fetchS8(c) & MASK[s] : fetch8(c), s);
-    return;
-  }
-  const a = readERmw(c, m, s);
-  const b = op === 0x81 ? fetchImm(c, s) : op === 0x83 ? fetchS8(c) & MASK[s] : fetch8(c);
-  writeE(c, m, s, alu(c, o, a, b, s));
-}
-
-function op84(c: Cpu, op: number): void {
-  const s = op & 1 ? sizeV(c) : 0;
-  const m = modrm(c);
-  andOp(c, readE(c, m, s), getReg(c, (m >> 3) & 7, s), s);
-}
-
-function op86(c: Cpu, op: number): void {
-  const s = op & 1 ? sizeV(c) : 0;
-  const m = modrm(c);
-  const reg = (m >> 3) & 7;
-  const a = readERmw(c, m, s);
-  writeE(c, m, s, getReg(c, reg, s));
-  setReg(c, reg, s, a);
-}
 
 // ---- MOV ----
-function op88(c: Cpu): void {
-  const m = modrm(c);
-  writeE(c, m, 0, getReg(c, (m >> 3) & 7, 0));
-}
-
-function op89(c: Cpu): void {
-  const r = c.regs;
-  const m = modrm(c);
-  if (c.opsize32) {
-    if (m >= 0xc0) r[m & 7] = r[(m >> 3) & 7];
-    else c.write32(c.eaSeg, c.eaOff, r[(m >> 3) & 7]);
-  } else writeE(c, m, 1, c.regs16[((m >> 3) & 7) << 1]);
-}
-
-function op8a(c: Cpu): void {
-  const m = modrm(c);
-  setReg(c, (m >> 3) & 7, 0, readE(c, m, 0));
-}
-
-function op8b(c: Cpu): void {
-  const r = c.regs;
-  const m = modrm(c);
-  if (c.opsize32) {
-    r[(m >> 3) & 7] = m >= 0xc0 ? r[m & 7] : c.read32(c.eaSeg, c.eaOff);
-  } else c.regs16[((m >> 3) & 7) << 1] = readE(c, m, 1);
-}
 
 function op8c(c: Cpu): void {
   const m = modrm(c);
@@ -368,13 +245,6 @@ function op8c(c: Cpu): void {
   // Register destination with 32-bit operand size zero-extends (P6 behaviour, as QEMU).
   if (m >= 0xc0) setReg(c, m & 7, sizeV(c), c.segSel[sr]);
   else c.write16(c.eaSeg, c.eaOff, c.segSel[sr]);
-}
-
-function op8d(c: Cpu): void {
-  const m = fetch8(c);
-  if (m >= 0xc0) c.fault(Vec.UD);
-  decodeEA(c, m);
-  setReg(c, (m >> 3) & 7, sizeV(c), c.eaOff);
 }
 
 function op8e(c: Cpu): void {
@@ -401,28 +271,6 @@ function op8f(c: Cpu): void {
     r[4] = oldSp;
     throw e;
   }
-}
-
-/** NOP; with F3 it is PAUSE, also a no-op here. */
-function op90(): void {}
-
-function op91(c: Cpu, op: number): void {
-  const s = sizeV(c);
-  const t = getReg(c, 0, s);
-  setReg(c, 0, s, getReg(c, op & 7, s));
-  setReg(c, op & 7, s, t);
-}
-
-function op98(c: Cpu): void {
-  const r = c.regs;
-  if (c.opsize32) r[0] = (r[0] << 16) >> 16;
-  else c.regs16[0] = (c.regs8[0] << 24) >> 24;
-}
-
-function op99(c: Cpu): void {
-  const r = c.regs;
-  if (c.opsize32) r[2] = r[0] >> 31;
-  else c.regs16[4] = (r[0] << 16) >> 31;
 }
 
 function op9a(c: Cpu): void {
@@ -454,76 +302,14 @@ function op9f(c: Cpu): void {
   c.regs8[1] = (readEflags(c) & 0xd5) | 2;
 }
 
-function opa0(c: Cpu, op: number): void {
-  const s = op & 1 ? sizeV(c) : 0;
-  const off = c.addr32 ? fetch32(c) >>> 0 : fetch16(c);
-  const seg = c.segOvr >= 0 ? c.segOvr : 3;
-  if (op < 0xa2) setReg(c, 0, s, c.readS(seg, off, s));
-  else c.writeS(seg, off, s, getReg(c, 0, s));
-}
-
-function opa8(c: Cpu, op: number): void {
-  const s = op & 1 ? sizeV(c) : 0;
-  andOp(c, getReg(c, 0, s), fetchImm(c, s), s);
-}
-
-function opb0(c: Cpu, op: number): void {
-  setReg(c, op & 7, 0, fetch8(c));
-}
-
-function opb8(c: Cpu, op: number): void {
-  const r = c.regs;
-  if (c.opsize32) r[op & 7] = fetch32(c);
-  else c.regs16[(op & 7) << 1] = fetch16(c);
-}
-
 // ---- shifts ----
-function opc0(c: Cpu, op: number): void {
-  const s = op & 1 ? sizeV(c) : 0;
-  const m = modrm(c);
-  const count = (op < 0xd0 ? fetch8(c) : op < 0xd2 ? 1 : c.regs8[4]) & 31;
-  const v = readERmw(c, m, s);
-  if (count !== 0) writeE(c, m, s, shift(c, (m >> 3) & 7, v, count, s));
-}
-
-function opc2(c: Cpu): void {
-  const r = c.regs;
-  const n = fetch16(c);
-  const t = c.peek(0, c.opsize32);
-  jumpNear(c, t);
-  c.setSp(r[4] + (c.opsize32 ? 4 : 2) + n);
-}
-
-function opc3(c: Cpu): void {
-  const r = c.regs;
-  const t = c.peek(0, c.opsize32);
-  jumpNear(c, t);
-  c.setSp(r[4] + (c.opsize32 ? 4 : 2));
-}
 
 function opc4(c: Cpu, op: number): void {
   loadFarPointer(c, op === 0xc4 ? 0 : 3);
 }
 
-function opc6(c: Cpu, op: number): void {
-  const s = op & 1 ? sizeV(c) : 0;
-  const m = modrm(c);
-  if ((m & 0x38) !== 0) c.fault(Vec.UD);
-  writeE(c, m, s, fetchImm(c, s));
-}
-
 function opc8(c: Cpu): void {
   enter(c);
-}
-
-/** LEAVE */
-function opc9(c: Cpu): void {
-  const r = c.regs;
-  const bp = c.stack32 ? r[5] >>> 0 : c.regs16[10];
-  const v = c.opsize32 ? c.read32(2, bp) : c.read16(2, bp);
-  c.setSp(bp + (c.opsize32 ? 4 : 2));
-  if (c.opsize32) r[5] = v;
-  else c.regs16[10] = v;
 }
 
 function opca(c: Cpu): void {
@@ -601,26 +387,9 @@ function ope6(c: Cpu, op: number): void {
   portOut(c, fetch8(c), s, getReg(c, 0, s));
 }
 
-function ope8(c: Cpu): void {
-  const disp = c.opsize32 ? fetch32(c) : (fetch16(c) << 16) >> 16;
-  const ret = c.eip;
-  const target = c.opsize32 ? (ret + disp) >>> 0 : (ret + disp) & 0xffff;
-  if (target > (c.segLimit[1] >>> 0)) c.fault(Vec.GP, 0);
-  c.push(ret, c.opsize32);
-  c.eip = target;
-}
-
-function ope9(c: Cpu): void {
-  relJump(c, c.opsize32 ? fetch32(c) : (fetch16(c) << 16) >> 16);
-}
-
 function opea(c: Cpu): void {
   const off = c.opsize32 ? fetch32(c) >>> 0 : fetch16(c);
   jmpFar(c, fetch16(c), off);
-}
-
-function opeb(c: Cpu): void {
-  relJump(c, fetchS8(c));
 }
 
 function opec(c: Cpu, op: number): void {
@@ -647,37 +416,12 @@ function opf5(c: Cpu): void {
   c.flags ^= CF;
 }
 
-function opf6(c: Cpu, op: number): void {
-  group3(c, op & 1 ? sizeV(c) : 0);
-}
-
-function opf8(c: Cpu, op: number): void {
-  settleFlags(c);
-  c.flags = (c.flags & ~CF) | (op & 1);
-}
-
 function opfa(c: Cpu): void {
   cli(c);
 }
 
 function opfb(c: Cpu): void {
   sti(c);
-}
-
-function opfc(c: Cpu): void {
-  c.flags &= ~DF;
-}
-
-function opfd(c: Cpu): void {
-  c.flags |= DF;
-}
-
-function opfe(c: Cpu): void {
-  const m = modrm(c);
-  const o = (m >> 3) & 7;
-  if (o > 1) c.fault(Vec.UD);
-  const v = readERmw(c, m, 0);
-  writeE(c, m, 0, o === 0 ? inc(c, v, 0) : dec(c, v, 0));
 }
 
 function opff(c: Cpu): void {
@@ -691,54 +435,6 @@ function opUndefined(c: Cpu): void {
 
 /** Handlers of the one-byte map, indexed by opcode. */
 const OPS: Handler[] = new Array(256).fill(opUndefined);
-OPS[0x00] = op00;
-OPS[0x01] = op00;
-OPS[0x08] = op00;
-OPS[0x09] = op00;
-OPS[0x10] = op00;
-OPS[0x11] = op00;
-OPS[0x18] = op00;
-OPS[0x19] = op00;
-OPS[0x20] = op00;
-OPS[0x21] = op00;
-OPS[0x28] = op00;
-OPS[0x29] = op00;
-OPS[0x30] = op00;
-OPS[0x31] = op00;
-OPS[0x38] = op38;
-OPS[0x39] = op38;
-OPS[0x02] = op02;
-OPS[0x03] = op02;
-OPS[0x0a] = op02;
-OPS[0x0b] = op02;
-OPS[0x12] = op02;
-OPS[0x13] = op02;
-OPS[0x1a] = op02;
-OPS[0x1b] = op02;
-OPS[0x22] = op02;
-OPS[0x23] = op02;
-OPS[0x2a] = op02;
-OPS[0x2b] = op02;
-OPS[0x32] = op02;
-OPS[0x33] = op02;
-OPS[0x3a] = op02;
-OPS[0x3b] = op02;
-OPS[0x04] = op04;
-OPS[0x05] = op04;
-OPS[0x0c] = op04;
-OPS[0x0d] = op04;
-OPS[0x14] = op04;
-OPS[0x15] = op04;
-OPS[0x1c] = op04;
-OPS[0x1d] = op04;
-OPS[0x24] = op04;
-OPS[0x25] = op04;
-OPS[0x2c] = op04;
-OPS[0x2d] = op04;
-OPS[0x34] = op04;
-OPS[0x35] = op04;
-OPS[0x3c] = op04;
-OPS[0x3d] = op04;
 OPS[0x06] = op06;
 OPS[0x0e] = op06;
 OPS[0x16] = op06;
@@ -746,51 +442,14 @@ OPS[0x1e] = op06;
 OPS[0x07] = op07;
 OPS[0x17] = op07;
 OPS[0x1f] = op07;
-OPS[0x0f] = op0f;
 OPS[0x27] = op27;
 OPS[0x2f] = op2f;
 OPS[0x37] = op37;
 OPS[0x3f] = op3f;
-OPS[0x40] = op40;
-OPS[0x41] = op40;
-OPS[0x42] = op40;
-OPS[0x43] = op40;
-OPS[0x44] = op40;
-OPS[0x45] = op40;
-OPS[0x46] = op40;
-OPS[0x47] = op40;
-OPS[0x48] = op48;
-OPS[0x49] = op48;
-OPS[0x4a] = op48;
-OPS[0x4b] = op48;
-OPS[0x4c] = op48;
-OPS[0x4d] = op48;
-OPS[0x4e] = op48;
-OPS[0x4f] = op48;
-OPS[0x50] = op50;
-OPS[0x51] = op50;
-OPS[0x52] = op50;
-OPS[0x53] = op50;
-OPS[0x54] = op50;
-OPS[0x55] = op50;
-OPS[0x56] = op50;
-OPS[0x57] = op50;
-OPS[0x58] = op58;
-OPS[0x59] = op58;
-OPS[0x5a] = op58;
-OPS[0x5b] = op58;
-OPS[0x5c] = op58;
-OPS[0x5d] = op58;
-OPS[0x5e] = op58;
-OPS[0x5f] = op58;
 OPS[0x60] = op60;
 OPS[0x61] = op61;
 OPS[0x62] = op62;
 OPS[0x63] = op63;
-OPS[0x68] = op68;
-OPS[0x6a] = op6a;
-OPS[0x69] = op69;
-OPS[0x6b] = op69;
 OPS[0x6c] = op6c;
 OPS[0x6d] = op6c;
 OPS[0x6e] = op6c;
@@ -805,90 +464,18 @@ OPS[0xac] = op6c;
 OPS[0xad] = op6c;
 OPS[0xae] = op6c;
 OPS[0xaf] = op6c;
-OPS[0x70] = op70;
-OPS[0x71] = op70;
-OPS[0x72] = op70;
-OPS[0x73] = op70;
-OPS[0x74] = op70;
-OPS[0x75] = op70;
-OPS[0x76] = op70;
-OPS[0x77] = op70;
-OPS[0x78] = op70;
-OPS[0x79] = op70;
-OPS[0x7a] = op70;
-OPS[0x7b] = op70;
-OPS[0x7c] = op70;
-OPS[0x7d] = op70;
-OPS[0x7e] = op70;
-OPS[0x7f] = op70;
-OPS[0x80] = op80;
-OPS[0x81] = op80;
-OPS[0x82] = op80;
-OPS[0x83] = op80;
-OPS[0x84] = op84;
-OPS[0x85] = op84;
-OPS[0x86] = op86;
-OPS[0x87] = op86;
-OPS[0x88] = op88;
-OPS[0x89] = op89;
-OPS[0x8a] = op8a;
-OPS[0x8b] = op8b;
 OPS[0x8c] = op8c;
-OPS[0x8d] = op8d;
 OPS[0x8e] = op8e;
 OPS[0x8f] = op8f;
-OPS[0x90] = op90;
-OPS[0x91] = op91;
-OPS[0x92] = op91;
-OPS[0x93] = op91;
-OPS[0x94] = op91;
-OPS[0x95] = op91;
-OPS[0x96] = op91;
-OPS[0x97] = op91;
-OPS[0x98] = op98;
-OPS[0x99] = op99;
 OPS[0x9a] = op9a;
 OPS[0x9b] = op9b;
 OPS[0x9c] = op9c;
 OPS[0x9d] = op9d;
 OPS[0x9e] = op9e;
 OPS[0x9f] = op9f;
-OPS[0xa0] = opa0;
-OPS[0xa1] = opa0;
-OPS[0xa2] = opa0;
-OPS[0xa3] = opa0;
-OPS[0xa8] = opa8;
-OPS[0xa9] = opa8;
-OPS[0xb0] = opb0;
-OPS[0xb1] = opb0;
-OPS[0xb2] = opb0;
-OPS[0xb3] = opb0;
-OPS[0xb4] = opb0;
-OPS[0xb5] = opb0;
-OPS[0xb6] = opb0;
-OPS[0xb7] = opb0;
-OPS[0xb8] = opb8;
-OPS[0xb9] = opb8;
-OPS[0xba] = opb8;
-OPS[0xbb] = opb8;
-OPS[0xbc] = opb8;
-OPS[0xbd] = opb8;
-OPS[0xbe] = opb8;
-OPS[0xbf] = opb8;
-OPS[0xc0] = opc0;
-OPS[0xc1] = opc0;
-OPS[0xd0] = opc0;
-OPS[0xd1] = opc0;
-OPS[0xd2] = opc0;
-OPS[0xd3] = opc0;
-OPS[0xc2] = opc2;
-OPS[0xc3] = opc3;
 OPS[0xc4] = opc4;
 OPS[0xc5] = opc4;
-OPS[0xc6] = opc6;
-OPS[0xc7] = opc6;
 OPS[0xc8] = opc8;
-OPS[0xc9] = opc9;
 OPS[0xca] = opca;
 OPS[0xcb] = opcb;
 OPS[0xcc] = opcc;
@@ -915,10 +502,7 @@ OPS[0xe4] = ope4;
 OPS[0xe5] = ope4;
 OPS[0xe6] = ope6;
 OPS[0xe7] = ope6;
-OPS[0xe8] = ope8;
-OPS[0xe9] = ope9;
 OPS[0xea] = opea;
-OPS[0xeb] = opeb;
 OPS[0xec] = opec;
 OPS[0xed] = opec;
 OPS[0xee] = opee;
@@ -926,15 +510,8 @@ OPS[0xef] = opee;
 OPS[0xf1] = opf1;
 OPS[0xf4] = opf4;
 OPS[0xf5] = opf5;
-OPS[0xf6] = opf6;
-OPS[0xf7] = opf6;
-OPS[0xf8] = opf8;
-OPS[0xf9] = opf8;
 OPS[0xfa] = opfa;
 OPS[0xfb] = opfb;
-OPS[0xfc] = opfc;
-OPS[0xfd] = opfd;
-OPS[0xfe] = opfe;
 OPS[0xff] = opff;
 
 function shadowSS(c: Cpu): void {
@@ -1049,72 +626,15 @@ function enter(c: Cpu): void {
   c.setSp(newSp);
 }
 
-function group3(c: Cpu, s: number): void {
-  const m = modrm(c);
-  const o = (m >> 3) & 7;
-  switch (o) {
-    case 0:
-    case 1:
-      andOp(c, readE(c, m, s), fetchImm(c, s), s);
-      return;
-    case 2:
-      writeE(c, m, s, ~readERmw(c, m, s) & MASK[s]);
-      return;
-    case 3:
-      writeE(c, m, s, sub(c, 0, readERmw(c, m, s), s));
-      return;
-    case 4:
-      mul(c, readE(c, m, s), s);
-      return;
-    case 5:
-      imul1(c, readE(c, m, s), s);
-      return;
-    case 6:
-      div(c, readE(c, m, s), s);
-      return;
-    default:
-      idiv(c, readE(c, m, s), s);
-      return;
-  }
-}
-
+/** FF /3 CALL m16:16/32 and FF /5 JMP m16:16/32 (translate.ts handles the near forms). */
 function group5(c: Cpu): void {
   const m = modrm(c);
   const o = (m >> 3) & 7;
-  const s = sizeV(c);
-  switch (o) {
-    case 0:
-    case 1: {
-      const v = readERmw(c, m, s);
-      writeE(c, m, s, o === 0 ? inc(c, v, s) : dec(c, v, s));
-      return;
-    }
-    case 2: {
-      const t = readE(c, m, s);
-      const target = c.opsize32 ? t >>> 0 : t & 0xffff;
-      if (target > (c.segLimit[1] >>> 0)) c.fault(Vec.GP, 0);
-      c.push(c.eip, c.opsize32);
-      c.eip = target;
-      return;
-    }
-    case 3:
-    case 5: {
-      if (m >= 0xc0) c.fault(Vec.UD);
-      const off = c.opsize32 ? c.read32(c.eaSeg, c.eaOff) >>> 0 : c.read16(c.eaSeg, c.eaOff);
-      const sel = c.read16(c.eaSeg, eaPlus(c, s === 2 ? 4 : 2));
-      if (o === 3) callFar(c, sel, off, c.opsize32);
-      else jmpFar(c, sel, off);
-      return;
-    }
-    case 4:
-      jumpNear(c, readE(c, m, s));
-      return;
-    case 6:
-      c.push(readE(c, m, s), c.opsize32);
-      return;
-    default:
-      c.fault(Vec.UD);
-  }
+  if ((o !== 3 && o !== 5) || m >= 0xc0) c.fault(Vec.UD);
+  const off = c.opsize32 ? c.read32(c.eaSeg, c.eaOff) >>> 0 : c.read16(c.eaSeg, c.eaOff);
+  const sel = c.read16(c.eaSeg, eaPlus(c, c.opsize32 ? 4 : 2));
+  if (o === 3) callFar(c, sel, off, c.opsize32);
+  else jmpFar(c, sel, off);
 }
 
 // =================== two-byte opcodes ===================
@@ -1180,23 +700,6 @@ function op0f35(c: Cpu): void {
   sysexit(c);
 }
 
-function op0f40(c: Cpu, op: number): void {
-  const s = sizeV(c);
-  const m = modrm(c);
-  const v = readE(c, m, s); // the source is read (and may fault) even when false
-  if (testCC(c, op & 15)) setReg(c, (m >> 3) & 7, s, v);
-}
-
-function op0f80(c: Cpu, op: number): void {
-  const disp = c.opsize32 ? fetch32(c) : (fetch16(c) << 16) >> 16;
-  if (testCC(c, op & 15)) relJump(c, disp);
-}
-
-function op0f90(c: Cpu, op: number): void {
-  const m = modrm(c);
-  writeE(c, m, 0, testCC(c, op & 15) ? 1 : 0);
-}
-
 function op0fa0(c: Cpu, op: number): void {
   c.push(c.segSel[op === 0xa0 ? 4 : 5], c.opsize32);
 }
@@ -1227,13 +730,6 @@ function op0fa4(c: Cpu, op: number): void {
   }
 }
 
-function op0faf(c: Cpu): void {
-  const s = sizeV(c);
-  const m = modrm(c);
-  const reg = (m >> 3) & 7;
-  setReg(c, reg, s, imul2(c, getReg(c, reg, s), readE(c, m, s), s));
-}
-
 function op0fb0(c: Cpu, op: number): void {
   // CMPXCHG: the destination is always written (with its old value on failure), SDM Vol.2.
   const s = op & 1 ? sizeV(c) : 0;
@@ -1255,14 +751,6 @@ function op0fb2(c: Cpu): void {
 
 function op0fb4(c: Cpu, op: number): void {
   loadFarPointer(c, op - 0xb0);
-}
-
-function op0fb6(c: Cpu, op: number): void {
-  const m = modrm(c);
-  const ss = op & 1 ? 1 : 0;
-  let v = readE(c, m, ss);
-  if (op >= 0xbe) v = ss ? (v << 16) >> 16 : (v << 24) >> 24;
-  setReg(c, (m >> 3) & 7, sizeV(c), v);
 }
 
 function op0fbc(c: Cpu, op: number): void {
@@ -1330,54 +818,6 @@ OPS_0F[0x31] = op0f31;
 OPS_0F[0x32] = op0f32;
 OPS_0F[0x34] = op0f34;
 OPS_0F[0x35] = op0f35;
-OPS_0F[0x40] = op0f40;
-OPS_0F[0x41] = op0f40;
-OPS_0F[0x42] = op0f40;
-OPS_0F[0x43] = op0f40;
-OPS_0F[0x44] = op0f40;
-OPS_0F[0x45] = op0f40;
-OPS_0F[0x46] = op0f40;
-OPS_0F[0x47] = op0f40;
-OPS_0F[0x48] = op0f40;
-OPS_0F[0x49] = op0f40;
-OPS_0F[0x4a] = op0f40;
-OPS_0F[0x4b] = op0f40;
-OPS_0F[0x4c] = op0f40;
-OPS_0F[0x4d] = op0f40;
-OPS_0F[0x4e] = op0f40;
-OPS_0F[0x4f] = op0f40;
-OPS_0F[0x80] = op0f80;
-OPS_0F[0x81] = op0f80;
-OPS_0F[0x82] = op0f80;
-OPS_0F[0x83] = op0f80;
-OPS_0F[0x84] = op0f80;
-OPS_0F[0x85] = op0f80;
-OPS_0F[0x86] = op0f80;
-OPS_0F[0x87] = op0f80;
-OPS_0F[0x88] = op0f80;
-OPS_0F[0x89] = op0f80;
-OPS_0F[0x8a] = op0f80;
-OPS_0F[0x8b] = op0f80;
-OPS_0F[0x8c] = op0f80;
-OPS_0F[0x8d] = op0f80;
-OPS_0F[0x8e] = op0f80;
-OPS_0F[0x8f] = op0f80;
-OPS_0F[0x90] = op0f90;
-OPS_0F[0x91] = op0f90;
-OPS_0F[0x92] = op0f90;
-OPS_0F[0x93] = op0f90;
-OPS_0F[0x94] = op0f90;
-OPS_0F[0x95] = op0f90;
-OPS_0F[0x96] = op0f90;
-OPS_0F[0x97] = op0f90;
-OPS_0F[0x98] = op0f90;
-OPS_0F[0x99] = op0f90;
-OPS_0F[0x9a] = op0f90;
-OPS_0F[0x9b] = op0f90;
-OPS_0F[0x9c] = op0f90;
-OPS_0F[0x9d] = op0f90;
-OPS_0F[0x9e] = op0f90;
-OPS_0F[0x9f] = op0f90;
 OPS_0F[0xa0] = op0fa0;
 OPS_0F[0xa8] = op0fa0;
 OPS_0F[0xa1] = op0fa1;
@@ -1392,16 +832,11 @@ OPS_0F[0xa4] = op0fa4;
 OPS_0F[0xa5] = op0fa4;
 OPS_0F[0xac] = op0fa4;
 OPS_0F[0xad] = op0fa4;
-OPS_0F[0xaf] = op0faf;
 OPS_0F[0xb0] = op0fb0;
 OPS_0F[0xb1] = op0fb0;
 OPS_0F[0xb2] = op0fb2;
 OPS_0F[0xb4] = op0fb4;
 OPS_0F[0xb5] = op0fb4;
-OPS_0F[0xb6] = op0fb6;
-OPS_0F[0xb7] = op0fb6;
-OPS_0F[0xbe] = op0fb6;
-OPS_0F[0xbf] = op0fb6;
 OPS_0F[0xbc] = op0fbc;
 OPS_0F[0xbd] = op0fbc;
 OPS_0F[0xc0] = op0fc0;

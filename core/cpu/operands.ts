@@ -90,68 +90,87 @@ export function modrm(c: Cpu): number {
 
 /** Decodes the memory operand of ModRM `m` into eaOff/eaSeg (SDM Vol.2 2.1.5). */
 export function decodeEA(c: Cpu, m: number): void {
+  decodeEAParts(c, m);
+  c.eaOff = eaOffset(c, c.eaBase, c.eaIndex, c.eaScale, c.eaDisp, c.addr32);
+}
+
+/**
+ * Decodes the memory operand of ModRM `m` (and its SIB/displacement bytes) into the register-
+ * independent parts eaBase/eaIndex/eaScale/eaDisp/eaSeg, so that a decoded instruction can be
+ * re-executed with other register values. Registers are GPR numbers (-1 none); with 16-bit
+ * addressing they name the 16-bit registers of the BX/BP/SI/DI forms.
+ */
+export function decodeEAParts(c: Cpu, m: number): void {
   const mod = m >> 6, rm = m & 7;
-  const r = c.regs;
   let seg = 3;
-  let off: number;
+  let base = -1, index = -1, scale = 0, disp = 0;
   if (c.addr32) {
     if (rm === 4) {
       const sib = fetch8(c);
-      const base = sib & 7, idx = (sib >> 3) & 7;
-      if (base === 5 && mod === 0) off = fetch32(c);
+      const b = sib & 7, i = (sib >> 3) & 7;
+      if (b === 5 && mod === 0) disp = fetch32(c);
       else {
-        off = r[base];
-        if (base === 4 || base === 5) seg = 2;
+        base = b;
+        if (b === 4 || b === 5) seg = 2;
       }
-      if (idx !== 4) off += r[idx] << (sib >> 6);
+      if (i !== 4) {
+        index = i;
+        scale = sib >> 6;
+      }
     } else if (rm === 5 && mod === 0) {
-      off = fetch32(c);
+      disp = fetch32(c);
     } else {
-      off = r[rm];
+      base = rm;
       if (rm === 5) seg = 2;
     }
-    if (mod === 1) off += fetchS8(c);
-    else if (mod === 2) off += fetch32(c);
-    c.eaOff = off >>> 0;
+    if (mod === 1) disp += fetchS8(c);
+    else if (mod === 2) disp = (disp + fetch32(c)) | 0;
   } else {
-    const r16 = c.regs16;
-    switch (rm) {
-      case 0:
-        off = r16[6] + r16[12];
-        break;
-      case 1:
-        off = r16[6] + r16[14];
-        break;
-      case 2:
-        off = r16[10] + r16[12];
-        seg = 2;
-        break;
-      case 3:
-        off = r16[10] + r16[14];
-        seg = 2;
-        break;
-      case 4:
-        off = r16[12];
-        break;
-      case 5:
-        off = r16[14];
-        break;
-      case 6:
-        if (mod === 0) off = fetch16(c);
-        else {
-          off = r16[10];
-          seg = 2;
-        }
-        break;
-      default:
-        off = r16[6];
-        break;
+    // [BX+SI] [BX+DI] [BP+SI] [BP+DI] [SI] [DI] [BP]/disp16 [BX]
+    base = BASE16[rm];
+    index = INDEX16[rm];
+    if (rm === 2 || rm === 3) seg = 2;
+    if (rm === 6) {
+      if (mod === 0) {
+        base = -1;
+        disp = fetch16(c);
+      } else seg = 2;
     }
-    if (mod === 1) off += fetchS8(c);
-    else if (mod === 2) off += fetch16(c);
-    c.eaOff = off & 0xffff;
+    if (mod === 1) disp += fetchS8(c);
+    else if (mod === 2) disp += fetch16(c);
   }
+  c.eaBase = base;
+  c.eaIndex = index;
+  c.eaScale = scale;
+  c.eaDisp = disp;
   c.eaSeg = c.segOvr >= 0 ? c.segOvr : seg;
+}
+
+/** 16-bit ModRM forms by r/m: base (BX 3, BP 5) and index (SI 6, DI 7) registers, -1 none. */
+const BASE16 = new Int8Array([3, 3, 5, 5, -1, -1, 5, 3]);
+const INDEX16 = new Int8Array([6, 7, 6, 7, 6, 7, -1, -1]);
+
+/** Offset of a decoded memory operand with the current register values. */
+export function eaOffset(
+  c: Cpu,
+  base: number,
+  index: number,
+  scale: number,
+  disp: number,
+  a32: boolean,
+): number {
+  if (a32) {
+    const r = c.regs;
+    let off = disp;
+    if (base >= 0) off += r[base];
+    if (index >= 0) off += r[index] << scale;
+    return off >>> 0;
+  }
+  const r16 = c.regs16;
+  let off = disp;
+  if (base >= 0) off += r16[base << 1];
+  if (index >= 0) off += r16[index << 1];
+  return off & 0xffff;
 }
 
 export function getReg(c: Cpu, r: number, s: number): number {

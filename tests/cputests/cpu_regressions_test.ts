@@ -110,6 +110,27 @@ Deno.test({
 
 Deno.test({
   ...opts,
+  name: "IRET restoring RF=1 resumes past a DR0 execution breakpoint",
+  async fn() {
+    // SDM Vol.3 17.3.1.1: a #DB handler sets RF in the saved EFLAGS so that the IRET back to the
+    // breakpointed instruction does not fault again (single_step.elf loops forever otherwise).
+    const { cpu, memory } = await flatCpu([0x90, 0x90, 0x90]);
+    // #DB handler: or dword [esp+8], 0x10000 ; inc esi ; iret
+    memory.load(
+      handler(1),
+      Uint8Array.of(0x81, 0x4c, 0x24, 0x08, 0x00, 0x00, 0x01, 0x00, 0x46, 0xcf),
+    );
+    cpu.dr[0] = 0x1001;
+    cpu.dr[7] = 0x401;
+    cpu.regs[6] = 0;
+    for (let i = 0; i < 8 && cpu.eip !== 0x1003; i++) cpu.step();
+    assert.equal(cpu.eip, 0x1003, "the NOP at the breakpoint must execute after the IRET");
+    assert.equal(cpu.regs[6], 1, "exactly one #DB");
+  },
+});
+
+Deno.test({
+  ...opts,
   name: "x87 FLD1 executes (no #UD)",
   async fn() {
     // x87.elf: fninit; fldcw; fld1; fldz; fdivrp makes #Z pending, then FWAIT raises #MF.

@@ -46,6 +46,8 @@ export interface LockstepCpu {
   idtrLimit: number;
   step(): string;
   requestStop(): void;
+  /** DR0..DR7 when the CPU models debug registers. */
+  dr?: Int32Array;
   /** Present in pvreplay's CPU: recompute derived mode/segment state after direct writes. */
   updateMode?(): void;
   flushTlb?(all: boolean): void;
@@ -88,6 +90,17 @@ function externalRegs(op: number, op2: number): number {
   if (op2 === 0xa2) return 0b1111;
   if (op2 === 0x31 || op2 === 0x32) return 0b101;
   return 0;
+}
+
+/** True when an enabled execute breakpoint (R/W = 00) in DR0-3 matches `lin` and RF is clear. */
+function hitsInstructionBreakpoint(dr: Int32Array, lin: number, eflags: number): boolean {
+  if (eflags & RF) return false;
+  for (let i = 0; i < 4; i++) {
+    const enabled = (dr[7] >>> (2 * i)) & 3;
+    const rw = (dr[7] >>> (16 + 4 * i)) & 3;
+    if (enabled && rw === 0 && dr[i] >>> 0 === lin) return true;
+  }
+  return false;
 }
 
 /** One architectural state as compared by lockstep. */
@@ -313,6 +326,14 @@ export class Lockstep {
       if (this.exitCode >= 0) {
         n++;
         return done("exit");
+      }
+      // QEMU raises an instruction breakpoint (DR0-3) on the next instruction within the same gdb
+      // step; pvreplay at the next boundary. Let pvreplay deliver it now too.
+      if (
+        cpu.dr &&
+        hitsInstructionBreakpoint(cpu.dr, (cpu.segBase[1] + cpu.eip) >>> 0, cpu.getEflags())
+      ) {
+        cpu.step();
       }
       let stop = await gdb.step();
       if (stop.startsWith("W") || stop.startsWith("X")) return done("exit");

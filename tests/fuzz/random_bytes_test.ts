@@ -58,19 +58,19 @@ async function fuzz(mode: "real" | "pm", seed: number, insns: number): Promise<F
   for (let a = CODE_LO; a < CODE_HI; a++) memory.ram[a] = r.u32();
   // Restores the vector tables (random code may have overwritten them).
   const tables = () => {
-    for (let v = 0; v < 256; v++) memory.ram.set([0xeb, 0xfe, 0x90, 0x90], STUBS + 4 * v);
+    for (let v = 0; v < 256; v++) memory.write32(STUBS + 4 * v, 0x9090feeb); // jmp . ; nop ; nop
     // Real-mode IVT at 0 and the protected-mode GDT/IDT.
     for (let v = 0; v < 256; v++) {
-      memory.view.setUint16(4 * v, (STUBS & 0xf) + 4 * v, true);
-      memory.view.setUint16(4 * v + 2, STUBS >> 4, true);
+      memory.write16(4 * v, (STUBS & 0xf) + 4 * v);
+      memory.write16(4 * v + 2, STUBS >> 4);
       const off = STUBS + 4 * v;
-      memory.view.setUint32(IDT + 8 * v, (0x08 << 16) | (off & 0xffff), true);
-      memory.view.setUint32(IDT + 8 * v + 4, (off & 0xffff0000) | 0x8e00, true);
+      memory.write32(IDT + 8 * v, (0x08 << 16) | (off & 0xffff));
+      memory.write32(IDT + 8 * v + 4, (off & 0xffff0000) | 0x8e00);
     }
-    memory.view.setUint32(GDT + 8, 0x0000ffff, true);
-    memory.view.setUint32(GDT + 12, 0x00cf9b00, true);
-    memory.view.setUint32(GDT + 16, 0x0000ffff, true);
-    memory.view.setUint32(GDT + 20, 0x00cf9300, true);
+    memory.write32(GDT + 8, 0x0000ffff);
+    memory.write32(GDT + 12, 0x00cf9b00);
+    memory.write32(GDT + 16, 0x0000ffff);
+    memory.write32(GDT + 20, 0x00cf9300);
   };
   const reseed = () => {
     tables();
@@ -78,7 +78,8 @@ async function fuzz(mode: "real" | "pm", seed: number, insns: number): Promise<F
     for (let i = 0; i < 8; i++) cpu.regs[i] = r.u32();
     cpu.regs[4] = 0xf000;
     const eip = CODE_LO + r.below(CODE_HI - CODE_LO - 64);
-    for (let a = eip; a < eip + 64; a++) memory.ram[a] = r.u32();
+    // Through the write path, so the CPU's decoded-code cache sees the new bytes.
+    for (let a = eip; a < eip + 64; a++) memory.write8(a, r.u32());
     if (mode === "real") {
       for (let i = 0; i < 6; i++) {
         cpu.segSel[i] = 0;

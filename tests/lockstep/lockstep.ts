@@ -384,6 +384,10 @@ export class Lockstep {
   /** Writes `bytes` at physical (= linear, paging off) `addr` in both emulators. */
   async writeBoth(addr: number, bytes: Uint8Array): Promise<void> {
     this.memory.load(addr, bytes);
+    // `load` bypasses the write path: tell the CPU's decode cache about the new code.
+    for (let page = addr >>> 12; page <= (addr + bytes.length - 1) >>> 12; page++) {
+      if (this.memory.codePages[page] !== 0) this.memory.onCodeWrite(page);
+    }
     await this.qemu.gdb.writeMemory(addr, bytes);
   }
 

@@ -5,27 +5,39 @@
  */
 
 import { parseArgs } from "node:util";
+import { isElf, parseElf, SymbolTable } from "../core/loaders/elf.ts";
 import { type CliIo, stdio } from "../traces/cli_io.ts";
 import { type DiffTolerances, diffTraces, parseTolerance } from "../traces/diff.ts";
 import { diffToHtml, diffToJson, formatDiffText } from "../traces/diff_format.ts";
 import { TraceFormatError } from "../traces/format.ts";
+import type { TraceHeader } from "../traces/header.ts";
+import { sha256Hex } from "../traces/session.ts";
+import { IMAGE_DIR } from "../traces/suite.ts";
 import { parseNmSymbols, type Symbolizer } from "../traces/symbols.ts";
 
 const USAGE = `usage: pvreplay diff A.pvt B.pvt [options]
 
-Aligns the canonical operations of two traces (patience anchors + Myers diff, streamed
-through a bounded window) and classifies each divergence: missing, extra, reordered,
-arguments, units, result, trap, state (timing with an icount tolerance).
+Aligns the canonical operations of two traces, plus hypercalls and markers (patience
+anchors + Myers diff, streamed through a bounded window), and classifies each divergence:
+missing, extra, reordered, arguments, units, result, trap, state (timing with an icount
+tolerance). Consecutive events with the same operation and equal non-time-valued fields
+form a run (a polling loop); runs of different length are one 'repeats' divergence,
+reported but not counted as a difference unless --exact-repeats.
 
 options:
-  --context N          events of context around the first divergence (default 3)
+  --context N          runs of context around the first divergence (default 3)
+  --list N             divergences listed in the text report (default 20)
   --json               JSON report on stdout (docs/trace-format.md section 9.5)
   --html FILE          also write a self-contained side-by-side HTML report
-  --tolerance K=V      time=1000ns (ns|us|ms|s), addr=0x1000, icount=N (default:
-                       icount ignored, others exact); repeatable
+  --tolerance K=V      time=1000ns (ns|us|ms|s), addr=0x1000, icount=N; repeatable.
+                       Default: time=1ms when the traces' backends (or profiles) differ,
+                       else 0; addr=0; icount ignored. TSC values are compared in ns.
+  --exact-repeats      repeat-count differences make the traces different
   --all-events         also align events without a canonical op, by kind:name
-  --window N           alignment window in events per side (default 4096)
-  --symbols FILE       nm output of the guest kernel, to name EIPs
+  --window N           alignment window in runs per side (default 4096)
+  --symbols FILE       nm output of the guest kernel, to name EIPs (default: the symbol
+                       table of the guest ELF named in each header, if found in
+                       ${IMAGE_DIR}/ with the recorded SHA-256)
   --help               this text
 
 exit status: 0 equivalent, 1 different, 2 error (unreadable or corrupt trace, bad usage).
@@ -54,13 +66,15 @@ function run(args: string[], io: CliIo): number {
   let parsed;
   const tolerances: Partial<DiffTolerances> = {};
   let symbolize: Symbolizer | undefined;
-  let context = 3, window = 4096;
+  let context = 3, window = 4096, list = 20;
   try {
     parsed = parseArgs({
       args,
       allowPositionals: true,
       options: {
         context: { type: "string" },
+        list: { type: "string" },
+        "exact-repeats": { type: "boolean" },
         json: { type: "boolean" },
         html: { type: "string" },
         tolerance: { type: "string", multiple: true },
@@ -84,6 +98,7 @@ function run(args: string[], io: CliIo): number {
     };
     context = int("context", parsed.values.context, 3, 0);
     window = int("window", parsed.values.window, 4096, 32);
+    list = int("list", parsed.values.list, 20, 0);
     for (const t of parsed.values.tolerance ?? []) {
       const [k, v] = parseTolerance(t);
       tolerances[k] = v;
@@ -103,6 +118,7 @@ function run(args: string[], io: CliIo): number {
       context,
       window,
       tolerances,
+      exactRepeats: parsed.values["exact-repeats"] ?? false,
     });
   } catch (e) {
     if (e instanceof TraceFormatError || e instanceof Deno.errors.NotFound) {
@@ -111,7 +127,15 @@ function run(args: string[], io: CliIo): number {
     }
     throw e;
   }
-  const ctx = { labelA: fa, labelB: fb, a: result.a, b: result.b, symbolize };
+  const ctx = {
+    labelA: fa,
+    labelB: fb,
+    a: result.a,
+    b: result.b,
+    symbolizeA: symbolize ?? guestSymbolizer(result.a.header, io),
+    symbolizeB: symbolize ?? guestSymbolizer(result.b.header, io),
+    list,
+  };
   for (const [label, s] of [[fa, result.a], [fb, result.b]] as const) {
     if (s.truncation) {
       io.err(
@@ -134,4 +158,31 @@ function run(args: string[], io: CliIo): number {
       : formatDiffText(result.report, ctx),
   );
   return result.report.same ? 0 : 1;
+}
+
+/**
+ * Names EIPs from the symbol table of the guest ELF the header names, when that image is in
+ * the project's image directory with the recorded SHA-256 (another build's symbols would lie).
+ */
+function guestSymbolizer(h: TraceHeader, io: CliIo): Symbolizer | undefined {
+  if (!/^[\w.+-]+$/.test(h.guest.name)) return undefined; // a bare file name, never a path
+  const url = new URL(`../${IMAGE_DIR}/${h.guest.name}`, import.meta.url);
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(url);
+  } catch {
+    return undefined;
+  }
+  if (!isElf(bytes) || sha256Hex(bytes) !== h.guest.sha256) return undefined;
+  let table: SymbolTable;
+  try {
+    table = new SymbolTable(parseElf(bytes, url.pathname).symbols);
+  } catch (e) {
+    io.err(`pvreplay diff: warning: no symbols from ${url.pathname}: ${(e as Error).message}\n`);
+    return undefined;
+  }
+  return (eip) => {
+    const f = table.functionAt(eip >>> 0);
+    return f === undefined ? null : f.offset ? `${f.name}+0x${f.offset.toString(16)}` : f.name;
+  };
 }

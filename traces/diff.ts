@@ -1,21 +1,28 @@
 /**
- * Streaming diff of two event streams, aligned on canonical operations (`op`), or on every
- * event keyed by `kind:name` with `allEvents`. Equal events are consumed by a fast path without
- * any alignment structure; at a mismatch both streams are buffered up to a window, aligned
- * patience-style (unique keys as anchors, longest increasing subsequence) with Myers' O(ND)
- * diff between anchors, and every divergence is classified (see {@link DivergenceClass} and
- * `docs/trace-format.md` §9). Memory is bounded by the window, not by trace length.
+ * Streaming diff of two event streams, aligned on canonical operations (`op`) plus the
+ * paravirtual events no op describes (hypercalls, markers), or on every event keyed by
+ * `kind:name` with `allEvents`. Consecutive events with the same key and equal non-time-valued
+ * fields are collapsed into **runs** (a polling loop is one run), so loops that iterate a
+ * different number of times differ by a repeat count, not by thousands of events. Equal runs are
+ * consumed by a fast path without any alignment structure; at a mismatch both streams are
+ * buffered up to a window of runs, aligned patience-style (unique keys as anchors, longest
+ * increasing subsequence) with Myers' O(ND) diff between anchors, and every divergence is
+ * classified (see {@link DivergenceClass} and `docs/trace-format.md` §9). Time-valued fields
+ * (TSC, ns, wall clock, timer deadlines) are compared in nanoseconds within the `time`
+ * tolerance, which defaults to 1 ms between traces of different backends
+ * ({@link defaultTolerances}). Memory is bounded by the window, not by trace length.
  *
  * @module
  */
 
+import { CANONICAL_OPS } from "../backends/canonical_ops.ts";
 import type { TraceEvent } from "./event.ts";
 import type { TraceHeader } from "./header.ts";
 import { type TraceFooter, TraceReader, type TraceTruncation } from "./reader.ts";
 
 /**
  * How two streams differ at one point:
- * - `missing`: an event of A has no counterpart in B; `extra`: the reverse;
+ * - `missing`: an event (run) of A has no counterpart in B; `extra`: the reverse;
  * - `reordered`: the same operation occurs in both but at a different place;
  * - `arguments`: same operation, different canonical arguments (raw args with `allEvents`);
  * - `units`: arguments differ by a known unit factor (ns vs TSC ticks, instructions, ...);
@@ -23,7 +30,9 @@ import { type TraceFooter, TraceReader, type TraceTruncation } from "./reader.ts
  * - `trap`: different exception/interrupt vector, error code or CR2 (or a trap replaced by
  *   another trap at the same place);
  * - `state`: the architectural state effects differ;
- * - `timing`: icount differs beyond the `icount` tolerance (only when one is given).
+ * - `timing`: icount differs beyond the `icount` tolerance (only when one is given);
+ * - `repeats`: two aligned runs repeat a different number of times (a polling loop that ran
+ *   longer); reported, but it makes traces differ only with `exactRepeats`.
  */
 export type DivergenceClass =
   | "missing"
@@ -34,7 +43,8 @@ export type DivergenceClass =
   | "result"
   | "trap"
   | "state"
-  | "timing";
+  | "timing"
+  | "repeats";
 
 /** All classes, in report order. */
 export const DIVERGENCE_CLASSES: readonly DivergenceClass[] = [
@@ -47,16 +57,45 @@ export const DIVERGENCE_CLASSES: readonly DivergenceClass[] = [
   "trap",
   "state",
   "timing",
+  "repeats",
 ];
 
 /** Per-field tolerances (absolute). */
 export interface DiffTolerances {
-  /** Nanoseconds, for time-valued canonical arguments and the TIMER state. */
+  /** Nanoseconds, for time-valued arguments and results (TSC converted) and the TIMER state. */
   time: number;
   /** Bytes, for address-valued canonical arguments, CR2 and CR2/CR3 state. */
   addr: number;
   /** Instructions; `Infinity` (the default) ignores icount. */
   icount: number;
+}
+
+/**
+ * Default `time` tolerance between traces recorded on different backends (or profiles): 1 ms of
+ * virtual time. Virtual time is the instruction count, and the same guest executes slightly
+ * different instruction counts on two backends (a cheaper `sched_clock`, an extra probe), so
+ * every later TSC value or timer deadline is shifted; the largest shift in the bundled scenarios
+ * is ~0.5 ms (`docs/native-vs-kvm.md`).
+ */
+export const CROSS_BACKEND_TIME_TOLERANCE_NS = 1_000_000;
+
+/**
+ * The tolerances a diff of traces with headers `a` and `b` uses unless told otherwise: `time` =
+ * {@link CROSS_BACKEND_TIME_TOLERANCE_NS} when the backend name or profile differs, else 0
+ * (same backend: deterministic, so exact); `addr` 0; icount ignored.
+ *
+ * @example
+ * ```ts
+ * import { defaultTolerances } from "./diff.ts";
+ * import type { TraceHeader } from "./header.ts";
+ * const h = (name: string) => ({ backend: { name, profile: "x" } }) as TraceHeader;
+ * console.assert(defaultTolerances(h("native"), h("kvm")).time === 1_000_000);
+ * console.assert(defaultTolerances(h("kvm"), h("kvm")).time === 0);
+ * ```
+ */
+export function defaultTolerances(a: TraceHeader, b: TraceHeader): DiffTolerances {
+  const cross = a.backend.name !== b.backend.name || a.backend.profile !== b.backend.profile;
+  return { time: cross ? CROSS_BACKEND_TIME_TOLERANCE_NS : 0, addr: 0, icount: Infinity };
 }
 
 /** A known unit factor: `b = a * factor` means B used a unit `factor` times finer. */
@@ -65,20 +104,44 @@ export interface UnitFactor {
   label: string;
 }
 
-/** Kind of a canonical argument, for tolerances. */
-export type ArgKind = "time" | "addr" | "plain";
+/**
+ * Kind of a canonical argument, for tolerances and run collapsing:
+ * - `time`: nanoseconds;
+ * - `tsc`: TSC ticks; two consecutive `tsc` arguments are the (lo, hi) halves of one value,
+ *   converted to ns with each side's TSC rate;
+ * - `seconds`: whole seconds; a `time` argument right after it is its nanosecond part (a wall
+ *   clock `(sec, nsec)`);
+ * - `addr`: an address or frame (the `addr` tolerance);
+ * - `plain`: compared exactly.
+ *
+ * `time`, `tsc` and `seconds` are time-valued: they may differ between equal runs.
+ */
+export type ArgKind = "time" | "tsc" | "seconds" | "addr" | "plain";
+
+/**
+ * Kind of an event's `ret`: `time` (ns, low 32 bits), `tsc` (low 32 bits of a TSC value whose
+ * high half is the op's `tsc` argument pair, if any), or `plain`.
+ */
+export type ResultKind = "time" | "tsc" | "plain";
 
 /** Options of {@link diffStreams}. */
 export interface DiffOptions {
   /** Also align events without `op`, keyed by `kind:name` (default false). */
   allEvents?: boolean;
-  /** Events of context around the first divergence (default 3). */
+  /** Runs of context around the first divergence (default 3). */
   context?: number;
-  /** Largest alignment window in events per side (default 4096). */
+  /** Largest alignment window in runs per side (default 4096). */
   window?: number;
+  /** Default: exact (`time` 0, `addr` 0), icount ignored; see {@link defaultTolerances}. */
   tolerances?: Partial<DiffTolerances>;
   /** Classifies canonical argument `index` of `op` (default {@link defaultArgKind}). */
   argKind?: (op: string, index: number) => ArgKind;
+  /** Classifies the `ret` of events with `op` (default {@link defaultResultKind}). */
+  resultKind?: (op: string) => ResultKind;
+  /** TSC rate of each side, to convert `tsc` values to ns (default 1 GHz: 1 tick = 1 ns). */
+  tscHz?: { a: number; b: number };
+  /** Repeat-count differences make the traces different (default false: reported only). */
+  exactRepeats?: boolean;
   /** Unit factors tried when arguments differ (default {@link unitFactors} of no header). */
   units?: UnitFactor[];
   /** Divergences kept in the report (all are counted; default 1000). */
@@ -95,57 +158,112 @@ export interface Divergence {
   class: DivergenceClass;
   /** Alignment key: the op, or `kind:name`. */
   key: string;
+  /** The events that differ (for runs: the first event, or the last if only that differs). */
   a: TraceEvent | null;
   b: TraceEvent | null;
-  /** Differing fields, e.g. `opArgs[0]`, `ret`, `state.IF`. */
+  /** Run lengths on each side (0 where the side has no event). */
+  countA: number;
+  countB: number;
+  /** Differing fields, e.g. `opArgs[0]`, `ret`, `state.IF`, `count`. */
   fields: string[];
-  /** Extra explanation (the unit factor found, ...). */
+  /** Extra explanation (the unit factor found, the time difference, ...). */
   note: string | null;
 }
 
 /** Per-key summary. */
 export interface KeySummary {
   key: string;
-  /** Pairs aligned and equal within tolerances. */
+  /** Events aligned and equal within tolerances (per side; the shorter run of a pair). */
   same: number;
   counts: Record<DivergenceClass, number>;
 }
 
+/** Events around the first divergence, one per run, with the run lengths. */
+export interface DivergenceContext {
+  divergence: Divergence;
+  /** Up to `context` runs before / after the divergent point on each side (first events). */
+  beforeA: TraceEvent[];
+  beforeB: TraceEvent[];
+  afterA: TraceEvent[];
+  afterB: TraceEvent[];
+  /** Run length of each entry of the lists above. */
+  runs: { beforeA: number[]; beforeB: number[]; afterA: number[]; afterB: number[] };
+}
+
 /** Result of a diff. */
 export interface DiffReport {
+  /** No divergence (repeat-count differences count only with `exactRepeats`). */
   same: boolean;
   /** Events considered on each side (after the op/all-events filter). */
   eventsA: number;
   eventsB: number;
-  /** Aligned pairs found equal. */
+  /** Runs those events formed. */
+  runsA: number;
+  runsB: number;
+  /** Events aligned and found equal (per side; for runs of different length, the shorter). */
   matched: number;
   /** Events left after a truncated other side ended (see `DiffOptions.truncated`). */
   uncomparedA: number;
   uncomparedB: number;
-  first: {
-    divergence: Divergence;
-    /** Up to `context` events before / after the divergent point on each side. */
-    beforeA: TraceEvent[];
-    beforeB: TraceEvent[];
-    afterA: TraceEvent[];
-    afterB: TraceEvent[];
-  } | null;
-  /** The first `maxDivergences` divergences in stream order. */
+  /** The tolerances applied. */
+  tolerances: DiffTolerances;
+  exactRepeats: boolean;
+  /** The first divergence that makes the traces differ (null if none), with context. */
+  first: DivergenceContext | null;
+  /** The first `maxDivergences` divergences in stream order (repeats included). */
   divergences: Divergence[];
   totals: Record<DivergenceClass, number>;
   /** Sorted by key. */
   perKey: KeySummary[];
 }
 
+const BY_UNIT = new Map(CANONICAL_OPS.map((op) => [op.name, op.args.map((a) => a.unit)]));
+
 /**
- * Default argument classification, by op name (heuristic, documented in
- * `docs/trace-format.md` §9.3): timer/clock/tsc/delay ops carry nanoseconds; page-table, CR2/CR3,
- * TLB, descriptor-table and mm ops carry addresses or frames. Override with `argKind`.
+ * Default argument classification. Catalogue ops (`backends/canonical_ops.ts`) by the unit of
+ * each argument: `ns...` → time, `cycles` → tsc, `s since 1970` → seconds, `gpa`/`linear` →
+ * addr, anything else (modes, flags, selectors, MSR values) → plain. Other ops by a name
+ * heuristic (`docs/trace-format.md` §9.3): timer/clock/tsc/delay ops carry nanoseconds;
+ * page-table, CR2/CR3, TLB, descriptor-table and mm ops carry addresses or frames.
+ *
+ * @example
+ * ```ts
+ * import { defaultArgKind } from "./diff.ts";
+ * console.assert(defaultArgKind("set_timer", 0) === "plain"); // mode
+ * console.assert(defaultArgKind("set_timer", 1) === "time"); // delta ns
+ * console.assert(defaultArgKind("read_tsc", 1) === "tsc");
+ * ```
  */
-export function defaultArgKind(op: string, _index: number): ArgKind {
+export function defaultArgKind(op: string, index: number): ArgKind {
+  const units = BY_UNIT.get(op);
+  if (units !== undefined) {
+    const u = units[index] ?? "";
+    if (u.startsWith("ns")) return "time";
+    if (u === "cycles") return "tsc";
+    if (u === "s" || u.startsWith("s ")) return "seconds";
+    if (u === "gpa" || u === "linear") return "addr";
+    return "plain";
+  }
   if (/timer|clock|tsc|delay|time/.test(op)) return "time";
   if (/pte|pmd|pgd|cr2|cr3|tlb|_pt$|_pt_|page|mm|gdt|idt|ldt|esp0/.test(op)) return "addr";
   return "plain";
+}
+
+/**
+ * Default result classification: `read_tsc` returns EAX of `rdtsc`, the low half of the TSC
+ * (`backends/base_backend.ts` `exitArgs`); `sched_clock` returns ns where a backend reports it
+ * (Xen/VMI/lguest, `docs/canonical-ops.md`). Every other result is plain (the RTC year register
+ * of a CMOS `get_wallclock`, MSR and CR values, status codes).
+ *
+ * @example
+ * ```ts
+ * import { defaultResultKind } from "./diff.ts";
+ * console.assert(defaultResultKind("read_tsc") === "tsc");
+ * console.assert(defaultResultKind("read_msr") === "plain");
+ * ```
+ */
+export function defaultResultKind(op: string): ResultKind {
+  return op === "read_tsc" ? "tsc" : op === "sched_clock" ? "time" : "plain";
 }
 
 /**
@@ -170,36 +288,162 @@ export function unitFactors(...headers: TraceHeader[]): UnitFactor[] {
   );
 }
 
-/** Buffered, filtered view of an event stream (the alignment window lives here). */
-class Lookahead {
+function keyOf(ev: TraceEvent): string {
+  return ev.op ?? ev.kind + ":" + ev.name;
+}
+
+function isTrap(ev: TraceEvent): boolean {
+  return ev.kind === "exception" || ev.kind === "interrupt";
+}
+
+/** Events aligned by default besides those with an op: the paravirtual interface itself. */
+function alignedByDefault(ev: TraceEvent): boolean {
+  return ev.op !== null || ev.kind === "hypercall" || ev.kind === "marker";
+}
+
+/** How the fields of one op are compared: argument and result kinds, cached per op. */
+interface OpLayout {
+  args: ArgKind[];
+  /** Index of the first `tsc` (lo, hi) pair in `args`, or -1. */
+  tscPair: number;
+  ret: ResultKind;
+}
+
+const TIME_KINDS: ReadonlySet<ArgKind> = new Set(["time", "tsc", "seconds"]);
+
+/** Classification of fields into time-valued / address / plain, per op (cached). */
+class Kinds {
+  readonly #cache = new Map<string, OpLayout>();
+  constructor(
+    readonly argKind: (op: string, index: number) => ArgKind,
+    readonly resultKind: (op: string) => ResultKind,
+  ) {}
+
+  /** Layout of `op` covering at least `n` arguments. */
+  of(op: string, n: number): OpLayout {
+    let l = this.#cache.get(op);
+    if (l === undefined || l.args.length < n) {
+      const args: ArgKind[] = [];
+      for (let i = 0; i < Math.max(n, l?.args.length ?? 0); i++) args.push(this.argKind(op, i));
+      let tscPair = -1;
+      for (let i = 0; i + 1 < args.length && tscPair < 0; i++) {
+        if (args[i] === "tsc" && args[i + 1] === "tsc") tscPair = i;
+      }
+      l = { args, tscPair, ret: this.resultKind(op) };
+      this.#cache.set(op, l);
+    }
+    return l;
+  }
+
+  /**
+   * Whether `b` continues a run started by `a`: same key and every field that is not
+   * time-valued equal (kind, vector, error code, CR2, plain/address arguments, plain result,
+   * state other than TIMER).
+   */
+  sameShape(a: TraceEvent, b: TraceEvent): boolean {
+    if (
+      a.op !== b.op || a.kind !== b.kind || a.name !== b.name && a.op === null ||
+      a.vector !== b.vector || a.errorCode !== b.errorCode || a.cr2 !== b.cr2 ||
+      (a.ret === null) !== (b.ret === null) || a.opArgs.length !== b.opArgs.length ||
+      a.state.length !== b.state.length
+    ) return false;
+    if (a.op === null) {
+      if (a.nr !== b.nr || !sameNumbers(a.args, b.args) || a.ret !== b.ret) return false;
+    } else if (!sameNumbers(a.opArgs, b.opArgs) || a.ret !== b.ret) {
+      const l = this.of(a.op, a.opArgs.length);
+      if (a.ret !== b.ret && l.ret === "plain") return false;
+      for (let i = 0; i < a.opArgs.length; i++) {
+        if (a.opArgs[i] !== b.opArgs[i] && !TIME_KINDS.has(l.args[i])) return false;
+      }
+    }
+    for (let i = 0; i < a.state.length; i++) {
+      const k = a.state[i][0];
+      if (k !== b.state[i][0] || (k !== "TIMER" && a.state[i][1] !== b.state[i][1])) return false;
+    }
+    return true;
+  }
+
+  /** Identity of an event for alignment: its key plus every field {@link sameShape} compares. */
+  signature(e: TraceEvent): string {
+    let s = keyOf(e) + "\0" + e.vector + "," + e.errorCode + "," + e.cr2 + ",";
+    if (e.op !== null) {
+      const l = this.of(e.op, e.opArgs.length);
+      s += e.ret === null ? "" : l.ret === "plain" ? String(e.ret >>> 0) : "t";
+      s += ":";
+      for (let i = 0; i < e.opArgs.length; i++) {
+        s += (TIME_KINDS.has(l.args[i]) ? "t" : e.opArgs[i]) + ",";
+      }
+    } else {
+      s += (e.ret === null ? "" : e.ret >>> 0) + ":" + (e.nr >>> 0);
+      for (let i = 0; i < e.args.length; i++) s += "," + (e.args[i] >>> 0);
+    }
+    for (let i = 0; i < e.state.length; i++) {
+      s += ";" + e.state[i][0] + "=" + (e.state[i][0] === "TIMER" ? "t" : e.state[i][1]);
+    }
+    return s;
+  }
+}
+
+/** Consecutive events with the same shape: kept as first and last event and a count. */
+interface Run {
+  first: TraceEvent;
+  last: TraceEvent;
+  count: number;
+}
+
+/** Buffered, filtered view of an event stream collapsed into runs (the window lives here). */
+class RunLookahead {
   #it: Iterator<TraceEvent>;
   #all: boolean;
-  #buf: TraceEvent[] = [];
+  #kinds: Kinds;
+  #buf: Run[] = [];
   #head = 0;
+  /** The event that ended the last buffered run (starts the next one). */
+  #pending: TraceEvent | undefined = undefined;
   #done = false;
-  /** Events accepted by the filter so far. */
+  /** Events accepted by the filter so far, and runs formed. */
   seen = 0;
-  constructor(events: Iterable<TraceEvent>, all: boolean) {
+  runs = 0;
+  constructor(events: Iterable<TraceEvent>, all: boolean, kinds: Kinds) {
     this.#it = events[Symbol.iterator]();
     this.#all = all;
+    this.#kinds = kinds;
   }
-  /** The i-th pending event, or undefined past the end of the stream. */
-  peek(i: number): TraceEvent | undefined {
-    const want = this.#head + i;
-    while (want >= this.#buf.length) {
-      if (this.#done) return undefined;
+
+  #next(): TraceEvent | undefined {
+    if (this.#done) return undefined;
+    while (true) {
       const r = this.#it.next();
       if (r.done) {
         this.#done = true;
         return undefined;
       }
-      if (this.#all || r.value.op !== null) {
-        this.#buf.push(r.value);
+      if (this.#all || alignedByDefault(r.value)) {
         this.seen++;
+        return r.value;
       }
+    }
+  }
+
+  /** The i-th pending run, or undefined past the end of the stream. */
+  peek(i: number): Run | undefined {
+    const want = this.#head + i;
+    while (want >= this.#buf.length) {
+      const first = this.#pending ?? this.#next();
+      if (first === undefined) return undefined;
+      const run: Run = { first, last: first, count: 1 };
+      let e: TraceEvent | undefined;
+      while ((e = this.#next()) !== undefined && this.#kinds.sameShape(first, e)) {
+        run.last = e;
+        run.count++;
+      }
+      this.#pending = e;
+      this.#buf.push(run);
+      this.runs++;
     }
     return this.#buf[want];
   }
+
   shift(n: number): void {
     this.#head += n;
     if (this.#head >= 4096 && this.#head * 2 >= this.#buf.length) {
@@ -209,30 +453,22 @@ class Lookahead {
   }
 }
 
-/** Circular history of the last events (context before the first divergence). */
+/** Circular history of the last runs (context before the first divergence). */
 class Ring {
-  #items: TraceEvent[] = [];
+  #items: Run[] = [];
   #next = 0;
   constructor(readonly size: number) {}
-  push(ev: TraceEvent): void {
+  push(r: Run): void {
     if (this.size === 0) return;
-    if (this.#items.length < this.size) this.#items.push(ev);
-    else this.#items[this.#next] = ev;
+    if (this.#items.length < this.size) this.#items.push(r);
+    else this.#items[this.#next] = r;
     this.#next = (this.#next + 1) % this.size;
   }
   /** Oldest first. */
-  items(): TraceEvent[] {
+  items(): Run[] {
     if (this.#items.length < this.size) return [...this.#items];
     return [...this.#items.slice(this.#next), ...this.#items.slice(0, this.#next)];
   }
-}
-
-function keyOf(ev: TraceEvent): string {
-  return ev.op ?? ev.kind + ":" + ev.name;
-}
-
-function isTrap(ev: TraceEvent): boolean {
-  return ev.kind === "exception" || ev.kind === "interrupt";
 }
 
 interface Comparison {
@@ -241,12 +477,21 @@ interface Comparison {
   note: string | null;
 }
 
+const TWO32 = 4294967296;
+
+/** A TSC value (lo, hi ticks) in ns at `hz`. */
+function tscNs(lo: number, hi: number, hz: number): number {
+  return ((hi >>> 0) * TWO32 + (lo >>> 0)) * 1e9 / hz;
+}
+
 /** Compares aligned events (same key) field by field; null when equal within tolerances. */
 class Comparator {
   constructor(
     readonly tol: DiffTolerances,
-    readonly argKind: (op: string, index: number) => ArgKind,
+    readonly kinds: Kinds,
     readonly units: UnitFactor[],
+    readonly hzA: number,
+    readonly hzB: number,
   ) {}
 
   compare(a: TraceEvent, b: TraceEvent): Comparison | null {
@@ -270,7 +515,7 @@ class Comparator {
   #detail(a: TraceEvent, b: TraceEvent): Comparison | null {
     let fields: string[] | null = null;
     let cls: DivergenceClass | null = null;
-    let note: string | null = null;
+    const notes: string[] = [];
     const add = (c: DivergenceClass, f: string) => {
       (fields ??= []).push(f);
       if (cls === null || rank(c) < rank(cls)) cls = c;
@@ -281,12 +526,20 @@ class Comparator {
       if (!eq32(a.errorCode, b.errorCode)) add("trap", "errorCode");
       if (!near32(a.cr2, b.cr2, this.tol.addr)) add("trap", "cr2");
     }
-    if (a.ret !== null && b.ret !== null && (a.ret >>> 0) !== (b.ret >>> 0)) add("result", "ret");
-    if (a.op !== null) {
-      const r = this.#args(a.op, a.opArgs, b.opArgs);
+    const layout = a.op === null ? null : this.kinds.of(a.op, a.opArgs.length);
+    if (a.ret !== null && b.ret !== null && (a.ret >>> 0) !== (b.ret >>> 0)) {
+      const d = layout === null ? null : this.#retDeltaNs(layout, a, b);
+      if (d === null || Math.abs(d) > this.tol.time) {
+        add("result", "ret");
+        if (d !== null) notes.push(`ret differs by ${formatNs(d)}`);
+      }
+    }
+    if (layout !== null) {
+      const r = this.#args(layout, a.opArgs, b.opArgs);
       if (r !== null) {
         for (const f of r.fields) add(r.units ? "units" : "arguments", f);
-        note = r.units;
+        notes.push(...r.notes);
+        if (r.units) notes.push(r.units);
       }
     } else {
       if ((a.nr >>> 0) !== (b.nr >>> 0)) add("arguments", "nr");
@@ -303,32 +556,86 @@ class Comparator {
     if (this.tol.icount !== Infinity && Math.abs(a.icount - b.icount) > this.tol.icount) {
       add("timing", "icount");
     }
-    return cls === null ? null : { cls, fields: fields!, note };
+    return cls === null ? null : { cls, fields: fields!, note: notes.join("; ") || null };
   }
 
-  /** Differing canonical args, and the unit factor explaining all of them if there is one. */
-  #args(op: string, a: number[], b: number[]): { fields: string[]; units: string | null } | null {
-    if (a.length !== b.length) return { fields: ["opArgs.length"], units: null };
+  /** B − A of a time-valued result in ns, or null if the result is plain. */
+  #retDeltaNs(l: OpLayout, a: TraceEvent, b: TraceEvent): number | null {
+    if (l.ret === "time") return ((b.ret! - a.ret!) | 0);
+    if (l.ret !== "tsc") return null;
+    const hiA = l.tscPair >= 0 ? a.opArgs[l.tscPair + 1] ?? 0 : 0;
+    const hiB = l.tscPair >= 0 ? b.opArgs[l.tscPair + 1] ?? 0 : 0;
+    return tscNs(b.ret!, hiB, this.hzB) - tscNs(a.ret!, hiA, this.hzA);
+  }
+
+  /**
+   * Differing canonical args (time-valued ones compared in ns within the `time` tolerance),
+   * notes on time differences, and the unit factor explaining all differences if there is one.
+   */
+  #args(
+    l: OpLayout,
+    a: number[],
+    b: number[],
+  ): { fields: string[]; notes: string[]; units: string | null } | null {
+    if (a.length !== b.length) return { fields: ["opArgs.length"], notes: [], units: null };
     let diff: number[] | null = null;
+    const notes: string[] = [];
+    const time = (d: number, idx: number[], ok: boolean) => {
+      if (ok) return;
+      (diff ??= []).push(...idx);
+      notes.push(`${idx.map((i) => `opArgs[${i}]`).join("+")} differ by ${formatNs(d)}`);
+    };
     for (let i = 0; i < a.length; i++) {
-      if (a[i] === b[i]) continue;
-      const kind = this.argKind(op, i);
-      const t = kind === "time" ? this.tol.time : kind === "addr" ? this.tol.addr : 0;
-      if (Math.abs(a[i] - b[i]) > t) (diff ??= []).push(i);
+      const kind = l.args[i];
+      if (kind === "tsc" && l.args[i + 1] === "tsc") {
+        if (a[i] !== b[i] || a[i + 1] !== b[i + 1]) {
+          const d = tscNs(b[i], b[i + 1], this.hzB) - tscNs(a[i], a[i + 1], this.hzA);
+          time(d, [i, i + 1], Math.abs(d) <= this.tol.time);
+        }
+        i++;
+      } else if (kind === "seconds" && l.args[i + 1] === "time") {
+        if (a[i] !== b[i] || a[i + 1] !== b[i + 1]) {
+          const d = (b[i] - a[i]) * 1e9 + (b[i + 1] - a[i + 1]);
+          time(d, [i, i + 1], this.#wallClockMatch(d, a[i + 1] === 0, b[i + 1] === 0));
+        }
+        i++;
+      } else if (a[i] !== b[i]) {
+        const d = kind === "tsc" ? (b[i] * 1e9 / this.hzB) - (a[i] * 1e9 / this.hzA) : b[i] - a[i];
+        const t = kind === "addr" ? this.tol.addr : kind === "plain" ? 0 : this.tol.time;
+        const scaled = kind === "seconds" ? d * 1e9 : d;
+        if (Math.abs(scaled) > t) {
+          (diff ??= []).push(i);
+          if (kind !== "plain" && kind !== "addr") {
+            notes.push(`opArgs[${i}] differ by ${formatNs(scaled)}`);
+          }
+        }
+      }
     }
     if (diff === null) return null;
-    const fields = diff.map((i) => `opArgs[${i}]`);
+    const idx = diff;
+    const fields = idx.map((i) => `opArgs[${i}]`);
     for (const u of this.units) {
       const fits = (x: number, y: number) =>
         x !== 0 && Math.abs(y - x * u.factor) <= Math.max(1, Math.abs(x * u.factor) * 1e-3);
-      if (diff.every((i) => fits(a[i], b[i]))) {
-        return { fields, units: `B = A x ${u.factor} (${u.label})` };
+      if (idx.every((i) => fits(a[i], b[i]))) {
+        return { fields, notes: [], units: `B = A x ${u.factor} (${u.label})` };
       }
-      if (diff.every((i) => fits(b[i], a[i]))) {
-        return { fields, units: `A = B x ${u.factor} (${u.label})` };
+      if (idx.every((i) => fits(b[i], a[i]))) {
+        return { fields, notes: [], units: `A = B x ${u.factor} (${u.label})` };
       }
     }
-    return { fields, units: null };
+    return { fields, notes, units: null };
+  }
+
+  /**
+   * Whether two wall-clock readings `d` ns apart (B − A) match. With a `time` tolerance, a
+   * reading with a zero ns part comes from a whole-second clock (the CMOS RTC, abi.md §5.6) and
+   * stands for the whole second it truncates; without one, readings must be equal.
+   */
+  #wallClockMatch(d: number, wholeA: boolean, wholeB: boolean): boolean {
+    const t = this.tol.time;
+    if (t === 0) return d === 0;
+    return d - (wholeA ? 1e9 : 0) <= t && -d - (wholeB ? 1e9 : 0) <= t;
   }
 
   #state(a: Array<[string, number]>, b: Array<[string, number]>): string[] {
@@ -340,11 +647,28 @@ class Comparator {
         out.push(`state.${k}`);
         continue;
       }
+      if (k === "TIMER" && (x === 0) !== (y === 0)) { // 0 = no deadline: not a time value
+        out.push(`state.${k}`);
+        continue;
+      }
       const t = k === "TIMER" ? this.tol.time : k === "CR2" || k === "CR3" ? this.tol.addr : 0;
       if (Math.abs(x - y) > t) out.push(`state.${k}`);
     }
     return out;
   }
+}
+
+/** A signed duration in ns, in the largest unit that keeps it readable. */
+function formatNs(d: number): string {
+  const a = Math.abs(d);
+  const [v, u] = a >= 1e9
+    ? [d / 1e9, "s"]
+    : a >= 1e6
+    ? [d / 1e6, "ms"]
+    : a >= 1e3
+    ? [d / 1e3, "us"]
+    : [d, "ns"];
+  return `${Number(v.toPrecision(4))} ${u}`;
 }
 
 const RANK: Record<DivergenceClass, number> = {
@@ -357,6 +681,7 @@ const RANK: Record<DivergenceClass, number> = {
   reordered: 6,
   missing: 7,
   extra: 8,
+  repeats: 9,
 };
 function rank(c: DivergenceClass): number {
   return RANK[c];
@@ -376,28 +701,16 @@ function near32(a: number | null, b: number | null, tol: number): boolean {
   return a === null || b === null ? a === b : Math.abs((a >>> 0) - (b >>> 0)) <= tol;
 }
 
-/** Identity of an event for alignment: its key plus every field the comparator looks at. */
-function signature(e: TraceEvent): string {
-  let s = keyOf(e) + "\0" + e.vector + "," + e.errorCode + "," + e.cr2 + "," +
-    (e.ret === null ? "" : e.ret >>> 0) + ":";
-  if (e.op !== null) s += e.opArgs.join(",");
-  else {
-    s += e.nr >>> 0;
-    for (let i = 0; i < e.args.length; i++) s += "," + (e.args[i] >>> 0);
-  }
-  for (let i = 0; i < e.state.length; i++) s += ";" + e.state[i][0] + "=" + e.state[i][1];
-  return s;
-}
-
 /**
- * Aligns the first `na`/`nb` buffered events: first on exact signatures (so that among several
- * events with the same key the identical ones pair up), then, inside each gap left, on keys
+ * Aligns the first `na`/`nb` buffered runs: first on exact signatures (so that among several
+ * runs with the same key the identical ones pair up), then, inside each gap left, on keys
  * alone (same operation with different arguments, result or state).
  */
 function alignWindow(
-  A: Lookahead,
+  kinds: Kinds,
+  A: RunLookahead,
   na: number,
-  B: Lookahead,
+  B: RunLookahead,
   nb: number,
   pa: number[],
   pb: number[],
@@ -408,10 +721,10 @@ function alignWindow(
     sb = new Int32Array(nb),
     ka = new Int32Array(na),
     kb = new Int32Array(nb);
-  const fill = (L: Lookahead, n: number, sig: Int32Array, key: Int32Array) => {
+  const fill = (L: RunLookahead, n: number, sig: Int32Array, key: Int32Array) => {
     for (let i = 0; i < n; i++) {
-      const e = L.peek(i)!;
-      const s = signature(e), k = keyOf(e);
+      const e = L.peek(i)!.first;
+      const s = kinds.signature(e), k = keyOf(e);
       let v = ids.get(s);
       if (v === undefined) ids.set(s, v = ids.size);
       sig[i] = v;
@@ -571,11 +884,11 @@ function longestIncreasing(xs: number[]): number[] {
   return out.reverse();
 }
 
-/** One step of an aligned segment. */
+/** One step of an aligned segment (indices are runs in the window). */
 interface Slot {
   ia: number;
   ib: number;
-  /** Gap number: unmatched events between the same two pairs share it. */
+  /** Gap number: unmatched runs between the same two pairs share it. */
   gap: number;
   /** Set when a reordered/trap pairing consumed this slot into another. */
   done: boolean;
@@ -609,20 +922,32 @@ export function diffStreams(
   const ctx = options.context ?? 3;
   const maxWindow = Math.max(options.window ?? 4096, INITIAL_WINDOW, ctx + 1);
   const maxKept = options.maxDivergences ?? 1000;
-  const cmp = new Comparator(
-    { time: 0, addr: 0, icount: Infinity, ...options.tolerances },
+  const exactRepeats = options.exactRepeats ?? false;
+  const tolerances: DiffTolerances = { time: 0, addr: 0, icount: Infinity, ...options.tolerances };
+  const kinds = new Kinds(
     options.argKind ?? defaultArgKind,
-    options.units ?? unitFactors(),
+    options.resultKind ?? defaultResultKind,
   );
-  const A = new Lookahead(streamA, all), B = new Lookahead(streamB, all);
+  const cmp = new Comparator(
+    tolerances,
+    kinds,
+    options.units ?? unitFactors(),
+    options.tscHz?.a ?? 1e9,
+    options.tscHz?.b ?? 1e9,
+  );
+  const A = new RunLookahead(streamA, all, kinds), B = new RunLookahead(streamB, all, kinds);
   const ringA = new Ring(ctx), ringB = new Ring(ctx);
   const report: DiffReport = {
     same: true,
     eventsA: 0,
     eventsB: 0,
+    runsA: 0,
+    runsB: 0,
     matched: 0,
     uncomparedA: 0,
     uncomparedB: 0,
+    tolerances,
+    exactRepeats,
     first: null,
     divergences: [],
     totals: zeroCounts(),
@@ -645,31 +970,77 @@ export function diffStreams(
   };
 
   const diverge = (d: Divergence, nextA: number, nextB: number) => {
-    report.same = false;
+    const significant = d.class !== "repeats" || exactRepeats;
+    if (significant) report.same = false;
     report.totals[d.class]++;
     summaryOf((d.a ?? d.b)!).counts[d.class]++;
     if (report.divergences.length < maxKept) report.divergences.push(d);
-    if (report.first === null) {
-      const after = (L: Lookahead, from: number) => {
-        const out: TraceEvent[] = [];
+    if (report.first === null && significant) {
+      const after = (L: RunLookahead, from: number) => {
+        const out: Run[] = [];
         for (let i = from; i < from + ctx; i++) {
-          const e = L.peek(i);
-          if (e === undefined) break;
-          out.push(e);
+          const r = L.peek(i);
+          if (r === undefined) break;
+          out.push(r);
         }
         return out;
       };
+      const bA = ringA.items(), bB = ringB.items(), aA = after(A, nextA), aB = after(B, nextB);
+      const ev = (rs: Run[]) => rs.map((r) => r.first), n = (rs: Run[]) => rs.map((r) => r.count);
       report.first = {
         divergence: d,
-        beforeA: ringA.items(),
-        beforeB: ringB.items(),
-        afterA: after(A, nextA),
-        afterB: after(B, nextB),
+        beforeA: ev(bA),
+        beforeB: ev(bB),
+        afterA: ev(aA),
+        afterB: ev(aB),
+        runs: { beforeA: n(bA), beforeB: n(bB), afterA: n(aA), afterB: n(aB) },
       };
     }
   };
 
-  // Emits the first `na`/`nb` buffered events as aligned by pairs (pa[i], pb[i]).
+  const divergence = (
+    cls: DivergenceClass,
+    ra: Run | null,
+    rb: Run | null,
+    fields: string[],
+    note: string | null,
+    useLast = false,
+  ): Divergence => ({
+    class: cls,
+    key: keyOf((ra ?? rb)!.first),
+    a: ra === null ? null : useLast ? ra.last : ra.first,
+    b: rb === null ? null : useLast ? rb.last : rb.first,
+    countA: ra?.count ?? 0,
+    countB: rb?.count ?? 0,
+    fields,
+    note,
+  });
+
+  /**
+   * Compares two aligned runs: their first events, and their last events when both have the
+   * same length; the repeat counts separately.
+   */
+  const pairRuns = (ra: Run, rb: Run, nextA: number, nextB: number) => {
+    let c = cmp.compare(ra.first, rb.first), useLast = false;
+    if (c === null && ra.count === rb.count && ra.count > 1) {
+      c = cmp.compare(ra.last, rb.last);
+      useLast = c !== null;
+    }
+    if (c === null) {
+      const n = Math.min(ra.count, rb.count);
+      report.matched += n;
+      summaryOf(ra.first).same += n;
+    } else {
+      const note = useLast ? `last of ${ra.count}: ${c.note ?? "differs"}` : c.note;
+      diverge(divergence(c.cls, ra, rb, c.fields, note, useLast), nextA, nextB);
+    }
+    if (ra.count !== rb.count) {
+      const note = `A x${ra.count}, B x${rb.count}`;
+      diverge(divergence("repeats", ra, rb, ["count"], note), nextA, nextB);
+    }
+  };
+
+  // Emits the first `na`/`nb` buffered runs as aligned by pairs (pa[i], pb[i]).
   const commit = (na: number, nb: number, pa: number[], pb: number[]) => {
     const slots: Slot[] = [];
     let i = 0, j = 0, gap = 0;
@@ -684,12 +1055,12 @@ export function diffStreams(
         push(i++, j++);
       }
     }
+    const runOf = (s: Slot) => (s.ia >= 0 ? A.peek(s.ia)! : B.peek(s.ib)!);
     // Within a gap, a trap replaced by another trap is one `trap` divergence.
     const pend: Slot[] = [];
     for (const s of slots) {
       if (s.ia >= 0 && s.ib >= 0) continue;
-      const ev = s.ia >= 0 ? A.peek(s.ia)! : B.peek(s.ib)!;
-      if (!isTrap(ev)) continue;
+      if (!isTrap(runOf(s).first)) continue;
       const k = pend.findIndex((o) => o.gap === s.gap && (o.ia >= 0) !== (s.ia >= 0));
       if (k >= 0) {
         const o = pend.splice(k, 1)[0];
@@ -702,7 +1073,7 @@ export function diffStreams(
     const waiting = new Map<string, Slot[]>();
     for (const s of slots) {
       if (s.done || s.partner !== null || (s.ia >= 0 && s.ib >= 0)) continue;
-      const key = keyOf(s.ia >= 0 ? A.peek(s.ia)! : B.peek(s.ib)!);
+      const key = keyOf(runOf(s).first);
       const side = s.ia >= 0 ? "a" : "b", other = side === "a" ? "b" : "a";
       const q = waiting.get(other + key);
       if (q !== undefined && q.length > 0) {
@@ -723,47 +1094,36 @@ export function diffStreams(
         else doneB = s.ib + 1;
         continue;
       }
-      const ea = s.ia >= 0 ? A.peek(s.ia)! : null;
-      const eb = s.ib >= 0 ? B.peek(s.ib)! : null;
-      if (ea && eb) {
-        const c = cmp.compare(ea, eb);
-        if (c === null) {
-          report.matched++;
-          summaryOf(ea).same++;
-        } else {
-          const d = { class: c.cls, key: keyOf(ea), a: ea, b: eb, fields: c.fields, note: c.note };
-          diverge(d, s.ia + 1, s.ib + 1);
-        }
+      const ra = s.ia >= 0 ? A.peek(s.ia)! : null;
+      const rb = s.ib >= 0 ? B.peek(s.ib)! : null;
+      if (ra && rb) {
+        pairRuns(ra, rb, s.ia + 1, s.ib + 1);
       } else if (s.partner !== null) {
         const p = s.partner;
-        const pa = ea ?? A.peek(p.ia)!, pb = eb ?? B.peek(p.ib)!;
+        const qa = ra ?? A.peek(p.ia)!, qb = rb ?? B.peek(p.ib)!;
         const fields = s.cls === "trap" ? ["vector"] : ["position"];
-        const note = s.cls === "reordered" ? `A seq ${pa.seq} vs B seq ${pb.seq}` : null;
+        const note = s.cls === "reordered"
+          ? `A seq ${qa.first.seq} vs B seq ${qb.first.seq}`
+          : null;
         diverge(
-          { class: s.cls!, key: keyOf(pa), a: pa, b: pb, fields, note },
-          ea ? s.ia + 1 : doneA,
-          eb ? s.ib + 1 : doneB,
+          divergence(s.cls!, qa, qb, fields, note),
+          ra ? s.ia + 1 : doneA,
+          rb ? s.ib + 1 : doneB,
         );
-      } else if (ea) {
-        diverge(
-          { class: "missing", key: keyOf(ea), a: ea, b: null, fields: [], note: null },
-          s.ia + 1,
-          doneB,
-        );
+      } else if (ra) {
+        const note = ra.count > 1 ? `run of ${ra.count}` : null;
+        diverge(divergence("missing", ra, null, [], note), s.ia + 1, doneB);
       } else {
-        diverge(
-          { class: "extra", key: keyOf(eb!), a: null, b: eb, fields: [], note: null },
-          doneA,
-          s.ib + 1,
-        );
+        const note = rb!.count > 1 ? `run of ${rb!.count}` : null;
+        diverge(divergence("extra", null, rb, [], note), doneA, s.ib + 1);
       }
-      if (ea) {
+      if (ra) {
         doneA = s.ia + 1;
-        if (report.first === null) ringA.push(ea);
+        if (report.first === null) ringA.push(ra);
       }
-      if (eb) {
+      if (rb) {
         doneB = s.ib + 1;
-        if (report.first === null) ringB.push(eb);
+        if (report.first === null) ringB.push(rb);
       }
     }
     A.shift(na);
@@ -772,29 +1132,29 @@ export function diffStreams(
 
   const truncA = options.truncated?.a ?? false, truncB = options.truncated?.b ?? false;
   while (true) {
-    const ea = A.peek(0), eb = B.peek(0);
-    if (ea === undefined && eb === undefined) break;
-    if ((ea === undefined && truncA) || (eb === undefined && truncB)) {
-      const rest = ea === undefined ? B : A;
+    const ra = A.peek(0), rb = B.peek(0);
+    if (ra === undefined && rb === undefined) break;
+    if ((ra === undefined && truncA) || (rb === undefined && truncB)) {
+      const rest = ra === undefined ? B : A;
       let n = 0;
-      while (rest.peek(0) !== undefined) {
+      for (let r = rest.peek(0); r !== undefined; r = rest.peek(0)) {
+        n += r.count;
         rest.shift(1);
-        n++;
       }
-      if (ea === undefined) report.uncomparedB = n;
+      if (ra === undefined) report.uncomparedB = n;
       else report.uncomparedA = n;
       break;
     }
-    if (ea !== undefined && eb !== undefined) {
+    if (ra !== undefined && rb !== undefined) {
+      const ea = ra.first, eb = rb.first;
       const sameKey = ea.op !== null || eb.op !== null
         ? ea.op === eb.op
         : ea.kind === eb.kind && ea.name === eb.name;
       if (sameKey && cmp.compare(ea, eb) === null) {
-        report.matched++;
-        summaryOf(ea).same++;
+        pairRuns(ra, rb, 1, 1);
         if (report.first === null) {
-          ringA.push(ea);
-          ringB.push(eb);
+          ringA.push(ra);
+          ringB.push(rb);
         }
         A.shift(1);
         B.shift(1);
@@ -807,7 +1167,7 @@ export function diffStreams(
       while (na < w && A.peek(na) !== undefined) na++;
       while (nb < w && B.peek(nb) !== undefined) nb++;
       const pa: number[] = [], pb: number[] = [];
-      alignWindow(A, na, B, nb, pa, pb);
+      alignWindow(kinds, A, na, B, nb, pa, pb);
       const endA = na < w, endB = nb < w;
       if (endA && endB) {
         commit(na, nb, pa, pb);
@@ -840,6 +1200,8 @@ export function diffStreams(
   }
   report.eventsA = A.seen;
   report.eventsB = B.seen;
+  report.runsA = A.runs;
+  report.runsB = B.runs;
   report.perKey = [byOp, ...byName.values()].flatMap((m) => [...m.values()]).sort((
     x,
     y,
@@ -858,6 +1220,7 @@ function zeroCounts(): Record<DivergenceClass, number> {
     trap: 0,
     state: 0,
     timing: 0,
+    repeats: 0,
   };
 }
 
@@ -893,8 +1256,10 @@ export interface DiffSide {
 }
 
 /**
- * Diffs two trace files (or in-memory traces), streaming both. Unit factors default to those of
- * both headers. Throws {@link TraceFormatError} if either trace is corrupt.
+ * Diffs two trace files (or in-memory traces), streaming both. From the headers: unit factors,
+ * TSC rates, and the default tolerances ({@link defaultTolerances}: 1 ms of virtual time when
+ * the backends differ); `options` override them (`tolerances` key by key). Throws
+ * {@link TraceFormatError} if either trace is corrupt.
  *
  * @example
  * ```ts
@@ -933,7 +1298,9 @@ export function diffTraces(
     const report = diffStreams(ra.events(), rb.events(), {
       units: unitFactors(ra.header, rb.header),
       truncated: { a: !ra.hasFooter(), b: !rb.hasFooter() },
+      tscHz: { a: ra.header.machine.tscHz, b: rb.header.machine.tscHz },
       ...options,
+      tolerances: { ...defaultTolerances(ra.header, rb.header), ...options.tolerances },
     });
     const side = (r: TraceReader): DiffSide => ({
       header: r.header,

@@ -196,6 +196,9 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
     }
     // Events queued by this instruction's own hook (wrmsr) follow its exit: no drain before.
     const rec = this.exitRecord(kind, a, b, c);
+    // CPUID has written its answer when the exit is reported: the guest's result is EAX (the
+    // other registers are the canonical op's arguments), so a what-if can alter the leaf.
+    if (kind === ExitKind.cpuid) rec.ret = this.ctx.cpu.regs[0] >>> 0;
     this.#push("exit", kind, a, b, c, rec);
     this.#drainAfter();
   }

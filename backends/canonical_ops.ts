@@ -113,6 +113,27 @@ export const CANONICAL_OPS: readonly CanonicalOp[] = [
   { name: "shutdown", args: [a("reason", "0=poweroff,1=reboot,3=crash")], summary: "stop" },
   { name: "iret", args: [a("flags", "flags(IF=0x200)")], summary: "return from interrupt" },
   { name: "irq_enable_sysexit", args: [], summary: "enable interrupts and return to user" },
+  {
+    // Like cpuid, an instruction rather than a paravirt_ops hook: the meaning of the registers
+    // is the hypervisor's (abi.md §2.5), so they are passed as the guest set them.
+    name: "vmcall",
+    args: [
+      a("eax", "u32"),
+      a("ebx", "u32"),
+      a("ecx", "u32"),
+      a("edx", "u32"),
+      a("esi", "u32"),
+      a("edi", "u32"),
+      a("ebp", "u32"),
+      a("cpl", "ring"),
+    ],
+    summary: "execute VMCALL (the KVM hypercall instruction) with these registers",
+  },
+  {
+    name: "clock_update",
+    args: [a("tsc_lo", "cycles"), a("tsc_hi", "cycles"), a("system_time", "ns since power-on")],
+    summary: "the hypervisor publishes a (TSC, system time) pair in the guest's clock record",
+  },
 ];
 
 const BY_NAME = new Map(CANONICAL_OPS.map((op) => [op.name, op]));

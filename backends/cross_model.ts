@@ -15,12 +15,19 @@
  */
 
 import { ExitKind } from "../core/cpu/hooks.ts";
+import { nativeCpuid } from "../core/cpu/system.ts";
 import { STATE_KEY_NAMES, type StateKeyName } from "../traces/event.ts";
 import type { AbiRecord } from "./base_backend.ts";
 import { checkCanonicalArgs, ShutdownReason, TimerMode } from "./canonical_ops.ts";
 import { APIC_BASE, type HwSource, PIT_HZ } from "./hardware_ops.ts";
+import { exceptionName } from "./trap_names.ts";
 
-/** Named divergence classes. */
+/**
+ * Named divergence classes. `trap`: the target raises an exception where the operation
+ * completed on the source (#GP for an MSR it lacks, #UD for VMCALL on bare hardware); the guest
+ * continues in its fault handler. `fatal`: the target stops or kills the guest (an unhandled
+ * exit that ends the VM). Both name the exception or the reason in the note.
+ */
 export const DIVERGENCE_CLASSES = [
   "unsupported",
   "different-units",
@@ -28,6 +35,8 @@ export const DIVERGENCE_CLASSES = [
   "different-state",
   "needs-batch",
   "implicit-side-effect",
+  "trap",
+  "fatal",
 ] as const;
 export type DivergenceClass = typeof DIVERGENCE_CLASSES[number];
 
@@ -63,7 +72,7 @@ export interface Unsupported {
   reason: string;
 }
 
-/** What the backend answered and changed. */
+/** What the backend answered and changed (`ret` null: nothing returned, or it trapped). */
 export interface ApplyResult {
   ret: number | null;
   state: Array<[StateKeyName, number]>;
@@ -241,6 +250,90 @@ function pitApply(args: readonly number[], st: ModelState, nowNs: number) {
   return { ret: null, writes: ["TIMER"] as StateKeyName[] };
 }
 
+const GP = 13, UD = 6;
+/** An exception step, named as recorded exception events are. */
+const trapStep = (vector: number): AbiRecord => ({
+  nr: vector,
+  name: exceptionName(vector),
+  args: [],
+});
+const VMCALL_UD: DivergenceNote = {
+  class: "trap",
+  reason: "VMCALL outside VMX operation raises #UD (SDM Vol.3 VMCALL)",
+};
+
+/**
+ * MSRs the emulated P6 implements (core/cpu/system.ts `rdmsr`/`wrmsr`): TSC, APIC base and the
+ * SYSENTER triple. Any other index raises #GP(0) (SDM Vol.2B RDMSR/WRMSR). 0x11/0x12, which
+ * KVM's first kvmclock took over, were the Pentium's CESR/CTR0 and do not exist on P6 parts
+ * (SDM Vol.4 P5 vs P6 MSR tables).
+ */
+export const CPU_MSRS: ReadonlySet<number> = new Set([0x10, 0x1b, 0x174, 0x175, 0x176]);
+
+/**
+ * Why an MSR access faults on a machine, or null if it completes. `write` = WRMSR (with the
+ * value `lo`, `hi`), else RDMSR.
+ */
+export type MsrFault = (write: boolean, index: number, lo: number, hi: number) => string | null;
+
+/** The reason every backend gives for an MSR it does not implement (identical text on purpose:
+ * two backends that both fault do not diverge). */
+export function unknownMsr(write: boolean, index: number): string {
+  const insn = write ? "WRMSR" : "RDMSR";
+  return `${insn} of MSR 0x${(index >>> 0).toString(16)} raises #GP(0): not implemented here ` +
+    `(SDM Vol.2B ${insn})`;
+}
+
+/** MSR faults on bare hardware: only {@link CPU_MSRS} exist. */
+export const cpuMsrFault: MsrFault = (write, index) =>
+  CPU_MSRS.has(index >>> 0) ? null : unknownMsr(write, index);
+
+/**
+ * `write_msr` / `read_msr` rows for a machine whose MSR set is described by `fault`. A read of
+ * an MSR never written answers `fresh(index)` if given (a hypervisor MSR's reset value), else
+ * what was recorded (the CPU's own MSRs are not modelled value by value).
+ */
+export function msrRows(fault: MsrFault, fresh: (index: number) => number | null = () => null) {
+  const rows: ModelRow[] = [
+    {
+      op: "write_msr",
+      translate: (a) => {
+        const why = fault(true, a[0], a[1], a[2]);
+        return why
+          ? { steps: [trapStep(GP)], notes: [{ class: "trap", reason: why }] }
+          : { steps: [exit(ExitKind.wrmsr, a[0], a[1], a[2])] };
+      },
+      apply: (a, st) => {
+        if (!fault(true, a[0], a[1], a[2])) st.msrs.set(a[0] >>> 0, [a[1] >>> 0, a[2] >>> 0]);
+        return { ret: null, writes: [] };
+      },
+    },
+    {
+      op: "read_msr",
+      translate: (a) => {
+        const why = fault(false, a[0], 0, 0);
+        return why
+          ? { steps: [trapStep(GP)], notes: [{ class: "trap", reason: why }] }
+          : { steps: [exit(ExitKind.rdmsr, a[0], a[1], a[2])] };
+      },
+      apply: (a, st) => ({
+        ret: fault(false, a[0], 0, 0)
+          ? null
+          : (st.msrs.get(a[0] >>> 0)?.[0] ?? fresh(a[0] >>> 0) ?? a[1]) >>> 0,
+        writes: [],
+      }),
+    },
+  ];
+  return rows;
+}
+
+/** CPUID EAX of the emulated CPU (the trace's CPU model) for `leaf`. */
+export function cpuidEax(leaf: number, subleaf: number): number {
+  const out = new Int32Array(4);
+  nativeCpuid(leaf >>> 0, subleaf >>> 0, out);
+  return out[0] >>> 0;
+}
+
 const tscAt = (nowNs: number, env: ModelEnv) =>
   BigInt(Math.floor(nowNs * env.tscHz / 1e9)) & 0xffff_ffff_ffff_ffffn;
 
@@ -296,33 +389,13 @@ export const HARDWARE_ROWS: readonly ModelRow[] = [
       reason: "lldt takes a GDT selector; base and size come from the descriptor",
     }],
   ),
-  row(
-    "write_msr",
-    (a) => [exit(ExitKind.wrmsr, a[0], a[1], a[2])],
-    (a, st) => {
-      st.msrs.set(a[0] >>> 0, [a[1] >>> 0, a[2] >>> 0]);
-      return { ret: null, writes: [] };
-    },
-  ),
-  // Without a model of every MSR, an MSR never written answers what was recorded.
-  row(
-    "read_msr",
-    (a) => [exit(ExitKind.rdmsr, a[0], a[1], a[2])],
-    (a, st) => ({ ret: (st.msrs.get(a[0] >>> 0)?.[0] ?? a[1]) >>> 0, writes: [] }),
-  ),
+  ...msrRows(cpuMsrFault),
   {
+    // Basic and extended leaves as the CPU model answers them; hypervisor leaves
+    // (0x40000000+) do not exist on hardware, so EAX is the highest basic leaf's (SDM CPUID).
     op: "cpuid",
-    translate: (a) => ({
-      steps: [exit(ExitKind.cpuid, a[0], a[1])],
-      notes: a[0] >= 0x4000_0000 && a[0] < 0x5000_0000
-        ? [{
-          class: "different-result",
-          reason: "no hypervisor CPUID leaves: the CPU returns its highest basic leaf's data",
-        }]
-        : [],
-    }),
-    // Basic and extended leaves are the CPU model's, as recorded.
-    apply: (a) => ({ ret: a[0] >= 0x4000_0000 && a[0] < 0x5000_0000 ? null : a[2], writes: [] }),
+    translate: (a) => ({ steps: [exit(ExitKind.cpuid, a[0], a[1])] }),
+    apply: (a) => ({ ret: cpuidEax(a[0], a[1]), writes: [] }),
   },
   row(
     "read_tsc",
@@ -382,6 +455,23 @@ export const HARDWARE_ROWS: readonly ModelRow[] = [
     () => [exit(ExitKind.sti), exit(ExitKind.sysexit)],
     (_a, st) => set(st, [["IF", 1]]),
   ),
+  {
+    // VMCALL outside VMX non-root operation raises #UD (SDM Vol.3 30.3 VMCALL; abi.md §6
+    // row 23 "native: #UD").
+    op: "vmcall",
+    translate: () => ({ steps: [trapStep(UD)], notes: [VMCALL_UD] }),
+    apply: () => ({ ret: null, writes: [] }),
+  },
+  {
+    // No hypervisor writes a clock record into a bare PC's memory: time comes from the
+    // PIT/TSC/RTC the guest reads itself (abi.md §5.6 native row).
+    op: "clock_update",
+    translate: () => ({
+      class: "unsupported",
+      reason: "no kvmclock/pvclock: nothing publishes a clock record into guest memory",
+    }),
+    apply: none,
+  },
 ];
 
 /** `rows` with some replaced by op name (a backend's own rows win). */

@@ -16,10 +16,15 @@ import type { Backend, BackendDescription, BackendSnapshot, CallDescription } fr
 import { type AbiRecord, BaseBackend, exitArgs } from "./base_backend.ts";
 import {
   type CallModel,
+  CPU_MSRS,
+  cpuidEax,
   HARDWARE_ROWS,
   type ModelEnv,
   type ModelRow,
+  type MsrFault,
+  msrRows,
   TableModel,
+  unknownMsr,
   withRows,
 } from "./cross_model.ts";
 import type { Derived, HwEvent } from "./hardware_ops.ts";
@@ -72,8 +77,9 @@ export interface KvmProfile {
   /** CPUID 0x40000000/1 present. */
   signature: boolean;
   /**
-   * EAX of leaf 0x40000000. Later KVM puts KVM_CPUID_FEATURES there; what 2.6.25-era
-   * userspace set is UNVERIFIED (configurable).
+   * EAX of leaf 0x40000000. Hosts of this era answer 0, meaning "0x40000001 only" (Linux
+   * Documentation/kvm/cpuid.txt, 2010: "returns: eax = 0"; later revisions: "old hosts set eax
+   * value to 0x0"); later KVM puts KVM_CPUID_FEATURES there.
    */
   maxLeaf: number;
   /** EAX of leaf 0x40000001 (abi.md §3.5). */
@@ -83,8 +89,9 @@ export interface KvmProfile {
   /** Experimental MSR_KVM_API_MAGIC registration (abi.md §1). */
   apiMagic: boolean;
   /**
-   * -KVM_EPERM for hypercalls from CPL > 0 ("later kernels", abi.md §2.5; the first release
-   * with the check is UNVERIFIED).
+   * -KVM_EPERM for hypercalls from CPL > 0 ("later kernels", abi.md §2.5). Absent from the
+   * 2.6.26-era x86.c (no check before the switch); the fix for CVE-2009-3290 is said to have
+   * added it in 2.6.31, which the stored sources do not confirm (UNVERIFIED).
    */
   cplCheck: boolean;
   /**
@@ -129,8 +136,8 @@ export const KVM_PROFILES: Readonly<Record<string, KvmProfile>> = {
     version: "2.6.25",
     hypercalls: "pv",
     signature: true,
-    maxLeaf: KVM_CPUID_FEATURES,
-    // MMU_OP is not modelled, so it is not advertised.
+    maxLeaf: 0,
+    // MMU_OP is not modelled (its batch layouts are not in abi.md), so it is not advertised.
     features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY,
     clockMsrs: [OLD_CLOCK],
     apiMagic: false,
@@ -142,13 +149,29 @@ export const KVM_PROFILES: Readonly<Record<string, KvmProfile>> = {
     version: "2.6.33",
     hypercalls: "pv",
     signature: true,
-    maxLeaf: KVM_CPUID_FEATURES,
+    maxLeaf: 0,
+    // Still the original kvmclock MSRs only: CLOCKSOURCE2 is absent from a 2.6.32 tree's
+    // asm/kvm_para.h and was documented in 2010 together with the 0x4b564dxx MSRs (first
+    // release 2.6.35: UNVERIFIED).
+    features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY,
+    clockMsrs: [OLD_CLOCK],
+    apiMagic: false,
+    cplCheck: true,
+    invlpgExits: true,
+    pvclockFlags: 0,
+  },
+  "2.6.35": {
+    version: "2.6.35",
+    hypercalls: "pv",
+    signature: true,
+    maxLeaf: 0,
     features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY | KvmFeature.CLOCKSOURCE2,
     // The original MSRs stay accepted next to the new ones (abi.md §3.5 "deprecated").
     clockMsrs: [OLD_CLOCK, NEW_CLOCK],
     apiMagic: false,
     cplCheck: true,
     invlpgExits: true,
+    // PVCLOCK_TSC_STABLE_BIT is defined guest-side from here but set by no host yet.
     pvclockFlags: 0,
   },
 };
@@ -156,7 +179,6 @@ export const KVM_PROFILES: Readonly<Record<string, KvmProfile>> = {
 /** Registry entry data. */
 export const KVM_VERSIONS = { versions: Object.keys(KVM_PROFILES), defaultVersion: "2.6.25" };
 
-const EAX = 0, ECX = 1, EDX = 2, EBX = 3, EBP = 5, ESI = 6, EDI = 7;
 const VMX_NAMES = Object.fromEntries(Object.entries(VmxExit).map(([k, v]) => [v, k]));
 const PAGE = 4096;
 const PARA_STATE_SIZE = 24;
@@ -169,6 +191,105 @@ interface ClockState {
   timePa: number;
   /** Host-side version counter; +2 per update, so the guest always sees an even value. */
   version: number;
+  /**
+   * Host-side wall-clock version: KVM keeps one counter (`kvm_write_wall_clock`'s static
+   * `version`, odd while writing, even after), not the guest's value; +2 per registration.
+   */
+  wallVersion: number;
+}
+
+const EAX = 0, ECX = 1, EDX = 2, EBX = 3, EBP = 5, ESI = 6, EDI = 7;
+
+/** KVM's rewrite of a CPUID answer (`out` = EAX..EDX, holding the CPU's answer) (abi.md §1). */
+export function kvmCpuid(p: KvmProfile, leaf: number, out: Int32Array): void {
+  if (!p.signature) return; // the CPU's native answer stands
+  if (leaf >>> 0 === KVM_CPUID_SIGNATURE) {
+    out[0] = p.maxLeaf;
+    out[1] = KVM_SIGNATURE_EBX;
+    out[2] = KVM_SIGNATURE_ECX;
+    out[3] = KVM_SIGNATURE_EDX;
+  } else if (leaf >>> 0 === KVM_CPUID_FEATURES) {
+    out[0] = p.features;
+    out[1] = out[2] = out[3] = 0;
+  }
+}
+
+/** What a profile does with VMCALL: the event it records and what the guest gets back. */
+export interface VmcallOutcome {
+  kind: "exit" | "hypercall";
+  nr: number;
+  name: string;
+  args: number[];
+  /** EAX afterwards (unsigned), or null when the VM stops. */
+  ret: number | null;
+  /** The exit reaches userspace, which stops the VM. */
+  stops: boolean;
+}
+
+/**
+ * VMCALL on a KVM profile, from the canonical `vmcall` registers [EAX, EBX, ECX, EDX, ESI, EDI,
+ * EBP, CPL] (abi.md §2.5, §7.4). Shared by the live hook and the cross-replay model.
+ */
+export function kvmVmcall(p: KvmProfile, r: readonly number[]): VmcallOutcome {
+  const [eax, ebx, ecx, edx, esi, edi, ebp, cpl] = r.map((x) => x >>> 0);
+  if (p.hypercalls === "unhandled") {
+    // No handler for exit reason 18: userspace gets KVM_EXIT_UNKNOWN with the hardware exit
+    // reason and stops the VM (2.6.20 vmx.c kvm_handle_exit).
+    return {
+      kind: "exit",
+      nr: KvmExit.UNKNOWN,
+      name: "KVM_EXIT_UNKNOWN",
+      args: [VmxExit.VMCALL],
+      ret: null,
+      stops: true,
+    };
+  }
+  if (p.hypercalls === "experimental") {
+    // nr in EBX, args EAX ECX EDX ESI EDI EBP; exit to userspace, result -KVM_EINVAL.
+    return {
+      kind: "hypercall",
+      nr: ebx,
+      name: "KVM_EXIT_HYPERCALL",
+      args: [eax, ecx, edx, esi, edi, ebp],
+      ret: -KVM_EINVAL >>> 0,
+      stops: false,
+    };
+  }
+  const ret = p.cplCheck && cpl !== 0
+    ? -KVM_EPERM
+    : eax === KVM_HC_VAPIC_POLL_IRQ
+    ? 0
+    : -KVM_ENOSYS;
+  return {
+    kind: "hypercall",
+    nr: eax,
+    name: KVM_HC_NAMES[eax] ?? "unknown",
+    args: [ebx, ecx, edx, esi],
+    ret: ret >>> 0,
+    stops: false,
+  };
+}
+
+/** Whether an MSR access faults on a profile: the CPU's MSRs plus the profile's own. */
+function kvmMsrFault(p: KvmProfile): MsrFault {
+  return (write, index, lo, hi) => {
+    index >>>= 0;
+    if (CPU_MSRS.has(index) || clockMsrOf(p, index)) return null;
+    if (write && p.apiMagic && index === MSR_KVM_API_MAGIC) {
+      // vcpu_register_para's err_gp: the GPA must be page aligned (and RAM, which the model
+      // cannot see).
+      return hi === 0 && lo % PAGE === 0
+        ? null
+        : `WRMSR of MSR_KVM_API_MAGIC with 0x${(lo >>> 0).toString(16)} raises #GP(0): ` +
+          "kvm_vcpu_para_state must be page aligned";
+    }
+    // kvm_set_msr_common / kvm_get_msr_common: "unhandled wrmsr/rdmsr" -> inject #GP.
+    return unknownMsr(write, index);
+  };
+}
+
+function clockMsrOf(p: KvmProfile, index: number) {
+  return p.clockMsrs.find((m) => m.wall === index >>> 0 || m.system === index >>> 0);
 }
 
 /**
@@ -188,7 +309,13 @@ export class KvmBackend extends BaseBackend {
   readonly version: string;
   readonly profile: KvmProfile;
   readonly scale: () => TimeScale;
-  #clock: ClockState = { wallMsr: [0, 0], systemMsr: [0, 0], timePa: -1, version: 0 };
+  #clock: ClockState = {
+    wallMsr: [0, 0],
+    systemMsr: [0, 0],
+    timePa: -1,
+    version: 0,
+    wallVersion: 0,
+  };
 
   constructor(profile: KvmProfile) {
     super();
@@ -266,16 +393,7 @@ export class KvmBackend extends BaseBackend {
   // ---- CPU hooks ---------------------------------------------------------------------------
 
   override cpuid(leaf: number, _subleaf: number, out: Int32Array): void {
-    if (!this.profile.signature) return; // the CPU's native answer stands (abi.md §1)
-    if (leaf >>> 0 === KVM_CPUID_SIGNATURE) {
-      out[0] = this.profile.maxLeaf;
-      out[1] = KVM_SIGNATURE_EBX;
-      out[2] = KVM_SIGNATURE_ECX;
-      out[3] = KVM_SIGNATURE_EDX;
-    } else if (leaf >>> 0 === KVM_CPUID_FEATURES) {
-      out[0] = this.profile.features;
-      out[1] = out[2] = out[3] = 0;
-    }
+    kvmCpuid(this.profile, leaf, out);
   }
 
   override rdmsr(index: number, out: Int32Array): boolean {
@@ -310,56 +428,29 @@ export class KvmBackend extends BaseBackend {
 
   override hypercall(kind: "vmcall" | "vmmcall"): boolean {
     const p = this.profile;
-    if (p.hypercalls === "unhandled") {
-      if (kind === "vmmcall") return false;
-      // No handler for exit reason 18: userspace gets KVM_EXIT_UNKNOWN with the hardware exit
-      // reason and stops the VM (2.6.20 vmx.c kvm_handle_exit).
-      this.emit({
-        kind: "exit",
-        nr: KvmExit.UNKNOWN,
-        name: "KVM_EXIT_UNKNOWN",
-        args: [VmxExit.VMCALL],
-        eip: this.eip,
-      });
-      this.ctx.cpu.requestStop();
-      return true;
-    }
     if (kind === "vmmcall") {
       // VMMCALL #UDs on VT-x; KVM rewrites it to VMCALL and retries (the mirror of the AMD
       // case in abi.md §2.5; inference). Only the PV-ABI profiles have the emulator path.
       if (p.hypercalls !== "pv" || !this.#patchVmcall(this.instructionPa())) return false;
     }
-    const r = this.ctx.cpu.regs;
-    if (p.hypercalls === "experimental") {
-      // nr in EBX, args EAX ECX EDX ESI EDI EBP; exit to userspace, result -KVM_EINVAL.
-      const ret = -KVM_EINVAL >>> 0;
-      const args = [r[EAX], r[ECX], r[EDX], r[ESI], r[EDI], r[EBP]].map((x) => x >>> 0);
-      r[EAX] = ret;
-      this.emit({
-        kind: "hypercall",
-        nr: r[EBX] >>> 0,
-        name: "KVM_EXIT_HYPERCALL",
-        args,
-        ret,
-        eip: this.eip,
-      });
-      return true;
-    }
-    const nr = r[EAX] >>> 0;
-    const args = [r[EBX], r[ECX], r[EDX], r[ESI]].map((x) => x >>> 0);
-    let ret: number;
-    if (p.cplCheck && this.ctx.cpu.cpl !== 0) ret = -KVM_EPERM;
-    else if (nr === KVM_HC_VAPIC_POLL_IRQ) ret = 0;
-    else ret = -KVM_ENOSYS;
-    r[EAX] = ret;
+    const cpu = this.ctx.cpu;
+    const r = cpu.regs;
+    const regs = [r[EAX], r[EBX], r[ECX], r[EDX], r[ESI], r[EDI], r[EBP], cpu.cpl].map((x) =>
+      x >>> 0
+    );
+    const o = kvmVmcall(p, regs);
+    if (o.ret !== null) r[EAX] = o.ret;
     this.emit({
-      kind: "hypercall",
-      nr,
-      name: KVM_HC_NAMES[nr] ?? "unknown",
-      args,
-      ret: ret >>> 0,
+      kind: o.kind,
+      nr: o.nr,
+      name: o.name,
+      args: o.args,
+      ret: o.ret,
       eip: this.eip,
+      op: "vmcall",
+      opArgs: regs,
     });
+    if (o.stops) cpu.requestStop();
     return true;
   }
 
@@ -379,7 +470,7 @@ export class KvmBackend extends BaseBackend {
   // ---- kvmclock ----------------------------------------------------------------------------
 
   #clockMsr(index: number) {
-    return this.profile.clockMsrs.find((m) => m.wall === index >>> 0 || m.system === index >>> 0);
+    return clockMsrOf(this.profile, index);
   }
 
   #epoch(): number {
@@ -389,10 +480,8 @@ export class KvmBackend extends BaseBackend {
   #writeWallClock(pa: number, hi: number): void {
     const mem = this.ctx.memory;
     if (hi !== 0 || !mem.isPlainRam(pa, PVCLOCK_WALL_CLOCK_SIZE)) return;
-    // Seqlock: make the guest's version even, then finish one update later (abi.md §4.2).
-    let version = mem.view.getUint32(pa, true);
-    if (version & 1) version++;
-    version += 2;
+    // Seqlock (abi.md §4.2): the host's counter, odd while writing, even when done.
+    const version = this.#clock.wallVersion = (this.#clock.wallVersion + 2) >>> 0;
     const sec = this.#epoch(), nsec = 0; // wall time at system time 0 = the machine's epoch
     writeWallClock(mem, pa, version, sec, nsec);
     this.emitAfterExit({
@@ -422,6 +511,8 @@ export class KvmBackend extends BaseBackend {
       kind: "marker" as const,
       nr: c.timePa,
       name: "pvclock_vcpu_time_info",
+      op: "clock_update",
+      opArgs: [Number(tsc & 0xffff_ffffn), Number(tsc >> 32n), Number(sys)],
       args: [
         c.version,
         Number(tsc & 0xffff_ffffn),
@@ -616,25 +707,38 @@ export class KvmBackend extends BaseBackend {
 
 /** Rows where a KVM profile differs from bare hardware. */
 function kvmRows(p: KvmProfile): ModelRow[] {
-  const rows: ModelRow[] = [{
-    op: "cpuid",
-    translate: (a) => ({
-      steps: [{ source: "exit", kind: ExitKind.cpuid, a: a[0], b: a[1], c: 0 }],
-      notes: !p.signature && a[0] >= KVM_CPUID_SIGNATURE && a[0] < 0x5000_0000
-        ? [{ class: "different-result", reason: `kvm@${p.version} has no hypervisor leaves` }]
-        : [],
-    }),
-    apply: (a) => ({
-      ret: !p.signature
-        ? (a[0] >= KVM_CPUID_SIGNATURE && a[0] < 0x5000_0000 ? null : a[2])
-        : a[0] === KVM_CPUID_SIGNATURE
-        ? p.maxLeaf
-        : a[0] === KVM_CPUID_FEATURES
-        ? p.features
-        : a[2],
-      writes: [],
-    }),
-  }];
+  const rows: ModelRow[] = [
+    {
+      op: "cpuid",
+      translate: (a) => ({
+        steps: [{ source: "exit", kind: ExitKind.cpuid, a: a[0], b: a[1], c: 0 }],
+      }),
+      apply: (a) => {
+        const out = Int32Array.of(cpuidEax(a[0], a[1]), 0, 0, 0);
+        kvmCpuid(p, a[0], out);
+        return { ret: out[0] >>> 0, writes: [] };
+      },
+    },
+    // kvmclock MSRs read back what was last written, 0 before (kvm_get_msr_common).
+    ...msrRows(kvmMsrFault(p), (i) => (clockMsrOf(p, i) ? 0 : null)),
+    {
+      op: "vmcall",
+      translate: (a) => {
+        const o = kvmVmcall(p, a);
+        return {
+          steps: [{ nr: o.nr, name: o.name, args: o.args }],
+          notes: o.stops
+            ? [{
+              class: "fatal",
+              reason: `kvm@${p.version} has no VMCALL exit handler: KVM_EXIT_UNKNOWN reaches ` +
+                "userspace and the VM stops (abi.md §7.4: no PV interface before 2.6.21)",
+            }]
+            : [],
+        };
+      },
+      apply: (a) => ({ ret: kvmVmcall(p, a).ret, writes: [] }),
+    },
+  ];
   const clock = p.clockMsrs[p.clockMsrs.length - 1];
   if (clock) {
     rows.push({
@@ -648,6 +752,16 @@ function kvmRows(p: KvmProfile): ModelRow[] {
       op: "sched_clock",
       translate: () => ({ steps: [{ nr: -1, name: "pvclock_read", args: [] }] }),
       apply: (_a, _st, nowNs) => ({ ret: nowNs, writes: [] }),
+    }, {
+      // The host rewrites the structure the guest registered through a system-time MSR.
+      op: "clock_update",
+      translate: (_a, st) => {
+        const reg = p.clockMsrs.map((m) => st.msrs.get(m.system)).find((v) => v && v[0] & 1);
+        return {
+          steps: [{ nr: reg ? (reg[0] & ~1) >>> 0 : -1, name: "pvclock_vcpu_time_info", args: [] }],
+        };
+      },
+      apply: () => ({ ret: null, writes: [] }),
     });
   }
   return rows;

@@ -254,3 +254,20 @@ Deno.test("saveState/loadState carry the decoders (PIT half-written count)", () 
   b.io.write(0x40, 1, 0x2e);
   assertEquals(b.events[0].opArgs, [1, 10000151]);
 });
+
+Deno.test("CPUID, RDMSR and RDTSC events carry the EAX the guest saw as ret", () => {
+  for (const spec of ["native", "kvm@2.6.25"]) {
+    const r = rig(spec);
+    // The CPU reports CPUID after writing its answer: EAX EBX ECX EDX = regs 0, 3, 1, 2.
+    r.cpu.regs.set([0x633, 0, 0xa93d, 0]);
+    r.backend.onExit(ExitKind.cpuid, 1, 0, 0);
+    r.backend.onExit(ExitKind.rdmsr, 0x1b, 0xfee00900, 0);
+    r.backend.onExit(ExitKind.rdtsc, 0x4260d, 0, 0);
+    assertEquals(r.events.map((e) => [e.op, e.ret]), [
+      ["cpuid", 0x633],
+      ["read_msr", 0xfee00900],
+      ["read_tsc", 0x4260d],
+    ], spec);
+    assertEquals(r.events[0].opArgs, [1, 0, 0x633, 0, 0, 0xa93d]);
+  }
+});

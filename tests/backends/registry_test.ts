@@ -11,7 +11,10 @@ Deno.test("parseBackendSpec accepts name and name@version, defaulting the versio
 Deno.test("parseBackendSpec errors list the valid names and versions", () => {
   const unknown = assertThrows(() => parseBackendSpec("xenn@3.1"));
   assert(/unknown backend "xenn"/.test(unknown.message), unknown.message);
-  assert(/kvm@\{2\.6\.20,2\.6\.22,2\.6\.25,2\.6\.33\}/.test(unknown.message), unknown.message);
+  assert(
+    /kvm@\{2\.6\.20,2\.6\.22,2\.6\.25,2\.6\.33,2\.6\.35\}/.test(unknown.message),
+    unknown.message,
+  );
   assert(/native@\{p6\}/.test(unknown.message), unknown.message);
   const badVersion = assertThrows(() => parseBackendSpec("kvm@2.6.99"));
   assert(/kvm has no version "2\.6\.99"; valid: 2\.6\.20, 2\.6\.22/.test(badVersion.message));

@@ -1,0 +1,51 @@
+/**
+ * The compatibility matrix on the bundled guest: every scenario passes on every backend profile,
+ * and the vDSO view reproduces the 2007 COMPAT_VDSO story on bare hardware (guests/README.md).
+ */
+
+import assert from "node:assert/strict";
+import { createBackend, listBackends } from "../../backends/backend.ts";
+import { runCell, vdsoRow } from "../../traces/matrix.ts";
+import { DEMO_VARIANT, SCENARIOS } from "../../traces/suite.ts";
+
+const PROFILES = listBackends().flatMap((b) => b.versions.map((v) => `${b.name}@${v}`));
+
+for (const scenario of SCENARIOS) {
+  Deno.test(`matrix: ${DEMO_VARIANT} ${scenario} passes on ${PROFILES.join(", ")}`, () => {
+    for (const backend of PROFILES) {
+      const c = runCell(DEMO_VARIANT, scenario, backend);
+      assert.equal(
+        c.verdict,
+        "PASS",
+        `${scenario} on ${backend}: ${c.exit} ${JSON.stringify(c.fields)}`,
+      );
+      assert.equal(c.exit, "debug-exit");
+      // The guest detects KVM exactly when the profile exposes the CPUID signature leaf.
+      const leaf = new Int32Array(4);
+      createBackend(backend).cpuid(0x40000000, 0, leaf);
+      const kvm = leaf[1] === 0x4b4d564b && leaf[2] === 0x564b4d56 && leaf[3] === 0x4d;
+      assert.equal(c.fields.backend, kvm ? "kvm" : "native", `${scenario} on ${backend}`);
+    }
+  });
+}
+
+Deno.test("matrix --vdso: which kernel variants break an old glibc on bare hardware, and how", () => {
+  const expect: Array<[string, string, string, string]> = [
+    // variant, options, new glibc, old glibc
+    ["nopv", "", "vdso-sysenter", "ok"],
+    ["2.6.20", "", "int80-fallback", "#PF@0xffffe400"],
+    ["2.6.21", "", "int80-fallback", "#PF@0xffffe400"],
+    ["2.6.21-vdso", "", "vdso-sysenter", "ok"],
+    ["2.6.22", "", "vdso-sysenter", "ok"],
+    ["2.6.22", "reservetop=0x400000", "vdso-sysenter", "#PF@0xffffe400"],
+  ];
+  for (const [variant, options, newGlibc, oldGlibc] of expect) {
+    const r = vdsoRow(variant, options);
+    assert.equal(r.newGlibc, newGlibc, `${variant} ${options} new glibc`);
+    assert.equal(r.oldGlibc, oldGlibc, `${variant} ${options} old glibc`);
+    assert.equal(r.cell.traps.page_fault > 0, oldGlibc.startsWith("#PF"));
+    // RDTSC counts instructions: int $0x80 and sysenter cost a fixed number per call.
+    assert.match(r.int80Cost, /^\d+$/);
+    assert.match(r.sysenterCost, newGlibc === "vdso-sysenter" ? /^\d+$/ : /^n\/a$/);
+  }
+});

@@ -551,7 +551,7 @@ class Comparator {
       }
     }
     if (a.state.length !== 0 || b.state.length !== 0) {
-      for (const f of this.#state(a.state, b.state)) add("state", f);
+      for (const f of this.#state(a.state, b.state, notes)) add("state", f);
     }
     if (this.tol.icount !== Infinity && Math.abs(a.icount - b.icount) > this.tol.icount) {
       add("timing", "icount");
@@ -638,7 +638,8 @@ class Comparator {
     return d - (wholeA ? 1e9 : 0) <= t && -d - (wholeB ? 1e9 : 0) <= t;
   }
 
-  #state(a: Array<[string, number]>, b: Array<[string, number]>): string[] {
+  /** Differing state keys; notes how far apart differing TIMER deadlines are. */
+  #state(a: Array<[string, number]>, b: Array<[string, number]>, notes: string[]): string[] {
     const out: string[] = [];
     const ma = new Map(a), mb = new Map(b);
     for (const k of [...new Set([...ma.keys(), ...mb.keys()])]) {
@@ -652,7 +653,10 @@ class Comparator {
         continue;
       }
       const t = k === "TIMER" ? this.tol.time : k === "CR2" || k === "CR3" ? this.tol.addr : 0;
-      if (Math.abs(x - y) > t) out.push(`state.${k}`);
+      if (Math.abs(x - y) > t) {
+        out.push(`state.${k}`);
+        if (k === "TIMER") notes.push(`state.TIMER differs by ${formatNs(y - x)}`);
+      }
     }
     return out;
   }

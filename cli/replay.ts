@@ -32,7 +32,8 @@ event stream event by event; stops at the first mismatch and prints both sides w
 With another --backend: trace-driven replay. Each recorded canonical operation is translated
 into the target backend's ABI and applied to its hypervisor model; responses and state effects
 are compared with the recording and each divergence is classified (unsupported,
-different-units, different-result, different-state, needs-batch, implicit-side-effect).
+different-units, different-result, different-state, needs-batch, implicit-side-effect, trap,
+fatal).
 
 options:
   --backend SPEC      target backend (default: the recording's)

@@ -294,6 +294,22 @@ export function replayCross(
       for (const note of tgtCall.notes) {
         if (!srcNotes.has(`${note.class}:${note.reason}`)) report(note.class, note.reason, t);
       }
+      // A trap or stop the source took that the target does not take is a divergence too.
+      if (!isUnsupported(srcCall)) {
+        const tgtNotes = new Set(tgtCall.notes.map((n) => `${n.class}:${n.reason}`));
+        for (const note of srcCall.notes) {
+          if (
+            (note.class === "trap" || note.class === "fatal") &&
+            !tgtNotes.has(`${note.class}:${note.reason}`)
+          ) {
+            report(
+              note.class,
+              `${source.backend}@${source.version}: ${note.reason}; not on the target`,
+              t,
+            );
+          }
+        }
+      }
       if (!isUnsupported(srcCall)) {
         const src = source.apply(srcCall, nowNs);
         if (src.ret !== null && tgt.ret !== null && (src.ret | 0) !== (tgt.ret | 0)) {

@@ -9,7 +9,7 @@ import { recordCase } from "../../traces/suite.ts";
 
 const kvmabi = { image: "kvmabi.elf", cmdline: "", label: "kvmabi" };
 
-for (const [profile, msr] of [["2.6.25", "0x12"], ["2.6.33", "0x4b564d01"]]) {
+for (const [profile, msr] of [["2.6.25", "0x12"], ["2.6.33", "0x12"], ["2.6.35", "0x4b564d01"]]) {
   Deno.test(`kvmabi guest passes on kvm@${profile} (kvmclock via MSR ${msr})`, () => {
     const r = recordCase(kvmabi, `kvm@${profile}`, {});
     assert.equal(r.verdict.pass, true, r.serial);

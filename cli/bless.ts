@@ -4,14 +4,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { EXIT_USAGE } from "../core/exit_status.ts";
 import {
   blessOne,
   type ManifestEntry,
   REFERENCE_DIR,
   referenceTraces,
 } from "../traces/reference.ts";
+import { command } from "./common.ts";
 
 const USAGE = `usage: pvreplay bless [--only SUBSTRING] [--dir DIR]
 
@@ -33,24 +32,21 @@ that the regression suite ('deno task test') reports as a divergence; review the
  * console.assert(await blessCommand(["--bogus"]) === 2);
  * ```
  */
-// deno-lint-ignore require-await
-export async function blessCommand(args: string[]): Promise<number> {
-  let f;
-  try {
-    f = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: { only: { type: "string" }, dir: { type: "string" }, help: { type: "boolean" } },
-    }).values;
-  } catch (e) {
-    console.error(`pvreplay bless: ${(e as Error).message}\n\n${USAGE}`);
-    return EXIT_USAGE;
-  }
-  if (f.help) {
-    console.log(USAGE);
-    return 0;
-  }
+export function blessCommand(args: string[]): Promise<number> {
+  return command(
+    "bless",
+    USAGE,
+    args,
+    {
+      only: { type: "string" },
+      dir: { type: "string" },
+    },
+    {},
+    (values) => bless(values as { only?: string; dir?: string }),
+  );
+}
+
+function bless(f: { only?: string; dir?: string }): number {
   const dir = f.dir ?? REFERENCE_DIR;
   Deno.mkdirSync(dir, { recursive: true });
   const manifestPath = `${dir}/MANIFEST.json`;

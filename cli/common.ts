@@ -6,7 +6,11 @@
  * @module
  */
 
+import { parseArgs } from "node:util";
+import { EXIT_IMAGE_ERROR, EXIT_TRACE_ERROR, EXIT_USAGE } from "../core/exit_status.ts";
+import { listBackends, parseBackendSpec } from "../backends/backend.ts";
 import { ImageError } from "../core/loaders/image_error.ts";
+import { TraceFormatError } from "../traces/format.ts";
 import type { ByteSink } from "../core/devices/stateful.ts";
 
 /** A bad command line; the command prints its usage and exits with `EXIT_USAGE`. */
@@ -113,4 +117,105 @@ export class Progress {
   done(): void {
     if (this.#shown) writeAll(Deno.stderr, new TextEncoder().encode("\n"));
   }
+}
+
+/** Flag values as `node:util` parseArgs returns them. */
+export type FlagValues = Record<string, string | boolean | string[] | undefined>;
+
+/** parseArgs option declarations. */
+export type FlagSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
+
+/** How {@link command} maps errors to exit statuses. */
+export interface CommandOptions {
+  /** Accept positional arguments (default false). */
+  positionals?: boolean;
+  /** Status for an unreadable or malformed trace (default EXIT_TRACE_ERROR). */
+  traceErrorStatus?: number;
+}
+
+/**
+ * The frame every subcommand shares: strict flag parsing, `--help`, and the mapping of errors to
+ * documented exit statuses (usage 2, image 4, trace 6) with a message naming the command.
+ *
+ * @example
+ * ```ts
+ * import { command } from "./common.ts";
+ * const status = await command("x", "usage: x", ["--bad"], {}, {}, () => 0);
+ * console.assert(status === 2);
+ * ```
+ */
+export async function command(
+  name: string,
+  usage: string,
+  args: string[],
+  flags: FlagSpec,
+  options: CommandOptions,
+  body: (values: FlagValues, positionals: string[]) => number | Promise<number>,
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: options.positionals ?? false,
+      options: { ...flags, help: { type: "boolean" } },
+    });
+  } catch (e) {
+    console.error(`pvreplay ${name}: ${(e as Error).message}\n\n${usage}`);
+    return EXIT_USAGE;
+  }
+  if (parsed.values.help) {
+    console.log(usage);
+    return 0;
+  }
+  try {
+    return await body(parsed.values as FlagValues, parsed.positionals);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`pvreplay ${name}: ${e.message}\n\n${usage}`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof ImageError) {
+      console.error(`pvreplay ${name}: ${e.message}`);
+      return EXIT_IMAGE_ERROR;
+    }
+    if (e instanceof TraceFormatError) {
+      console.error(`pvreplay ${name}: ${e.message}`);
+      return options.traceErrorStatus ?? EXIT_TRACE_ERROR;
+    }
+    throw e;
+  }
+}
+
+/** Every profile of every registered backend, native first, as `name@version`. */
+export function allBackendSpecs(): string[] {
+  return listBackends().flatMap((b) => b.versions.map((v) => `${b.name}@${v}`));
+}
+
+/** `--backends a,b@v,...` to normalised `name@version` specs (default: every profile). */
+export function backendList(value: string | undefined): string[] {
+  if (value === undefined) return allBackendSpecs();
+  return value.split(",").map((b) => {
+    try {
+      const s = parseBackendSpec(b);
+      return `${s.name}@${s.version}`;
+    } catch (e) {
+      throw new UsageError(`--backends: ${(e as Error).message}`);
+    }
+  });
+}
+
+/** A comma-separated subset of `all` (default: all), naming any unknown item. */
+export function choiceList(
+  flag: string,
+  value: string | undefined,
+  all: readonly string[],
+): string[] {
+  if (value === undefined) return [...all];
+  const items = value.split(",").map((x) => x.trim()).filter(Boolean);
+  const bad = items.filter((x) => !all.includes(x));
+  if (bad.length) {
+    throw new UsageError(`--${flag}: unknown ${bad.join(", ")}; valid: ${all.join(", ")}`);
+  }
+  return items;
 }

@@ -6,12 +6,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { listBackends } from "../backends/backend.ts";
-import { EXIT_USAGE } from "../core/exit_status.ts";
 import { diffTraces, type DivergenceClass } from "../traces/diff.ts";
 import { DEMO_VARIANT, recordCase, SCENARIOS, suiteCase } from "../traces/suite.ts";
-import { Progress } from "./common.ts";
+import { backendList, choiceList, command, Progress } from "./common.ts";
 
 const USAGE =
   `usage: pvreplay demo [--out DIR] [--scenarios a,b,...] [--backends x,y@v,...] [--json]
@@ -29,11 +26,6 @@ options:
 
 exit status: 0 when every scenario passed on every backend, 1 otherwise, 2 usage error.`;
 
-/** Every profile of every registered backend, native first. */
-export function allBackendSpecs(): string[] {
-  return listBackends().flatMap((b) => b.versions.map((v) => `${b.name}@${v}`));
-}
-
 /**
  * Implements `pvreplay demo`.
  *
@@ -43,47 +35,32 @@ export function allBackendSpecs(): string[] {
  * console.assert(await demoCommand(["--scenarios", "nope"]) === 2);
  * ```
  */
-// deno-lint-ignore require-await
-export async function demoCommand(args: string[]): Promise<number> {
-  let f;
-  try {
-    f = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        out: { type: "string" },
-        scenarios: { type: "string" },
-        backends: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`pvreplay demo: ${(e as Error).message}\n\n${USAGE}`);
-    return EXIT_USAGE;
-  }
-  if (f.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const scenarios = f.scenarios ? f.scenarios.split(",") : [...SCENARIOS];
-  const bad = scenarios.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
-  if (bad.length) {
-    console.error(
-      `pvreplay demo: unknown scenario ${bad.join(", ")}; valid: ${SCENARIOS.join(", ")}`,
-    );
-    return EXIT_USAGE;
-  }
-  const backends = f.backends ? f.backends.split(",") : allBackendSpecs();
-  const valid = allBackendSpecs();
-  const badB = backends.filter((b) =>
-    !valid.includes(b) && !valid.some((v) => v.split("@")[0] === b)
+export function demoCommand(args: string[]): Promise<number> {
+  return command(
+    "demo",
+    USAGE,
+    args,
+    {
+      out: { type: "string" },
+      scenarios: { type: "string" },
+      backends: { type: "string" },
+      json: { type: "boolean" },
+    },
+    {},
+    (values) => demo(values as DemoFlags),
   );
-  if (badB.length) {
-    console.error(`pvreplay demo: unknown backend ${badB.join(", ")}; valid: ${valid.join(", ")}`);
-    return EXIT_USAGE;
-  }
+}
+
+interface DemoFlags {
+  out?: string;
+  scenarios?: string;
+  backends?: string;
+  json?: boolean;
+}
+
+function demo(f: DemoFlags): number {
+  const scenarios = choiceList("scenarios", f.scenarios, SCENARIOS);
+  const backends = backendList(f.backends);
   const outDir = f.out ?? "out/demo";
   Deno.mkdirSync(outDir, { recursive: true });
 

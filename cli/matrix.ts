@@ -4,13 +4,10 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { listBackends, parseBackendSpec } from "../backends/backend.ts";
-import { EXIT_USAGE } from "../core/exit_status.ts";
+import { listBackends } from "../backends/backend.ts";
 import { type MatrixCell, runCell, type VdsoRow, vdsoRow } from "../traces/matrix.ts";
 import { SCENARIOS, VARIANTS } from "../traces/suite.ts";
-import { allBackendSpecs } from "./demo.ts";
-import { Progress } from "./common.ts";
+import { backendList, choiceList, command, Progress } from "./common.ts";
 
 const USAGE =
   `usage: pvreplay matrix [--variants LIST] [--scenarios LIST] [--backends LIST] [--json]
@@ -45,14 +42,6 @@ export const VDSO_CASES: ReadonlyArray<[string, string]> = [
   ["2.6.22", "reservetop=0x400000"],
 ];
 
-function list(s: string | undefined, all: readonly string[], what: string): string[] {
-  if (s === undefined) return [...all];
-  const items = s.split(",").map((x) => x.trim()).filter(Boolean);
-  const bad = items.filter((x) => !all.includes(x));
-  if (bad.length) throw new Error(`unknown ${what} ${bad.join(", ")}; valid: ${all.join(", ")}`);
-  return items;
-}
-
 /**
  * Implements `pvreplay matrix`.
  *
@@ -62,46 +51,41 @@ function list(s: string | undefined, all: readonly string[], what: string): stri
  * console.assert(await matrixCommand(["--variants", "2.6.99"]) === 2);
  * ```
  */
-// deno-lint-ignore require-await
-export async function matrixCommand(args: string[]): Promise<number> {
-  let f;
-  let variants: string[], scenarios: string[], backends: string[];
-  try {
-    f = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        variants: { type: "string" },
-        scenarios: { type: "string" },
-        backends: { type: "string" },
-        vdso: { type: "boolean" },
-        list: { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-    }).values;
-    variants = list(f.variants, VARIANTS, "variant");
-    scenarios = list(f.scenarios, SCENARIOS, "scenario");
-    backends = f.backends === undefined ? allBackendSpecs() : f.backends.split(",").map((b) => {
-      const s = parseBackendSpec(b);
-      return `${s.name}@${s.version}`;
-    });
-  } catch (e) {
-    console.error(`pvreplay matrix: ${(e as Error).message}\n\n${USAGE}`);
-    return EXIT_USAGE;
-  }
-  if (f.help) {
-    console.log(USAGE);
-    return 0;
-  }
+export function matrixCommand(args: string[]): Promise<number> {
+  return command(
+    "matrix",
+    USAGE,
+    args,
+    {
+      variants: { type: "string" },
+      scenarios: { type: "string" },
+      backends: { type: "string" },
+      vdso: { type: "boolean" },
+      list: { type: "boolean" },
+      json: { type: "boolean" },
+    },
+    {},
+    (values) => matrix(values as MatrixFlags),
+  );
+}
+
+interface MatrixFlags {
+  variants?: string;
+  scenarios?: string;
+  backends?: string;
+  vdso?: boolean;
+  list?: boolean;
+  json?: boolean;
+}
+
+function matrix(f: MatrixFlags): number {
+  const variants = choiceList("variants", f.variants, VARIANTS);
+  const scenarios = choiceList("scenarios", f.scenarios, SCENARIOS);
+  const backends = backendList(f.backends);
   if (f.list) {
     for (const b of listBackends()) {
-      console.log(
-        `${b.name.padEnd(8)} ${
-          b.versions.map((v) => v === b.defaultVersion ? `${v} (default)` : v).join(", ")
-        }`,
-      );
+      const versions = b.versions.map((v) => v === b.defaultVersion ? `${v} (default)` : v);
+      console.log(`${b.name.padEnd(8)} ${versions.join(", ")}`);
     }
     return 0;
   }

@@ -4,19 +4,14 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { basename } from "node:path";
-import {
-  EXIT_IMAGE_ERROR,
-  EXIT_INTERNAL,
-  EXIT_TRACE_ERROR,
-  EXIT_USAGE,
-} from "../core/exit_status.ts";
+import { EXIT_INTERNAL, EXIT_TRACE_ERROR } from "../core/exit_status.ts";
 import { ImageError } from "../core/loaders/image_error.ts";
 import { Recorder } from "../traces/recorder.ts";
 import { openSession } from "../traces/session.ts";
 import { TraceWriter } from "../traces/writer.ts";
 import {
+  command,
   OutputSink,
   parseCount,
   Progress,
@@ -61,49 +56,26 @@ exit status: the guest's, as for 'run' ((v<<1)|1 isa-debug-exit, 0 halted, 8 tri
  * console.assert(await recordCommand(["--bogus"]) === 2);
  * ```
  */
-// deno-lint-ignore require-await
-export async function recordCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        kernel: { type: "string" },
-        append: { type: "string" },
-        backend: { type: "string" },
-        out: { type: "string" },
-        mem: { type: "string" },
-        serial: { type: "string" },
-        "serial-input": { type: "string" },
-        "max-insns": { type: "string" },
-        progress: { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`pvreplay record: ${(e as Error).message}\n\n${USAGE}`);
-    return EXIT_USAGE;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  try {
-    return record(values);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`pvreplay record: ${e.message}\n\n${USAGE}`);
-      return EXIT_USAGE;
-    }
-    if (e instanceof ImageError) {
-      console.error(`pvreplay record: ${e.message}`);
-      return EXIT_IMAGE_ERROR;
-    }
-    throw e;
-  }
+export function recordCommand(args: string[]): Promise<number> {
+  return command(
+    "record",
+    USAGE,
+    args,
+    {
+      kernel: { type: "string" },
+      append: { type: "string" },
+      backend: { type: "string" },
+      out: { type: "string" },
+      mem: { type: "string" },
+      serial: { type: "string" },
+      "serial-input": { type: "string" },
+      "max-insns": { type: "string" },
+      progress: { type: "boolean" },
+      json: { type: "boolean" },
+    },
+    {},
+    (values) => record(values as RecordFlags),
+  );
 }
 
 interface RecordFlags {

@@ -5,19 +5,16 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
-import { EXIT_USAGE } from "../core/exit_status.ts";
 import { parseBackendSpec } from "../backends/backend.ts";
 import type { TraceEvent } from "../traces/event.ts";
-import { TraceFormatError } from "../traces/format.ts";
 import { checkReplayable } from "../traces/header.ts";
 import { readTrace } from "../traces/reader.ts";
 import { Recorder } from "../traces/recorder.ts";
 import { type CrossReport, parseOverride, replayCross, replaySame } from "../traces/replay.ts";
 import { sha256Hex } from "../traces/session.ts";
 import { TraceWriter } from "../traces/writer.ts";
-import { Progress, UsageError } from "./common.ts";
+import { command, Progress, UsageError } from "./common.ts";
 
 /** replay/diff statuses follow diff(1): 0 same, 1 different, 2 trouble. */
 export const REPLAY_SAME = 0;
@@ -60,49 +57,27 @@ exit status: 0 no divergence, 1 divergence (or what-if changed the outcome), 2 e
  * console.assert(await replayCommand(["--bogus"]) === 2);
  * ```
  */
-// deno-lint-ignore require-await
-export async function replayCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        backend: { type: "string" },
-        kernel: { type: "string" },
-        set: { type: "string", multiple: true },
-        out: { type: "string" },
-        context: { type: "string" },
-        max: { type: "string" },
-        json: { type: "boolean" },
-        progress: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-    });
-  } catch (e) {
-    console.error(`pvreplay replay: ${(e as Error).message}\n\n${USAGE}`);
-    return EXIT_USAGE;
-  }
-  const f = parsed.values;
-  if (f.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  try {
-    if (parsed.positionals.length !== 1) throw new UsageError("give exactly one trace file");
-    return replay(parsed.positionals[0], f);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`pvreplay replay: ${e.message}\n\n${USAGE}`);
-      return REPLAY_ERROR;
-    }
-    if (e instanceof TraceFormatError) {
-      console.error(`pvreplay replay: ${parsed.positionals[0]}: ${e.message}`);
-      return REPLAY_ERROR;
-    }
-    throw e;
-  }
+export function replayCommand(args: string[]): Promise<number> {
+  return command(
+    "replay",
+    USAGE,
+    args,
+    {
+      backend: { type: "string" },
+      kernel: { type: "string" },
+      set: { type: "string", multiple: true },
+      out: { type: "string" },
+      context: { type: "string" },
+      max: { type: "string" },
+      json: { type: "boolean" },
+      progress: { type: "boolean" },
+    },
+    { positionals: true, traceErrorStatus: REPLAY_ERROR },
+    (values, positionals) => {
+      if (positionals.length !== 1) throw new UsageError("give exactly one trace file");
+      return replay(positionals[0], values as ReplayFlags);
+    },
+  );
 }
 
 interface ReplayFlags {

@@ -9,12 +9,11 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { EXIT_IMAGE_ERROR, EXIT_USAGE } from "../core/exit_status.ts";
-import { ImageError } from "../core/loaders/image_error.ts";
 import { Machine, type RunResult } from "../core/machine.ts";
 import { encodeSnapshot, restoreSnapshot } from "../core/snapshot.ts";
 import {
+  command,
+  type FlagSpec,
   OutputSink,
   parseCount,
   Progress,
@@ -80,54 +79,26 @@ function describeResult(m: Machine, r: RunResult): string {
  * console.assert(await runCommand(["--no-such-flag"]) === 2);
  * ```
  */
-// deno-lint-ignore require-await
-export async function runCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        kernel: { type: "string" },
-        append: { type: "string" },
-        bios: { type: "string" },
-        restore: { type: "string" },
-        mem: { type: "string" },
-        serial: { type: "string" },
-        debugcon: { type: "string" },
-        "serial-input": { type: "string" },
-        "max-insns": { type: "string" },
-        "snapshot-at": { type: "string" },
-        "snapshot-out": { type: "string" },
-        stats: { type: "boolean" },
-        progress: { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean" },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`pvreplay run: ${(e as Error).message}\n\n${USAGE}`);
-    return EXIT_USAGE;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  try {
-    return run(values);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`pvreplay run: ${e.message}\n\n${USAGE}`);
-      return EXIT_USAGE;
-    }
-    if (e instanceof ImageError) {
-      console.error(`pvreplay run: ${e.message}`);
-      return EXIT_IMAGE_ERROR;
-    }
-    throw e;
-  }
+export function runCommand(args: string[]): Promise<number> {
+  return command("run", USAGE, args, RUN_FLAGS, {}, (values) => run(values as RunFlags));
 }
+
+const RUN_FLAGS: FlagSpec = {
+  kernel: { type: "string" },
+  append: { type: "string" },
+  bios: { type: "string" },
+  restore: { type: "string" },
+  mem: { type: "string" },
+  serial: { type: "string" },
+  debugcon: { type: "string" },
+  "serial-input": { type: "string" },
+  "max-insns": { type: "string" },
+  "snapshot-at": { type: "string" },
+  "snapshot-out": { type: "string" },
+  stats: { type: "boolean" },
+  progress: { type: "boolean" },
+  json: { type: "boolean" },
+};
 
 interface RunFlags {
   kernel?: string;

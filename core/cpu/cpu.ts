@@ -17,6 +17,7 @@ import { type CpuHooks, ExitKind, NATIVE_HOOKS, TrapKind } from "./hooks.ts";
 import { EFLAGS_MASK, IF, readEflags, RF, TF, VM } from "./flags.ts";
 import { FAULT, faultClass, hasErrorCode, Vec } from "./fault.ts";
 import { decode, execute } from "./decoder.ts";
+import { BLOCK_THRESHOLD, BlockCache, buildBlock, verifyBlock } from "./blocks.ts";
 import {
   DecodeCache,
   IC_MASK,
@@ -174,6 +175,8 @@ export class Cpu {
   /** 0 none, 0xF2 REPNE, 0xF3 REP/REPE. */
   rep = 0;
   lock = false;
+  /** The translated instruction transfers control (set by translate.ts, ends a block). */
+  insnJumps = false;
   /** Effective address of the ModRM memory operand: offset and segment. */
   eaOff = 0;
   eaSeg = 3;
@@ -210,8 +213,9 @@ export class Cpu {
   tlbCount = 0;
   a20 = 0xffffffff;
 
-  /** Decoded-instruction cache (icache.ts). */
+  /** Decoded-instruction cache (icache.ts) and the blocks built from it (blocks.ts). */
   readonly icache: DecodeCache = new DecodeCache();
+  readonly blocks: BlockCache = new BlockCache();
 
   // ---- instruction fetch window: eip in [fwStart, fwStart+fwLen) is at ram[eip + fwDelta] ----
   fwStart = 0;
@@ -384,33 +388,8 @@ export class Cpu {
       }
       const end = start + Math.min(budget, clock.nextDeadline - start);
       this.batchEnd = end;
-      // CS.D and the generation change only with breakLoop set, i.e. between batches.
-      const key = icKey(this);
-      const ic = this.icache;
-      const tags = ic.tag, keys = ic.key, lens = ic.len, fns = ic.fn;
       try {
-        while (clock.icount < end) {
-          const eip = this.eip;
-          this.startEip = eip;
-          const off = (eip - this.fwStart) >>> 0;
-          if (off < this.fwLen) {
-            const pa = eip + this.fwDelta;
-            const i = pa & IC_MASK;
-            if (
-              tags[i] === (pa | 0) && off + lens[i] <= this.fwLen &&
-              (keys[i] === key || icRevalidate(this, pa, key))
-            ) {
-              this.eip = eip + lens[i];
-              fns[i](this);
-              clock.icount++;
-              if (this.breakLoop) break;
-              continue;
-            }
-          }
-          this.decodeAndRun(key);
-          clock.icount++;
-          if (this.breakLoop) break;
-        }
+        this.runBatch(end);
         budget -= clock.icount - start;
       } catch (e) {
         if (e !== FAULT) throw e;
@@ -418,6 +397,56 @@ export class Cpu {
         this.eip = this.startEip;
         this.handleFault();
       }
+    }
+  }
+
+  /**
+   * Runs instructions until icount reaches `end` or breakLoop is set: the hot loop, a method of
+   * its own so that it is optimised as a whole function rather than through on-stack
+   * replacement of run().
+   */
+  private runBatch(end: number): void {
+    const clock = this.clock;
+    // CS.D and the generation change only with breakLoop set, i.e. between batches.
+    const key = icKey(this);
+    const ic = this.icache;
+    const tags = ic.tag, keys = ic.key, lens = ic.len, fns = ic.fn, pageEpoch = ic.pageEpoch;
+    const bc = this.blocks;
+    const blocks = bc.fn, counts = bc.count, blockBytes = bc.bytes, blockKeys = bc.key;
+    const epochs = bc.epoch, hits = bc.hits;
+    while (clock.icount < end) {
+      const eip = this.eip;
+      this.startEip = eip;
+      const off = (eip - this.fwStart) >>> 0;
+      if (off < this.fwLen) {
+        const pa = eip + this.fwDelta;
+        const i = pa & IC_MASK;
+        if (
+          tags[i] === (pa | 0) && off + lens[i] <= this.fwLen &&
+          (keys[i] === key || icRevalidate(this, pa, key))
+        ) {
+          const block = blocks[i];
+          if (block !== null) {
+            if (
+              clock.icount + counts[i] <= end && off + blockBytes[i] <= this.fwLen &&
+              ((blockKeys[i] === key && epochs[i] === pageEpoch[pa >>> 12]) ||
+                verifyBlock(this, i, pa, key))
+            ) {
+              block(this);
+              if (this.breakLoop) return;
+              continue;
+            }
+          } else if (++hits[i] === BLOCK_THRESHOLD) buildBlock(this, pa, key);
+          this.eip = eip + lens[i];
+          fns[i](this);
+          clock.icount++;
+          if (this.breakLoop) return;
+          continue;
+        }
+      }
+      this.decodeAndRun(key);
+      clock.icount++;
+      if (this.breakLoop) return;
     }
   }
 

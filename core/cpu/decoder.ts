@@ -83,6 +83,7 @@ export function decode(c: Cpu): InsnFn | null {
   c.segOvr = -1;
   c.rep = 0;
   c.lock = false;
+  c.insnJumps = false;
   let op = fetch8(c);
   if (PREFIX[op] !== 0) op = prefixes(c, op);
   if (c.lock) checkLock(c, op);

@@ -24,6 +24,7 @@
 
 import type { Cpu } from "./cpu.ts";
 import type { InsnFn } from "./translate.ts";
+import { dropBlock } from "./blocks.ts";
 
 export const IC_BITS = 16;
 export const IC_SIZE = 1 << IC_BITS;
@@ -41,6 +42,10 @@ export class DecodeCache {
   /** The instruction bytes (16 per entry) for revalidation in a new generation. */
   readonly bytes: Uint8Array = new Uint8Array(IC_SIZE * 16);
   readonly fn: InsnFn[] = new Array<InsnFn>(IC_SIZE).fill(noInsn);
+  /** 1 when the instruction transfers control (a block ends with it). */
+  readonly jumps: Uint8Array = new Uint8Array(IC_SIZE);
+  /** Per physical page: incremented on every write to a page holding cached code (blocks.ts). */
+  readonly pageEpoch: Int32Array = new Int32Array(0x100000);
   /** Current generation (>= 1; key 0 never matches). */
   gen = 1;
 }
@@ -85,7 +90,9 @@ export function icInsert(c: Cpu, pa: number, len: number, key: number, fn: InsnF
   ic.key[i] = key;
   ic.len[i] = len;
   ic.fn[i] = fn;
+  ic.jumps[i] = c.insnJumps ? 1 : 0;
   ic.bytes.set(c.ram.subarray(pa, pa + len), i << 4);
+  dropBlock(c, i);
   c.memory.codePages[pa >>> 12] = 1;
 }
 
@@ -94,6 +101,7 @@ export function icInsert(c: Cpu, pa: number, len: number, key: number, fn: InsnF
 /** Drops the cached instructions overlapping the `n` bytes written at physical `pa`. */
 export function icWritten(c: Cpu, pa: number, n: number): void {
   const ic = c.icache;
+  ic.pageEpoch[pa >>> 12]++;
   for (let a = pa - MAX_LEN + 1; a < pa + n; a++) {
     const i = a & IC_MASK;
     if (ic.tag[i] === (a | 0) && a + ic.len[i] > pa) ic.tag[i] = -1;
@@ -103,6 +111,7 @@ export function icWritten(c: Cpu, pa: number, n: number): void {
 /** Drops every cached instruction of physical page `page` (memory.onCodeWrite). */
 export function icDropPage(c: Cpu, page: number): void {
   const ic = c.icache;
+  ic.pageEpoch[page]++;
   const first = (page << 12) & IC_MASK;
   for (let i = first; i < first + 4096; i++) {
     if (ic.tag[i] >>> 12 === page) ic.tag[i] = -1;

@@ -11,6 +11,9 @@
  * Before it runs, `eip` holds the address of the next instruction (relative jumps and CALL
  * use it) and `startEip` the instruction's own (faults restart there).
  *
+ * Translators of control transfers set `insnJumps` (a block of straight-line code ends there,
+ * blocks.ts).
+ *
  * A translator may return null to decline a form it leaves to the byte-by-byte handler of
  * decoder.ts (the caller rewinds EIP to just after the opcode byte).
  *
@@ -261,6 +264,7 @@ function tGroup5(c: Cpu): InsnFn | null {
     case 1:
       return (c) => rmwEnd(c, ea, rm, s, dec(c, rmwBegin(c, ea, rm, s), s));
     case 2:
+      c.insnJumps = true;
       return (c) => {
         const t = readE(c, ea, rm, s);
         const target = o32 ? t >>> 0 : t & 0xffff;
@@ -269,6 +273,7 @@ function tGroup5(c: Cpu): InsnFn | null {
         c.eip = target;
       };
     case 4:
+      c.insnJumps = true;
       return (c) => jumpTo(c, readE(c, ea, rm, s), o32);
     case 6:
       return (c) => c.push(readE(c, ea, rm, s), o32);
@@ -503,6 +508,7 @@ function tLeave(c: Cpu): InsnFn {
 
 /** 70-7F: Jcc rel8; 0F 80-8F: Jcc rel16/32. */
 function tJcc(c: Cpu, op: number): InsnFn {
+  c.insnJumps = true;
   const o32 = c.opsize32;
   const cc = op & 15;
   const disp = op < 0x80 ? fetchS8(c) : o32 ? fetch32(c) : (fetch16(c) << 16) >> 16;
@@ -513,6 +519,7 @@ function tJcc(c: Cpu, op: number): InsnFn {
 
 /** EB JMP rel8, E9 JMP rel16/32. */
 function tJmp(c: Cpu, op: number): InsnFn {
+  c.insnJumps = true;
   const o32 = c.opsize32;
   const disp = op === 0xeb ? fetchS8(c) : o32 ? fetch32(c) : (fetch16(c) << 16) >> 16;
   return (c) => jumpTo(c, c.eip + disp, o32);
@@ -520,6 +527,7 @@ function tJmp(c: Cpu, op: number): InsnFn {
 
 /** E8: CALL rel16/32 (the target is checked before the push). */
 function tCall(c: Cpu): InsnFn {
+  c.insnJumps = true;
   const o32 = c.opsize32;
   const disp = o32 ? fetch32(c) : (fetch16(c) << 16) >> 16;
   return (c) => {
@@ -533,6 +541,7 @@ function tCall(c: Cpu): InsnFn {
 
 /** C3 RET, C2 RET imm16. */
 function tRet(c: Cpu, op: number): InsnFn {
+  c.insnJumps = true;
   const o32 = c.opsize32;
   const n = (op === 0xc2 ? fetch16(c) : 0) + (o32 ? 4 : 2);
   return (c) => {

@@ -16,82 +16,139 @@ import {
   type StateKeyName,
   type TraceEvent,
 } from "./event.ts";
-import { ByteCursor, ByteWriter, encodeUtf8 } from "./format.ts";
+import { ByteCursor, ByteWriter, encodeUtf8, MAX_VARINT_BYTES, putSvarint } from "./format.ts";
 
 /** Per-event limits (writer refuses, reader reports corruption). */
 export const MAX_ARGS = 1024;
 export const MAX_STATE = 64;
 export const MAX_STRING_BYTES = 65535;
-/** Domain of the 32-bit fields: either signedness is kept as given. */
-const I32_MIN = -0x80000000;
+/** Largest `nr` (the 32-bit fields take either signedness: see {@link checkEvent}). */
 const U32_MAX = 0xffffffff;
 
 const PRESENT_RET = 1, PRESENT_VECTOR = 2, PRESENT_ERROR = 4, PRESENT_CR2 = 8;
 
-function in32(v: unknown): boolean {
-  return typeof v === "number" && Number.isInteger(v) && v >= I32_MIN && v <= U32_MAX;
+/** A 32-bit value in either signedness (integer in [-2^31, 2^32-1]). */
+function is32(v: unknown): boolean {
+  return typeof v === "number" && ((v | 0) === v || v >>> 0 === v);
 }
+
+const KINDS: ReadonlySet<unknown> = new Set(EVENT_KIND_NAMES);
+const STATE_KEYS: ReadonlySet<unknown> = new Set(STATE_KEY_NAMES);
 
 /**
  * Checks that an event is encodable, throwing a RangeError naming the field otherwise.
  * Domains: seq/icount non-negative safe integers; vcpu 0..65535; nr -1..2^32-1; vector 0..255;
  * eip, args, ret, errorCode, cr2 in [-2^31, 2^32-1] (signedness preserved); opArgs and state
  * values any safe integer; strings well-formed Unicode of at most 65535 UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * import { checkEvent } from "./chunk_codec.ts";
+ * import { makeEvent, type TraceEvent } from "./event.ts";
+ * const ev = { ...makeEvent({ icount: 1, kind: "io", name: "in", eip: 0 }), seq: 0 };
+ * checkEvent(ev); // fine
+ * try {
+ *   checkEvent({ ...ev, args: [2 ** 32] } as TraceEvent);
+ * } catch (e) {
+ *   console.assert((e as Error).message.includes("args[0]"));
+ * }
+ * ```
  */
 export function checkEvent(ev: TraceEvent): void {
-  const bad = (field: string, v: unknown): never => {
-    throw new RangeError(`trace event seq ${ev.seq}: ${field} = ${JSON.stringify(v)} is invalid`);
-  };
-  if (!Number.isSafeInteger(ev.seq) || ev.seq < 0) bad("seq", ev.seq);
-  if (!Number.isSafeInteger(ev.icount) || ev.icount < 0) bad("icount", ev.icount);
-  if (!Number.isInteger(ev.vcpu) || ev.vcpu < 0 || ev.vcpu > 0xffff) bad("vcpu", ev.vcpu);
-  if (!Object.hasOwn(EventKind, ev.kind)) bad("kind", ev.kind);
-  if (!Number.isInteger(ev.nr) || ev.nr < -1 || ev.nr > U32_MAX) bad("nr", ev.nr);
-  checkString(ev.name, "name", bad);
-  if (ev.op !== null) checkString(ev.op, "op", bad);
-  if (!Array.isArray(ev.args) || ev.args.length > MAX_ARGS) bad("args", ev.args);
-  for (let i = 0; i < ev.args.length; i++) if (!in32(ev.args[i])) bad(`args[${i}]`, ev.args[i]);
-  if (!Array.isArray(ev.opArgs) || ev.opArgs.length > MAX_ARGS) bad("opArgs", ev.opArgs);
-  for (let i = 0; i < ev.opArgs.length; i++) {
-    if (!Number.isSafeInteger(ev.opArgs[i])) bad(`opArgs[${i}]`, ev.opArgs[i]);
-  }
-  if (ev.ret !== null && !in32(ev.ret)) bad("ret", ev.ret);
-  if (ev.vector !== null && (!Number.isInteger(ev.vector) || ev.vector < 0 || ev.vector > 255)) {
-    bad("vector", ev.vector);
-  }
-  if (ev.errorCode !== null && !in32(ev.errorCode)) bad("errorCode", ev.errorCode);
-  if (ev.cr2 !== null && !in32(ev.cr2)) bad("cr2", ev.cr2);
-  if (!in32(ev.eip)) bad("eip", ev.eip);
-  if (!Array.isArray(ev.state) || ev.state.length > MAX_STATE) bad("state", ev.state);
-  for (let i = 0; i < ev.state.length; i++) {
-    const p = ev.state[i];
-    if (!Array.isArray(p) || p.length !== 2 || !Object.hasOwn(StateKey, p[0])) {
-      bad(`state[${i}]`, p);
-    }
-    if (!Number.isSafeInteger(p[1])) bad(`state[${i}]`, p);
-  }
+  const field = invalidField(ev);
+  if (field === null) return;
+  const [, name, index] = /^(\w+)(?:\[(\d+)\])?$/.exec(field)!;
+  const whole = (ev as unknown as Record<string, unknown>)[name];
+  const v = index === undefined ? whole : (whole as unknown[])[Number(index)];
+  throw new RangeError(`trace event seq ${ev.seq}: ${field} = ${JSON.stringify(v)} is invalid`);
 }
 
-function checkString(s: unknown, field: string, bad: (f: string, v: unknown) => never): void {
+/**
+ * The first field of `ev` outside its domain (`"args[3]"`), or null when it is encodable. On
+ * the recording hot path: plain comparisons, no allocation unless a field is bad.
+ */
+function invalidField(ev: TraceEvent): string | null {
+  if (!(Number.isSafeInteger(ev.seq) && ev.seq >= 0)) return "seq";
+  if (!(Number.isSafeInteger(ev.icount) && ev.icount >= 0)) return "icount";
+  const vcpu = ev.vcpu, nr = ev.nr;
+  if (!(typeof vcpu === "number" && (vcpu & 0xffff) === vcpu)) return "vcpu";
+  if (!KINDS.has(ev.kind)) return "kind";
+  if (!(nr === -1 || (typeof nr === "number" && nr >>> 0 === nr))) return "nr";
+  if (!validString(ev.name)) return "name";
+  if (ev.op !== null && !validString(ev.op)) return "op";
+  const args = ev.args, opArgs = ev.opArgs, state = ev.state;
+  if (!Array.isArray(args) || args.length > MAX_ARGS) return "args";
+  for (let i = 0; i < args.length; i++) if (!is32(args[i])) return `args[${i}]`;
+  if (!Array.isArray(opArgs) || opArgs.length > MAX_ARGS) return "opArgs";
+  for (let i = 0; i < opArgs.length; i++) {
+    if (!Number.isSafeInteger(opArgs[i])) return `opArgs[${i}]`;
+  }
+  if (ev.ret !== null && !is32(ev.ret)) return "ret";
+  const vector = ev.vector;
+  if (vector !== null && !(typeof vector === "number" && (vector & 0xff) === vector)) {
+    return "vector";
+  }
+  if (ev.errorCode !== null && !is32(ev.errorCode)) return "errorCode";
+  if (ev.cr2 !== null && !is32(ev.cr2)) return "cr2";
+  if (!is32(ev.eip)) return "eip";
+  if (!Array.isArray(state) || state.length > MAX_STATE) return "state";
+  for (let i = 0; i < state.length; i++) {
+    const p = state[i];
+    if (!Array.isArray(p) || p.length !== 2 || !STATE_KEYS.has(p[0])) return `state[${i}]`;
+    if (!Number.isSafeInteger(p[1])) return `state[${i}]`;
+  }
+  return null;
+}
+
+function validString(s: unknown): boolean {
   // UTF-8 takes at most 3 bytes per UTF-16 unit: only long strings need the exact count.
-  if (
-    typeof s !== "string" || !s.isWellFormed() ||
-    (s.length * 3 > MAX_STRING_BYTES && encodeUtf8(s).length > MAX_STRING_BYTES)
-  ) {
-    bad(field, s);
-  }
+  return typeof s === "string" && s.isWellFormed() &&
+    (s.length * 3 <= MAX_STRING_BYTES || encodeUtf8(s).length <= MAX_STRING_BYTES);
 }
 
-/** Shape of an event: everything but the values that the change mask covers. */
+/** An event shape (§5.2) with the last value of each of its slots. */
 interface EncTemplate {
   id: number;
+  kind: EventKindName;
+  vcpu: number;
+  nr: number;
+  name: string;
+  op: string | null;
+  nArgs: number;
+  nOpArgs: number;
+  presence: number;
+  stateKeys: StateKeyName[];
   /** Last value of each mask slot (eip, args, present nullables, opArgs, state values). */
   last: Float64Array;
+  maskBytes: number;
+  /** Next template with the same name (lookup chain). */
+  next: EncTemplate | null;
+}
+
+function presenceOf(ev: TraceEvent): number {
+  return (ev.ret !== null ? PRESENT_RET : 0) | (ev.vector !== null ? PRESENT_VECTOR : 0) |
+    (ev.errorCode !== null ? PRESENT_ERROR : 0) | (ev.cr2 !== null ? PRESENT_CR2 : 0);
+}
+
+/** Whether `ev` has shape `t` (the fields a template fixes are equal). */
+function hasShape(t: EncTemplate, ev: TraceEvent, presence: number): boolean {
+  if (
+    t.name !== ev.name || t.nr !== ev.nr || t.kind !== ev.kind || t.vcpu !== ev.vcpu ||
+    t.op !== ev.op || t.presence !== presence || t.nArgs !== ev.args.length ||
+    t.nOpArgs !== ev.opArgs.length
+  ) {
+    return false;
+  }
+  const keys = t.stateKeys, state = ev.state;
+  if (keys.length !== state.length) return false;
+  for (let i = 0; i < keys.length; i++) if (state[i][0] !== keys[i]) return false;
+  return true;
 }
 
 /**
  * Encodes events into one chunk payload. `reset()` starts a new chunk (empties the string and
- * template tables).
+ * template tables). The common case (an event of a shape already seen in the chunk) takes no
+ * allocation: the shape is found by comparing fields, not by building a key.
  */
 export class ChunkEncoder {
   readonly out = new ByteWriter(1 << 16);
@@ -101,17 +158,26 @@ export class ChunkEncoder {
   #prevSeq = 0;
   #prevIcount = 0;
   #strings = new Map<string, number>();
-  #templates = new Map<string, EncTemplate>();
+  /** Templates by name, chained through `next`; ids in order of definition. */
+  #byName = new Map<string, EncTemplate>();
+  #templates = 0;
+  /** The template of the previous event: runs of one shape skip the lookup. */
+  #recent: EncTemplate | null = null;
 
   reset(): void {
     this.out.reset();
     this.count = 0;
     this.#strings.clear();
-    this.#templates.clear();
+    this.#byName.clear();
+    this.#templates = 0;
+    this.#recent = null;
   }
 
-  /** Appends one (already checked) event. */
+  /** Appends one event, which must have passed {@link checkEvent}. */
   append(ev: TraceEvent): void {
+    const presence = presenceOf(ev);
+    let t = this.#recent;
+    if (t === null || !hasShape(t, ev, presence)) t = this.#find(ev, presence);
     const w = this.out;
     if (this.count === 0) {
       this.firstSeq = ev.seq;
@@ -119,82 +185,87 @@ export class ChunkEncoder {
       this.#prevSeq = ev.seq - 1;
       this.#prevIcount = ev.icount;
     }
-    const presence = (ev.ret !== null ? PRESENT_RET : 0) |
-      (ev.vector !== null ? PRESENT_VECTOR : 0) |
-      (ev.errorCode !== null ? PRESENT_ERROR : 0) |
-      (ev.cr2 !== null ? PRESENT_CR2 : 0);
-    let key = ev.kind + "|" + ev.vcpu + "|" + ev.nr + "|" + ev.args.length + "|" +
-      ev.opArgs.length + "|" + presence + "|";
-    for (let i = 0; i < ev.state.length; i++) key += ev.state[i][0] + ",";
-    key += "|" + (ev.op === null ? "-" : ev.op.length + ":" + ev.op) + "|" + ev.name;
-    let t = this.#templates.get(key);
-    if (t === undefined) {
-      w.uvarint(0);
-      w.u8(EventKind[ev.kind]);
-      w.uvarint(ev.vcpu);
-      w.uvarint(ev.nr + 1);
-      this.#stringRef(ev.name, false);
-      this.#stringRef(ev.op, true);
-      w.uvarint(ev.args.length);
-      w.uvarint(ev.opArgs.length);
-      w.uvarint(ev.state.length);
-      for (let i = 0; i < ev.state.length; i++) w.u8(StateKey[ev.state[i][0]]);
-      w.u8(presence);
-      const slots = 1 + ev.args.length + popcount4(presence) + ev.opArgs.length + ev.state.length;
-      t = { id: this.#templates.size, last: new Float64Array(slots) };
-      this.#templates.set(key, t);
-    } else {
-      w.uvarint(t.id + 1);
-    }
-    w.svarint(ev.icount - this.#prevIcount);
-    this.#prevIcount = ev.icount;
-    // Change mask: bit 0 = seq gap, bit 1+i = slot i changed.
+    if (t === null) t = this.#define(ev, presence);
+    else w.uvarint(t.id + 1);
+    this.#recent = t;
     const last = t.last;
-    const maskBytes = (last.length + 8) >> 3;
-    if (w.len + maskBytes > w.buf.length) w.bytes(new Uint8Array(maskBytes));
-    else {
-      w.buf.fill(0, w.len, w.len + maskBytes);
-      w.len += maskBytes;
-    }
-    const maskAt = w.len - maskBytes;
+    const maskBytes = t.maskBytes;
+    // Room for icount delta, seq gap, mask and every slot written with the escape.
+    w.ensure(2 * (MAX_VARINT_BYTES + 1) + maskBytes + last.length * (MAX_VARINT_BYTES + 2));
+    const b = w.buf;
+    let p = putSvarint(b, w.len, ev.icount - this.#prevIcount);
+    this.#prevIcount = ev.icount;
+    // Change mask: bit 0 = seq gap, bit 1+s = slot s changed; values follow it.
+    const maskAt = p;
+    for (let i = 0; i < maskBytes; i++) b[p++] = 0;
     const gap = ev.seq - this.#prevSeq - 1;
     this.#prevSeq = ev.seq;
     if (gap !== 0) {
-      w.buf[maskAt] |= 1;
-      w.svarint(gap);
+      b[maskAt] = 1;
+      p = putSvarint(b, p, gap);
     }
-    let slot = 0;
-    slot = this.#value(maskAt, slot, ev.eip, last);
-    for (let i = 0; i < ev.args.length; i++) slot = this.#value(maskAt, slot, ev.args[i], last);
-    if (ev.ret !== null) slot = this.#value(maskAt, slot, ev.ret, last);
-    if (ev.vector !== null) slot = this.#value(maskAt, slot, ev.vector, last);
-    if (ev.errorCode !== null) slot = this.#value(maskAt, slot, ev.errorCode, last);
-    if (ev.cr2 !== null) slot = this.#value(maskAt, slot, ev.cr2, last);
-    for (let i = 0; i < ev.opArgs.length; i++) {
-      slot = this.#value(maskAt, slot, ev.opArgs[i], last);
+    // 32-bit slots: the difference of two 32-bit values is always a safe integer.
+    p = put32(b, p, maskAt, 0, ev.eip, last);
+    let slot = 1;
+    const args = ev.args;
+    for (let i = 0; i < args.length; i++) p = put32(b, p, maskAt, slot++, args[i], last);
+    if (presence !== 0) {
+      if (ev.ret !== null) p = put32(b, p, maskAt, slot++, ev.ret, last);
+      if (ev.vector !== null) p = put32(b, p, maskAt, slot++, ev.vector, last);
+      if (ev.errorCode !== null) p = put32(b, p, maskAt, slot++, ev.errorCode, last);
+      if (ev.cr2 !== null) p = put32(b, p, maskAt, slot++, ev.cr2, last);
     }
-    for (let i = 0; i < ev.state.length; i++) {
-      slot = this.#value(maskAt, slot, ev.state[i][1], last);
-    }
+    const opArgs = ev.opArgs;
+    for (let i = 0; i < opArgs.length; i++) p = putSafe(b, p, maskAt, slot++, opArgs[i], last);
+    const state = ev.state;
+    for (let i = 0; i < state.length; i++) p = putSafe(b, p, maskAt, slot++, state[i][1], last);
+    w.len = p;
     this.count++;
   }
 
-  #value(maskAt: number, slot: number, v: number, last: Float64Array): number {
-    const prev = last[slot];
-    if (v !== prev) {
-      const w = this.out;
-      const bit = slot + 1;
-      w.buf[maskAt + (bit >> 3)] |= 1 << (bit & 7);
-      const d = v - prev;
-      if (Number.isSafeInteger(d)) {
-        w.svarint(d);
-      } else {
-        w.u8(1); // "-0": escape, the absolute value follows
-        w.svarint(v);
-      }
-      last[slot] = v;
+  #find(ev: TraceEvent, presence: number): EncTemplate | null {
+    for (let t = this.#byName.get(ev.name) ?? null; t !== null; t = t.next) {
+      if (hasShape(t, ev, presence)) return t;
     }
-    return slot + 1;
+    return null;
+  }
+
+  /** Writes a template definition for the (checked) event's shape and registers it. */
+  #define(ev: TraceEvent, presence: number): EncTemplate {
+    const w = this.out;
+    w.uvarint(0);
+    w.u8(EventKind[ev.kind]);
+    w.uvarint(ev.vcpu);
+    w.uvarint(ev.nr + 1);
+    this.#stringRef(ev.name, false);
+    this.#stringRef(ev.op, true);
+    w.uvarint(ev.args.length);
+    w.uvarint(ev.opArgs.length);
+    w.uvarint(ev.state.length);
+    const stateKeys: StateKeyName[] = [];
+    for (let i = 0; i < ev.state.length; i++) {
+      stateKeys.push(ev.state[i][0]);
+      w.u8(StateKey[ev.state[i][0]]);
+    }
+    w.u8(presence);
+    const slots = 1 + ev.args.length + popcount4(presence) + ev.opArgs.length + ev.state.length;
+    const t: EncTemplate = {
+      id: this.#templates++,
+      kind: ev.kind,
+      vcpu: ev.vcpu,
+      nr: ev.nr,
+      name: ev.name,
+      op: ev.op,
+      nArgs: ev.args.length,
+      nOpArgs: ev.opArgs.length,
+      presence,
+      stateKeys,
+      last: new Float64Array(slots),
+      maskBytes: (slots + 8) >> 3,
+      next: this.#byName.get(ev.name) ?? null,
+    };
+    this.#byName.set(ev.name, t);
+    return t;
   }
 
   /** Name: 0 = literal follows, k = table[k-1]. Op: 0 = null, 1 = literal, k = table[k-2]. */
@@ -214,6 +285,43 @@ export class ChunkEncoder {
     w.string(s);
     this.#strings.set(s, this.#strings.size);
   }
+}
+
+/** Writes slot `slot` of a 32-bit field if it changed (mask bit + delta); returns the position. */
+function put32(
+  b: Uint8Array,
+  p: number,
+  maskAt: number,
+  slot: number,
+  v: number,
+  last: Float64Array,
+): number {
+  const prev = last[slot];
+  if (v === prev) return p;
+  last[slot] = v;
+  const bit = slot + 1;
+  b[maskAt + (bit >> 3)] |= 1 << (bit & 7);
+  return putSvarint(b, p, v - prev);
+}
+
+/** Like {@link put32} for any safe integer: a difference beyond 2^53 is escaped (§5.3). */
+function putSafe(
+  b: Uint8Array,
+  p: number,
+  maskAt: number,
+  slot: number,
+  v: number,
+  last: Float64Array,
+): number {
+  const prev = last[slot];
+  if (v === prev) return p;
+  last[slot] = v;
+  const bit = slot + 1;
+  b[maskAt + (bit >> 3)] |= 1 << (bit & 7);
+  const d = v - prev;
+  if (Number.isSafeInteger(d)) return putSvarint(b, p, d);
+  b[p] = 1; // "-0": escape, the absolute value follows
+  return putSvarint(b, p + 1, v);
 }
 
 function popcount4(v: number): number {
@@ -298,13 +406,13 @@ export function decodeChunk(
     const state: Array<[StateKeyName, number]> = new Array(t.stateKeys.length);
     for (let i = 0; i < t.stateKeys.length; i++) state[i] = [t.stateKeys[i], last[slot++]];
     if (
-      !in32(eip) || (ret !== null && !in32(ret)) || (errorCode !== null && !in32(errorCode)) ||
-      (cr2 !== null && !in32(cr2)) || (vector !== null && (vector < 0 || vector > 255))
+      !is32(eip) || (ret !== null && !is32(ret)) || (errorCode !== null && !is32(errorCode)) ||
+      (cr2 !== null && !is32(cr2)) || (vector !== null && (vector < 0 || vector > 255))
     ) {
       r.fail("32-bit field out of range", start);
     }
     for (let i = 0; i < args.length; i++) {
-      if (!in32(args[i])) r.fail("argument out of range", start);
+      if (!is32(args[i])) r.fail("argument out of range", start);
     }
     events[n] = {
       seq,

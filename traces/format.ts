@@ -46,9 +46,15 @@ export const MAX_DIGEST_BYTES = 64;
 /** Largest abort reason accepted (UTF-8 bytes). */
 export const MAX_REASON_BYTES = 4096;
 
-/** Default chunk policy: a hard crash loses at most this many events (or this many raw bytes). */
-export const DEFAULT_CHUNK_EVENTS = 256;
-export const DEFAULT_CHUNK_BYTES = 64 << 10;
+/**
+ * Default chunk policy: a hard crash loses at most this many events (or this many raw bytes).
+ * Large enough that the fixed cost of a chunk (deflate set-up, write, CRC, hash) is small next
+ * to encoding its events, even when events take 2-4 bytes each.
+ */
+export const DEFAULT_CHUNK_EVENTS = 4096;
+export const DEFAULT_CHUNK_BYTES = 32 << 10;
+/** Default zlib level of chunk payloads (the writer's `deflateLevel`). */
+export const DEFAULT_DEFLATE_LEVEL = 1;
 
 /**
  * Everything a trace reader can object to. `byteOffset` is the file offset of the offending
@@ -113,6 +119,56 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
 
 const TWO32 = 0x1_0000_0000;
 
+/** Longest uvarint of a safe integer (53 bits, 7 per byte); an svarint takes one byte more. */
+export const MAX_VARINT_BYTES = 8;
+
+/**
+ * Writes the uvarint of `v` (a non-negative safe integer) at `b[p]`, returning the position
+ * after it. The caller guarantees room ({@link MAX_VARINT_BYTES}). Values below 2^31 take the
+ * integer path; larger ones need floating-point division.
+ */
+export function putUvarint(b: Uint8Array, p: number, v: number): number {
+  if (v < 0x80) {
+    b[p] = v;
+    return p + 1;
+  }
+  if (v <= 0x7fffffff) {
+    do {
+      b[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    } while (v >= 0x80);
+  } else {
+    do {
+      b[p++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    } while (v >= 0x80);
+  }
+  b[p] = v;
+  return p + 1;
+}
+
+/**
+ * Writes the svarint of `v` (a safe integer; -0 is written as 0) at `b[p]`, returning the
+ * position after it. The caller guarantees room ({@link MAX_VARINT_BYTES} + 1).
+ */
+export function putSvarint(b: Uint8Array, p: number, v: number): number {
+  let sign = 0;
+  if (v < 0) {
+    v = -v;
+    sign = 1;
+  }
+  if (v < 64) {
+    b[p] = (v << 1) | sign;
+    return p + 1;
+  }
+  if (v <= 0x7fffffff) {
+    b[p] = ((v & 63) << 1) | sign | 0x80;
+    return putUvarint(b, p + 1, v >>> 6);
+  }
+  b[p] = ((v % 64) << 1) | sign | 0x80;
+  return putUvarint(b, p + 1, Math.floor(v / 64));
+}
+
 /**
  * Growable little-endian byte buffer with LEB128 varints. Unsigned varints carry integers up to
  * 2^53-1; signed ones use sign-magnitude (bit 0 of the first byte is the sign) so that every
@@ -123,6 +179,10 @@ export class ByteWriter {
   len = 0;
   constructor(capacity = 1024) {
     this.buf = new Uint8Array(capacity);
+  }
+  /** Makes room for `extra` more bytes, so that `buf` can be written directly up to there. */
+  ensure(extra: number): void {
+    if (this.len + extra > this.buf.length) this.#grow(extra);
   }
   #grow(extra: number): void {
     let cap = this.buf.length * 2;
@@ -160,28 +220,13 @@ export class ByteWriter {
   }
   /** Unsigned LEB128 of a non-negative safe integer. */
   uvarint(v: number): void {
-    if (this.len + 8 > this.buf.length) this.#grow(8);
-    const b = this.buf;
-    let p = this.len;
-    while (v >= 0x80) {
-      b[p++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    b[p++] = v;
-    this.len = p;
+    if (this.len + MAX_VARINT_BYTES > this.buf.length) this.#grow(MAX_VARINT_BYTES);
+    this.len = putUvarint(this.buf, this.len, v);
   }
   /** Sign-magnitude LEB128: first byte = sign | (low 6 magnitude bits << 1) | continuation. */
   svarint(v: number): void {
-    let m = v < 0 ? -v : v;
-    const sign = v < 0 ? 1 : 0;
-    const low = ((m % 64) << 1) | sign;
-    m = Math.floor(m / 64);
-    if (m === 0) {
-      this.u8(low);
-    } else {
-      this.u8(low | 0x80);
-      this.uvarint(m);
-    }
+    if (this.len + MAX_VARINT_BYTES + 1 > this.buf.length) this.#grow(MAX_VARINT_BYTES + 1);
+    this.len = putSvarint(this.buf, this.len, v);
   }
   /** Length-prefixed UTF-8. */
   string(s: string): void {

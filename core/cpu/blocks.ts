@@ -42,9 +42,14 @@ export class BlockCache {
   readonly parts: (InsnFn[] | null)[] = new Array<InsnFn[] | null>(IC_SIZE).fill(null);
   /** Executions of the entry as a single instruction. */
   readonly hits: Int32Array = new Int32Array(IC_SIZE);
-  /** Distinguishes the generated sources, so that each block gets its own optimised code. */
-  serial = 0;
 }
+
+/**
+ * Numbers the generated sources across all CPUs: V8 shares compiled code between identical
+ * sources, and a block's optimised code is specialised to its own closures (another machine's
+ * block at the same address must not reuse it).
+ */
+let serial = 0;
 
 /** Forgets the block headed at icache index `i` (its entry was replaced). */
 export function dropBlock(c: Cpu, i: number): void {
@@ -106,7 +111,7 @@ export function buildBlock(c: Cpu, pa: number, key: number): void {
     body += `c.eip = e + ${ends[k]};\nf${k}(c);\nclock.icount++;\n`;
   }
   const names = parts.map((_, k) => `f${k}`);
-  const src = `// block ${b.serial++} at physical 0x${(pa >>> 0).toString(16)}\n` +
+  const src = `// block ${serial++} at physical 0x${(pa >>> 0).toString(16)}\n` +
     `return function block(c) {\n${body}};`;
   // Generated from instruction lengths only; the semantics are the closures passed in.
   const make = new Function(...names, "clock", src) as (...a: unknown[]) => InsnFn;

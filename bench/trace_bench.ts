@@ -1,8 +1,8 @@
 /**
  * Trace-format benchmarks: size (bytes/event) of a realistic synthetic stream and of the
  * reference traces in `traces/reference/*.pvt` if present, encode and decode throughput,
- * diff throughput on 1M-event streams (identical and with one altered event), inspect
- * statistics throughput.
+ * diff throughput on 1M-event streams (identical, with one altered event, and busy-wait loops
+ * of different lengths: repeat collapsing), inspect statistics throughput.
  *
  * Run: `npx --yes deno@2.9.6 bench --allow-read --allow-write bench/trace_bench.ts`
  *
@@ -13,7 +13,8 @@ import { diffTraces } from "../traces/diff.ts";
 import { StatsCollector } from "../traces/inspect.ts";
 import { TraceReader } from "../traces/reader.ts";
 import { encodeTrace } from "../traces/writer.ts";
-import { syntheticEvents, testHeader } from "../tests/traces/synthetic.ts";
+import type { TraceEvent } from "../traces/event.ts";
+import { mulberry32, syntheticEvents, testHeader } from "../tests/traces/synthetic.ts";
 
 const N = 1_000_000;
 const events = [...syntheticEvents(N, 42)];
@@ -68,6 +69,47 @@ Deno.bench({ name: "diff 1M vs 1M identical (--all-events)", n: 3, warmup: 1 }, 
 Deno.bench({ name: "diff 1M vs 1M one altered event (--all-events)", n: 3, warmup: 1 }, () => {
   const r = diffTraces(compressed, altered, { allEvents: true }).report;
   if (r.divergences.length !== 1) throw new Error("expected one divergence");
+});
+
+/**
+ * About `n` events (times `stretch`) of busy-waits: `irq_enable`, a loop of TSC reads until a
+ * deadline, `write_cr3`. Loop lengths are seeded; `stretch` multiplies every loop's iterations
+ * (a cheaper clock read per iteration, as kvmclock vs native `sched_clock`).
+ */
+function* busyWaits(n: number, stretch: number): Generator<TraceEvent> {
+  const rnd = mulberry32(7);
+  let seq = 0;
+  for (let loop = 0; loop < Math.round(n / 121.5); loop++) {
+    const iterations = Math.round((20 + Math.floor(rnd() * 200)) * stretch);
+    const at = loop * 100_000;
+    const ev = (op: string, opArgs: number[], ret: number | null = null): TraceEvent => ({
+      seq: seq++,
+      icount: at + seq,
+      vcpu: 0,
+      kind: "exit",
+      nr: 1,
+      name: op,
+      args: [],
+      ret,
+      vector: null,
+      errorCode: null,
+      cr2: null,
+      eip: 0xc0100000,
+      op,
+      opArgs,
+      state: [],
+    });
+    yield ev("irq_enable", []);
+    for (let i = 0; i < iterations; i++) yield ev("read_tsc", [at + 60 * i, 0], at + 60 * i);
+    yield ev("write_cr3", [0x100000 + 0x1000 * (loop % 16)]);
+  }
+}
+const loopsA = encodeTrace(testHeader(), busyWaits(N, 1), { finalDigest: "00" });
+const loopsB = encodeTrace(testHeader(), busyWaits(N, 1.8), { finalDigest: "00" });
+
+Deno.bench({ name: "diff 1M-event busy-waits vs 1.8x longer loops (repeats)", n: 3 }, () => {
+  const r = diffTraces(loopsA, loopsB).report;
+  if (!r.same || r.totals.repeats === 0) throw new Error("expected only repeat-count differences");
 });
 
 Deno.bench({ name: "inspect --stats 1M events", n: 3, warmup: 1 }, () => {

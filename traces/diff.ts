@@ -384,20 +384,31 @@ class Kinds {
   }
 }
 
-/** Consecutive events with the same shape: kept as first and last event and a count. */
+/**
+ * Consecutive events with the same shape: kept as first and last event and a count. Run objects
+ * are recycled by {@link RunLookahead} once shifted out, so nothing may keep one.
+ */
 interface Run {
   first: TraceEvent;
   last: TraceEvent;
   count: number;
 }
 
-/** Buffered, filtered view of an event stream collapsed into runs (the window lives here). */
+/**
+ * Buffered, filtered view of an event stream collapsed into runs (the window lives here). The
+ * runs live in a circular buffer of reused objects: a diff of near-identical streams allocates
+ * nothing per run, which keeps the collector out of the fast path even when the caller holds a
+ * large heap.
+ */
 class RunLookahead {
   #it: Iterator<TraceEvent>;
   #all: boolean;
   #kinds: Kinds;
-  #buf: Run[] = [];
+  /** Circular buffer, capacity a power of two; pending runs are [head, tail) (absolute). */
+  #slots: Run[] = [];
+  #mask = -1;
   #head = 0;
+  #tail = 0;
   /** The event that ended the last buffered run (starts the next one). */
   #pending: TraceEvent | undefined = undefined;
   #done = false;
@@ -425,49 +436,70 @@ class RunLookahead {
     }
   }
 
+  /** A free slot at the tail, growing the buffer when every slot is pending. */
+  #slot(first: TraceEvent): Run {
+    const n = this.#tail - this.#head;
+    if (n === this.#slots.length) {
+      const old = this.#slots, cap = Math.max(16, old.length * 2);
+      const grown: Run[] = [];
+      for (let k = 0; k < n; k++) grown.push(old[(this.#head + k) & this.#mask]);
+      while (grown.length < cap) grown.push({ first, last: first, count: 0 });
+      this.#slots = grown;
+      this.#mask = cap - 1;
+      this.#tail = n;
+      this.#head = 0;
+    }
+    return this.#slots[this.#tail & this.#mask];
+  }
+
   /** The i-th pending run, or undefined past the end of the stream. */
   peek(i: number): Run | undefined {
-    const want = this.#head + i;
-    while (want >= this.#buf.length) {
+    while (this.#tail - this.#head <= i) {
       const first = this.#pending ?? this.#next();
       if (first === undefined) return undefined;
-      const run: Run = { first, last: first, count: 1 };
+      const run = this.#slot(first);
+      run.first = run.last = first;
+      run.count = 1;
       let e: TraceEvent | undefined;
       while ((e = this.#next()) !== undefined && this.#kinds.sameShape(first, e)) {
         run.last = e;
         run.count++;
       }
       this.#pending = e;
-      this.#buf.push(run);
+      this.#tail++;
       this.runs++;
     }
-    return this.#buf[want];
+    return this.#slots[(this.#head + i) & this.#mask];
   }
 
+  /** Drops the first `n` pending runs (their objects are reused). */
   shift(n: number): void {
     this.#head += n;
-    if (this.#head >= 4096 && this.#head * 2 >= this.#buf.length) {
-      this.#buf = this.#buf.slice(this.#head);
-      this.#head = 0;
-    }
   }
 }
 
-/** Circular history of the last runs (context before the first divergence). */
+/** Circular history of the last runs' first events and lengths (context before a divergence). */
 class Ring {
-  #items: Run[] = [];
+  #events: TraceEvent[] = [];
+  #counts: number[] = [];
   #next = 0;
   constructor(readonly size: number) {}
   push(r: Run): void {
     if (this.size === 0) return;
-    if (this.#items.length < this.size) this.#items.push(r);
-    else this.#items[this.#next] = r;
+    if (this.#events.length < this.size) {
+      this.#events.push(r.first);
+      this.#counts.push(r.count);
+    } else {
+      this.#events[this.#next] = r.first;
+      this.#counts[this.#next] = r.count;
+    }
     this.#next = (this.#next + 1) % this.size;
   }
-  /** Oldest first. */
-  items(): Run[] {
-    if (this.#items.length < this.size) return [...this.#items];
-    return [...this.#items.slice(this.#next), ...this.#items.slice(0, this.#next)];
+  /** Oldest first: events and their run lengths. */
+  items(): { events: TraceEvent[]; counts: number[] } {
+    const order = <T>(xs: T[]) =>
+      xs.length < this.size ? [...xs] : [...xs.slice(this.#next), ...xs.slice(0, this.#next)];
+    return { events: order(this.#events), counts: order(this.#counts) };
   }
 }
 
@@ -990,14 +1022,18 @@ export function diffStreams(
         return out;
       };
       const bA = ringA.items(), bB = ringB.items(), aA = after(A, nextA), aB = after(B, nextB);
-      const ev = (rs: Run[]) => rs.map((r) => r.first), n = (rs: Run[]) => rs.map((r) => r.count);
       report.first = {
         divergence: d,
-        beforeA: ev(bA),
-        beforeB: ev(bB),
-        afterA: ev(aA),
-        afterB: ev(aB),
-        runs: { beforeA: n(bA), beforeB: n(bB), afterA: n(aA), afterB: n(aB) },
+        beforeA: bA.events,
+        beforeB: bB.events,
+        afterA: aA.map((r) => r.first),
+        afterB: aB.map((r) => r.first),
+        runs: {
+          beforeA: bA.counts,
+          beforeB: bB.counts,
+          afterA: aA.map((r) => r.count),
+          afterB: aB.map((r) => r.count),
+        },
       };
     }
   };

@@ -472,6 +472,11 @@ class RunLookahead {
     return this.#slots[(this.#head + i) & this.#mask];
   }
 
+  /** Whether pending run `i` is the last of the stream (no event after it). */
+  isFinal(i: number): boolean {
+    return this.#done && this.#pending === undefined && i === this.#tail - this.#head - 1;
+  }
+
   /** Drops the first `n` pending runs (their objects are reused). */
   shift(n: number): void {
     this.#head += n;
@@ -972,6 +977,7 @@ export function diffStreams(
     options.tscHz?.b ?? 1e9,
   );
   const A = new RunLookahead(streamA, all, kinds), B = new RunLookahead(streamB, all, kinds);
+  const truncA = options.truncated?.a ?? false, truncB = options.truncated?.b ?? false;
   const ringA = new Ring(ctx), ringB = new Ring(ctx);
   const report: DiffReport = {
     same: true,
@@ -1057,10 +1063,12 @@ export function diffStreams(
   });
 
   /**
-   * Compares two aligned runs: their first events, and their last events when both have the
-   * same length; the repeat counts separately.
+   * Compares two aligned runs (window indices `ia`, `ib`): their first events, and their last
+   * events when both have the same length; the repeat counts separately. A truncated side's
+   * final run may just be cut short: the other side's excess is uncompared, not a repeat.
    */
-  const pairRuns = (ra: Run, rb: Run, nextA: number, nextB: number) => {
+  const pairRuns = (ra: Run, rb: Run, ia: number, ib: number) => {
+    const nextA = ia + 1, nextB = ib + 1;
     let c = cmp.compare(ra.first, rb.first), useLast = false;
     if (c === null && ra.count === rb.count && ra.count > 1) {
       c = cmp.compare(ra.last, rb.last);
@@ -1074,7 +1082,11 @@ export function diffStreams(
       const note = useLast ? `last of ${ra.count}: ${c.note ?? "differs"}` : c.note;
       diverge(divergence(c.cls, ra, rb, c.fields, note, useLast), nextA, nextB);
     }
-    if (ra.count !== rb.count) {
+    if (ra.count < rb.count && truncA && A.isFinal(ia)) {
+      report.uncomparedB += rb.count - ra.count;
+    } else if (rb.count < ra.count && truncB && B.isFinal(ib)) {
+      report.uncomparedA += ra.count - rb.count;
+    } else if (ra.count !== rb.count) {
       const note = `A x${ra.count}, B x${rb.count}`;
       diverge(divergence("repeats", ra, rb, ["count"], note), nextA, nextB);
     }
@@ -1137,7 +1149,7 @@ export function diffStreams(
       const ra = s.ia >= 0 ? A.peek(s.ia)! : null;
       const rb = s.ib >= 0 ? B.peek(s.ib)! : null;
       if (ra && rb) {
-        pairRuns(ra, rb, s.ia + 1, s.ib + 1);
+        pairRuns(ra, rb, s.ia, s.ib);
       } else if (s.partner !== null) {
         const p = s.partner;
         const qa = ra ?? A.peek(p.ia)!, qb = rb ?? B.peek(p.ib)!;
@@ -1170,7 +1182,6 @@ export function diffStreams(
     B.shift(nb);
   };
 
-  const truncA = options.truncated?.a ?? false, truncB = options.truncated?.b ?? false;
   while (true) {
     const ra = A.peek(0), rb = B.peek(0);
     if (ra === undefined && rb === undefined) break;
@@ -1181,8 +1192,8 @@ export function diffStreams(
         n += r.count;
         rest.shift(1);
       }
-      if (ra === undefined) report.uncomparedB = n;
-      else report.uncomparedA = n;
+      if (ra === undefined) report.uncomparedB += n;
+      else report.uncomparedA += n;
       break;
     }
     if (ra !== undefined && rb !== undefined) {
@@ -1191,7 +1202,7 @@ export function diffStreams(
         ? ea.op === eb.op
         : ea.kind === eb.kind && ea.name === eb.name;
       if (sameKey && cmp.compare(ea, eb) === null) {
-        pairRuns(ra, rb, 1, 1);
+        pairRuns(ra, rb, 0, 0);
         if (report.first === null) {
           ringA.push(ra);
           ringB.push(rb);

@@ -226,3 +226,19 @@ Deno.test("diff CLI: repeats shown, --exact-repeats, --tolerance", async () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("a trace cut inside a loop: the rest of the loop is uncompared, not a repeat", () => {
+  const full = pollingLoop(100);
+  const cut = full.slice(0, 41); // irq_enable and 40 TSC reads, then the recorder died
+  for (const exactRepeats of [false, true]) {
+    const r = diffStreams(full, cut, { truncated: { b: true }, exactRepeats });
+    assert.equal(r.same, true);
+    assert.equal(r.totals.repeats, 0);
+    assert.equal(r.uncomparedA, 61);
+  }
+  // A side already longer when cut still differs by its repeat count.
+  const longer = pollingLoop(137).slice(0, 130);
+  const r = diffStreams(full, longer, { truncated: { b: true } });
+  assert.equal(r.totals.repeats, 1);
+  assert.equal(r.uncomparedA, 1);
+});

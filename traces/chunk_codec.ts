@@ -60,7 +60,16 @@ export function checkEvent(ev: TraceEvent): void {
   const [, name, index] = /^(\w+)(?:\[(\d+)\])?$/.exec(field)!;
   const whole = (ev as unknown as Record<string, unknown>)[name];
   const v = index === undefined ? whole : (whole as unknown[])[Number(index)];
-  throw new RangeError(`trace event seq ${ev.seq}: ${field} = ${JSON.stringify(v)} is invalid`);
+  throw new RangeError(`trace event seq ${String(ev.seq)}: ${field} = ${show(v)} is invalid`);
+}
+
+/** A bad value for an error message (JSON where possible: BigInts and cycles are not). */
+function show(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
 }
 
 /**

@@ -100,6 +100,11 @@ function demo(f: DemoFlags): number {
       same: report.same,
       matched: report.matched,
       totals: report.totals,
+      byKey: report.perKey.flatMap((k) =>
+        Object.entries(k.counts).filter(([, n]) => n > 0).map(([cls, n]) =>
+          `${cls} ${k.key}${n > 1 ? ` x${n}` : ""}`
+        )
+      ),
       first: first
         ? `${first.class} ${first.key}${
           first.fields.length ? ` [${first.fields.join(",")}]` : ""
@@ -131,6 +136,8 @@ interface DemoRow {
     same: boolean;
     matched: number;
     totals: Record<DivergenceClass, number>;
+    /** "class key xN" for every key that diverged. */
+    byKey: string[];
     first: string | null;
   } | null;
 }
@@ -152,12 +159,7 @@ function printTables(rows: DemoRow[], scenarios: string[], backends: string[], o
   );
   for (const r of rows) {
     if (!r.diff) continue;
-    const t = Object.entries(r.diff.totals).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
-    console.log(
-      `  ${r.scenario.padEnd(9)} ${r.backend.padEnd(12)} ${
-        r.diff.same ? "identical" : t.join(" ")
-      }` +
-        (r.diff.first ? `\n      first: ${r.diff.first}` : ""),
-    );
+    const what = r.diff.byKey.length ? r.diff.byKey.join(", ") : "identical";
+    console.log(`  ${r.scenario.padEnd(9)} ${r.backend.padEnd(12)} ${what}`);
   }
 }

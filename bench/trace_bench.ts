@@ -1,6 +1,7 @@
 /**
- * Trace-format benchmarks: size (bytes/event) of a realistic synthetic stream and of the
- * reference traces in `traces/reference/*.pvt` if present, encode and decode throughput,
+ * Trace-format benchmarks: size (bytes/event) of a realistic synthetic stream, of port polls
+ * (the `clock` scenario) and of the reference traces in `traces/reference/*.pvt` if present,
+ * encode (deflate levels 1 and 6, port polls) and decode throughput,
  * diff throughput on 1M-event streams (identical, with one altered event, and busy-wait loops
  * of different lengths: repeat collapsing), inspect statistics throughput.
  *
@@ -14,7 +15,7 @@ import { StatsCollector } from "../traces/inspect.ts";
 import { TraceReader } from "../traces/reader.ts";
 import { encodeTrace } from "../traces/writer.ts";
 import type { TraceEvent } from "../traces/event.ts";
-import { mulberry32, syntheticEvents, testHeader } from "../tests/traces/synthetic.ts";
+import { mulberry32, portPolls, syntheticEvents, testHeader } from "../tests/traces/synthetic.ts";
 
 const N = 1_000_000;
 const events = [...syntheticEvents(N, 42)];
@@ -27,9 +28,15 @@ const altered = encodeTrace(
   { finalDigest: "00" },
 );
 
+const polls = [...portPolls(N)];
+const level6 = encodeTrace(testHeader(), events, { finalDigest: "00" }, { deflateLevel: 6 });
+const pollBytes = encodeTrace(testHeader(), polls, { finalDigest: "00" }).length;
+
 console.log(`synthetic stream, ${N} events:`);
 console.log(`  deflate chunks: ${(compressed.length / N).toFixed(2)} bytes/event`);
+console.log(`  deflate level 6: ${(level6.length / N).toFixed(2)} bytes/event`);
 console.log(`  raw chunks:     ${(raw.length / N).toFixed(2)} bytes/event`);
+console.log(`port polls (clock scenario), ${N} events: ${(pollBytes / N).toFixed(3)} bytes/event`);
 try {
   for (const entry of Deno.readDirSync(new URL("../traces/reference/", import.meta.url))) {
     if (!entry.name.endsWith(".pvt")) continue;
@@ -48,6 +55,14 @@ try {
 
 Deno.bench({ name: "encode 1M events (deflate)", n: 3, warmup: 1 }, () => {
   encodeTrace(testHeader(), events, { finalDigest: "00" });
+});
+
+Deno.bench({ name: "encode 1M events (deflate level 6)", n: 3, warmup: 1 }, () => {
+  encodeTrace(testHeader(), events, { finalDigest: "00" }, { deflateLevel: 6 });
+});
+
+Deno.bench({ name: "encode 1M port polls (clock scenario)", n: 3, warmup: 1 }, () => {
+  encodeTrace(testHeader(), polls, { finalDigest: "00" });
 });
 
 Deno.bench({ name: "decode 1M events (deflate)", n: 3, warmup: 1 }, () => {

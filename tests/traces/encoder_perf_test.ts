@@ -8,7 +8,7 @@ import type { TraceEvent } from "../../traces/event.ts";
 import { readTrace } from "../../traces/reader.ts";
 import { encodeTrace, TraceWriter } from "../../traces/writer.ts";
 import { ByteWriter } from "../../traces/format.ts";
-import { mulberry32, syntheticEvents, testHeader } from "./synthetic.ts";
+import { mulberry32, portPolls, syntheticEvents, testHeader } from "./synthetic.ts";
 
 /** A sink keeping every write, to compare the bytes of two writers. */
 function memorySink(): {
@@ -17,29 +17,6 @@ function memorySink(): {
 } {
   const out = new ByteWriter();
   return { sink: { write: (b) => out.bytes(b), close() {} }, bytes: () => out.toBytes() };
-}
-
-/** Port polls like Linux's PIT calibration: one shape, only icount and the data byte change. */
-function* portPolls(n: number): Generator<TraceEvent> {
-  for (let seq = 0; seq < n; seq++) {
-    yield {
-      seq,
-      icount: 1000 + 41 * seq + (seq % 3),
-      vcpu: 0,
-      kind: "io",
-      nr: 0x61,
-      name: "in",
-      args: [0x61, 1],
-      ret: seq % 97 < 50 ? 0x20 : 0x00,
-      vector: null,
-      errorCode: null,
-      cr2: null,
-      eip: 0xc0105a2b,
-      op: null,
-      opArgs: [],
-      state: [],
-    };
-  }
 }
 
 /** (event count, decoded payload length) of each chunk block of a clean trace. */

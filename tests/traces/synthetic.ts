@@ -183,3 +183,29 @@ export function* syntheticEvents(n: number, seed = 1): Generator<TraceEvent> {
     }
   }
 }
+
+/**
+ * `n` port polls like Linux's PIT calibration loop (`in` from port 0x61): one shape, only
+ * icount and the data byte change. The bulk of the `clock` scenario's events.
+ */
+export function* portPolls(n: number): Generator<TraceEvent> {
+  for (let seq = 0; seq < n; seq++) {
+    yield {
+      seq,
+      icount: 1000 + 41 * seq + (seq % 3),
+      vcpu: 0,
+      kind: "io",
+      nr: 0x61,
+      name: "in",
+      args: [0x61, 1],
+      ret: seq % 97 < 50 ? 0x20 : 0x00,
+      vector: null,
+      errorCode: null,
+      cr2: null,
+      eip: 0xc0105a2b,
+      op: null,
+      opArgs: [],
+      state: [],
+    };
+  }
+}

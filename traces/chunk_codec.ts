@@ -109,10 +109,16 @@ function invalidField(ev: TraceEvent): string | null {
   return null;
 }
 
+/** The last string {@link validString} accepted: names repeat, and checking one is a scan. */
+let lastValidString = "";
+
 function validString(s: unknown): boolean {
+  if (s === lastValidString) return true;
   // UTF-8 takes at most 3 bytes per UTF-16 unit: only long strings need the exact count.
-  return typeof s === "string" && s.isWellFormed() &&
+  const ok = typeof s === "string" && s.isWellFormed() &&
     (s.length * 3 <= MAX_STRING_BYTES || encodeUtf8(s).length <= MAX_STRING_BYTES);
+  if (ok) lastValidString = s;
+  return ok;
 }
 
 /** An event shape (§5.2) with the last value of each of its slots. */

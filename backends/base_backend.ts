@@ -133,7 +133,13 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
     };
     this.#deriver = new HardwareOpDeriver(
       env,
-      (ev, d) => this.#emitNow({ ...ev, op: d.op, opArgs: d.opArgs, state: d.state }),
+      (ev, d) => {
+        // The pending event is this backend's own object: complete it in place (no copy).
+        ev.op = d.op;
+        ev.opArgs = d.opArgs;
+        ev.state = d.state;
+        this.#emitNow(ev);
+      },
       (hw, d) => this.refine(hw, d),
       ctx.cpu.cr3 >>> 0,
       ctx.cpu.cr4 >>> 0,

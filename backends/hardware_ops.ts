@@ -202,6 +202,11 @@ export const PORT_RULES: readonly PortRule[] = [
   },
 ];
 
+/** PORT_RULES by (port * 2 + is-out), so a port access finds its rule without a scan. */
+const PORT_RULE_INDEX: ReadonlyMap<number, PortRule> = new Map(
+  PORT_RULES.map((r) => [r.port * 2 + (r.source === "out" ? 1 : 0), r]),
+);
+
 /** A canonical operation spread over several consecutive events. */
 export interface SequenceRule {
   op: string;
@@ -304,10 +309,8 @@ export class HardwareOpDeriver<T> implements RuleContext {
   #table(e: HwEvent): Derived {
     if (e.source === "exit") return EXIT_RULES[e.kind]?.(e, this) ?? NONE;
     if (e.source === "in" || e.source === "out") {
-      for (const r of PORT_RULES) {
-        if (r.port === e.a && r.source === e.source) return r.derive(e, this);
-      }
-      return NONE;
+      const rule = PORT_RULE_INDEX.get(e.a * 2 + (e.source === "out" ? 1 : 0));
+      return rule ? rule.derive(e, this) : NONE;
     }
     return this.#apic(e);
   }
@@ -315,7 +318,13 @@ export class HardwareOpDeriver<T> implements RuleContext {
   /** Feeds one event; it is emitted now or when its sequence resolves. */
   push(e: HwEvent, payload: T): void {
     // Sequence tests look at decoder state before this event updates it.
-    const starts = this.#held.length ? [] : SEQUENCE_RULES.filter((r) => r.start(e, this));
+    // Most events start no sequence: test before allocating the candidate list.
+    let starts: SequenceRule[] | null = null;
+    if (this.#held.length === 0) {
+      for (const r of SEQUENCE_RULES) {
+        if (r.start(e, this)) (starts ??= []).push(r);
+      }
+    }
     if (this.#held.length) {
       const start = this.#held[0].hw;
       const done = this.#candidates.find((r) => r.end(e, start, this));
@@ -337,7 +346,7 @@ export class HardwareOpDeriver<T> implements RuleContext {
       return this.push(e, payload);
     }
     const derived = this.derive(e);
-    if (starts.length) {
+    if (starts !== null) {
       this.#candidates = starts;
       this.#held.push({ hw: e, derived, payload });
       return;

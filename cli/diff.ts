@@ -5,15 +5,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { isElf, parseElf, SymbolTable } from "../core/loaders/elf.ts";
 import { type CliIo, stdio } from "../traces/cli_io.ts";
 import { type DiffTolerances, diffTraces, parseTolerance } from "../traces/diff.ts";
 import { diffToHtml, diffToJson, formatDiffText } from "../traces/diff_format.ts";
 import { TraceFormatError } from "../traces/format.ts";
-import type { TraceHeader } from "../traces/header.ts";
-import { sha256Hex } from "../traces/session.ts";
 import { IMAGE_DIR } from "../traces/suite.ts";
-import { parseNmSymbols, type Symbolizer } from "../traces/symbols.ts";
+import { guestSymbolizer, parseNmSymbols, type Symbolizer } from "../traces/symbols.ts";
 
 const USAGE = `usage: pvreplay diff A.pvt B.pvt [options]
 
@@ -127,13 +124,14 @@ function run(args: string[], io: CliIo): number {
     }
     throw e;
   }
+  const warn = (m: string) => io.err(`pvreplay diff: warning: ${m}\n`);
   const ctx = {
     labelA: fa,
     labelB: fb,
     a: result.a,
     b: result.b,
-    symbolizeA: symbolize ?? guestSymbolizer(result.a.header, io),
-    symbolizeB: symbolize ?? guestSymbolizer(result.b.header, io),
+    symbolizeA: symbolize ?? guestSymbolizer(result.a.header, { warn }) ?? undefined,
+    symbolizeB: symbolize ?? guestSymbolizer(result.b.header, { warn }) ?? undefined,
     list,
   };
   for (const [label, s] of [[fa, result.a], [fb, result.b]] as const) {
@@ -158,31 +156,4 @@ function run(args: string[], io: CliIo): number {
       : formatDiffText(result.report, ctx),
   );
   return result.report.same ? 0 : 1;
-}
-
-/**
- * Names EIPs from the symbol table of the guest ELF the header names, when that image is in
- * the project's image directory with the recorded SHA-256 (another build's symbols would lie).
- */
-function guestSymbolizer(h: TraceHeader, io: CliIo): Symbolizer | undefined {
-  if (!/^[\w.+-]+$/.test(h.guest.name)) return undefined; // a bare file name, never a path
-  const url = new URL(`../${IMAGE_DIR}/${h.guest.name}`, import.meta.url);
-  let bytes: Uint8Array;
-  try {
-    bytes = Deno.readFileSync(url);
-  } catch {
-    return undefined;
-  }
-  if (!isElf(bytes) || sha256Hex(bytes) !== h.guest.sha256) return undefined;
-  let table: SymbolTable;
-  try {
-    table = new SymbolTable(parseElf(bytes, url.pathname).symbols);
-  } catch (e) {
-    io.err(`pvreplay diff: warning: no symbols from ${url.pathname}: ${(e as Error).message}\n`);
-    return undefined;
-  }
-  return (eip) => {
-    const f = table.functionAt(eip >>> 0);
-    return f === undefined ? null : f.offset ? `${f.name}+0x${f.offset.toString(16)}` : f.name;
-  };
 }

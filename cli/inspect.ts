@@ -22,7 +22,8 @@ import {
   type TraceStats,
 } from "../traces/inspect.ts";
 import { TraceReader } from "../traces/reader.ts";
-import { parseNmSymbols, type Symbolizer } from "../traces/symbols.ts";
+import { guestSymbolizer, parseNmSymbols, type Symbolizer } from "../traces/symbols.ts";
+import { IMAGE_DIR } from "../traces/suite.ts";
 
 const USAGE = `usage: pvreplay inspect FILE [FILE2] [options]
 
@@ -36,7 +37,9 @@ options:
   --range A..B       only events with A <= seq <= B (A.. and ..B allowed)
   --filter K=V,...   only matching events; keys kind, name, op, nr, vector, vcpu;
                      repeated keys are alternatives, different keys must all match
-  --symbols FILE     nm output of the guest kernel, to name EIPs
+  --symbols FILE     nm output of the guest kernel, to name EIPs (default: the symbol
+                     table of the guest ELF named in the header, if found in
+                     ${IMAGE_DIR}/ with the recorded SHA-256)
   --help             this text
 
 exit status: 0 ok, 2 usage error or unreadable trace/header, 3 trace truncated,
@@ -108,6 +111,7 @@ function run(args: string[], io: CliIo): number {
     io.err(`pvreplay inspect: ${files[readers.length]}: ${describe(e)}\n`);
     return 2;
   }
+  const warn = (m: string) => io.err(`pvreplay inspect: warning: ${m}\n`);
   let status = 0;
   const allStats: TraceStats[] = [];
   for (let i = 0; i < readers.length; i++) {
@@ -122,6 +126,9 @@ function run(args: string[], io: CliIo): number {
     }
     const dump = !wantStats && !wantHeader;
     if (dump && !json) io.out(`${readers.length > 1 ? `== ${file}\n` : ""}${EVENT_TABLE_HEAD}\n`);
+    const sym = dump && !json
+      ? symbolize ?? guestSymbolizer(r.header, { warn }) ?? undefined
+      : undefined;
     const collector = new StatsCollector();
     let error: TraceFormatError | null = null;
     if (dump || wantStats) {
@@ -129,7 +136,7 @@ function run(args: string[], io: CliIo): number {
         for (const ev of r.events()) {
           if (!selects(ev, range, filter)) continue;
           if (wantStats) collector.add(ev);
-          else io.out((json ? eventToJsonLine(ev, backend) : formatEvent(ev, symbolize)) + "\n");
+          else io.out((json ? eventToJsonLine(ev, backend) : formatEvent(ev, sym)) + "\n");
         }
       } catch (e) {
         if (!(e instanceof TraceFormatError)) throw e;

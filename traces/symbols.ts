@@ -1,16 +1,35 @@
 /**
- * Symbol lookup for reports: maps an EIP to `function+0xoff` using `nm` output of the guest
- * kernel (`nm vmlinux > syms.txt`), so divergences and dumps name the code involved.
+ * Symbol lookup for reports: maps an EIP to `function+0xoff`, from `nm` output of the guest
+ * kernel (`nm vmlinux > syms.txt`) or from the symbol table of the guest ELF a trace header
+ * names, so that divergences and dumps name the code involved.
  *
  * @module
  */
 
-/** Resolves an address to `name+0xoff`, or null when no text symbol precedes it. */
+import { type ElfSymbol, isElf, parseElf, SymbolTable } from "../core/loaders/elf.ts";
+import type { TraceHeader } from "./header.ts";
+import { sha256Hex } from "./session.ts";
+import { IMAGE_DIR } from "./suite.ts";
+
+/** Resolves an address to `name+0xoff` (`name` at offset 0), or null when no symbol covers it. */
 export type Symbolizer = (eip: number) => string | null;
+
+/** The project's guest images, located from this module so any working directory works. */
+export const PROJECT_IMAGE_DIR: URL = new URL(`../${IMAGE_DIR}/`, import.meta.url);
+
+/** A lookup in `table`: the code symbol at or below the address (see `SymbolTable`). */
+function symbolizerOf(table: SymbolTable): Symbolizer {
+  return (eip: number) => {
+    const f = table.functionAt(eip >>> 0);
+    if (f === undefined) return null;
+    return f.offset === 0 ? f.name : `${f.name}+0x${f.offset.toString(16)}`;
+  };
+}
 
 /**
  * Parses `nm` output (`c0100000 T startup_32` lines; text symbols T/t/W/w only) into a lookup.
- * Throws RangeError naming the line for malformed input.
+ * `U` lines (no address) are skipped. Of several symbols at one address the first by name is
+ * used. Throws RangeError naming the line for malformed input.
  *
  * @example
  * ```ts
@@ -20,7 +39,7 @@ export type Symbolizer = (eip: number) => string | null;
  * ```
  */
 export function parseNmSymbols(text: string): Symbolizer {
-  const entries: Array<[number, string]> = [];
+  const symbols: ElfSymbol[] = [];
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
@@ -30,20 +49,69 @@ export function parseNmSymbols(text: string): Symbolizer {
       if (/^\s*\S\s+\S+$/.test(line)) continue; // undefined symbol ("U name"): no address
       throw new RangeError(`symbols line ${i + 1}: not nm output: ${JSON.stringify(line)}`);
     }
-    if ("TtWw".includes(m[2])) entries.push([parseInt(m[1], 16), m[3]]);
-  }
-  entries.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-  const addrs = Float64Array.from(entries, (e) => e[0]);
-  return (eip: number) => {
-    const a = eip >>> 0;
-    let lo = 0, hi = addrs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (addrs[mid] <= a) lo = mid + 1;
-      else hi = mid;
+    // nm gives no sizes: a text symbol covers everything up to the next one (STT_FUNC = 2).
+    if ("TtWw".includes(m[2])) {
+      symbols.push({ name: m[3], value: parseInt(m[1], 16), size: 0, type: 2 });
     }
-    if (lo === 0) return null;
-    const [base, name] = entries[lo - 1];
-    return a === base ? name : `${name}+0x${(a - base).toString(16)}`;
-  };
+  }
+  return symbolizerOf(new SymbolTable(symbols));
+}
+
+/** Options of {@link guestSymbolizer}. */
+export interface GuestSymbolOptions {
+  /** Directories searched in order (default: {@link PROJECT_IMAGE_DIR}). */
+  imageDirs?: readonly (string | URL)[];
+  /** Receives problems worth telling the user (an unreadable or unparsable matching image). */
+  warn?: (message: string) => void;
+}
+
+/**
+ * Names EIPs from the symbol table of the guest ELF that `header` records: the file
+ * `header.guest.name` in the first of `imageDirs` that holds it **with the recorded SHA-256**
+ * (another build's symbols would name the wrong functions). Returns null when no such image is
+ * found, when it is not an ELF file or has no symbol table, and when the recorded name is not a
+ * bare file name (a header never makes this read outside `imageDirs`). An image file that exists
+ * but cannot be read, or a matching one that cannot be parsed, is reported through
+ * `options.warn`.
+ *
+ * @example
+ * ```ts
+ * import { guestSymbolizer } from "./symbols.ts";
+ * const guest = { name: "pvkernel-2.6.22.elf", sha256: "0".repeat(64), cmdline: "" };
+ * console.assert(guestSymbolizer({ guest }) === null); // not the digest of the committed build
+ * ```
+ */
+export function guestSymbolizer(
+  header: Pick<TraceHeader, "guest">,
+  options: GuestSymbolOptions = {},
+): Symbolizer | null {
+  const { imageDirs = [PROJECT_IMAGE_DIR], warn } = options;
+  const { name, sha256 } = header.guest;
+  if (!/^[\w+-][\w.+-]*$/.test(name)) return null;
+  for (const dir of imageDirs) {
+    const path = typeof dir === "string"
+      ? `${dir.replace(/\/+$/, "")}/${name}`
+      : new URL(name, dir.href.endsWith("/") ? dir : `${dir.href}/`);
+    let bytes: Uint8Array;
+    try {
+      bytes = Deno.readFileSync(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) warn?.(`${shown(path)}: ${(e as Error).message}`);
+      continue;
+    }
+    if (sha256Hex(bytes) !== sha256) continue;
+    if (!isElf(bytes)) return null;
+    try {
+      const symbols = parseElf(bytes, shown(path)).symbols;
+      return symbols.length === 0 ? null : symbolizerOf(new SymbolTable(symbols));
+    } catch (e) {
+      warn?.(`no guest symbols: ${(e as Error).message}`); // the message names the file
+      return null;
+    }
+  }
+  return null;
+}
+
+function shown(path: string | URL): string {
+  return typeof path === "string" ? path : decodeURIComponent(path.pathname);
 }

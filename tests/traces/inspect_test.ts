@@ -5,7 +5,9 @@ import type { TraceEvent } from "../../traces/event.ts";
 import { parseFilter, parseRange, selects, StatsCollector } from "../../traces/inspect.ts";
 import { fromJsonl, toJsonl } from "../../traces/jsonl.ts";
 import { readTrace } from "../../traces/reader.ts";
-import { parseNmSymbols } from "../../traces/symbols.ts";
+import { parseElf } from "../../core/loaders/elf.ts";
+import { sha256Hex } from "../../traces/session.ts";
+import { PROJECT_IMAGE_DIR } from "../../traces/symbols.ts";
 import { encodeTrace, TraceWriter } from "../../traces/writer.ts";
 import { syntheticEvents, testHeader } from "./synthetic.ts";
 
@@ -199,11 +201,46 @@ Deno.test("inspect CLI: dump, JSON, stats side by side, header, truncated exit 3
   }
 });
 
-Deno.test("nm symbols resolve to the nearest preceding text symbol", () => {
-  const sym = parseNmSymbols("c0100000 T a\nc0100100 t b\nc0200000 D data\n");
-  assert.equal(sym(0xc0100000), "a");
-  assert.equal(sym(0xc01000ff), "a+0xff");
-  assert.equal(sym(0xc0300000 | 0), "b+0x1fff00");
-  assert.equal(sym(0x1000), null);
-  assert.throws(() => parseNmSymbols("garbage here now\n"), /line 1/);
+Deno.test("inspect names EIPs from the recorded guest image; --symbols overrides", async () => {
+  const name = "pvkernel-2.6.22.elf";
+  const image = Deno.readFileSync(new URL(name, PROJECT_IMAGE_DIR));
+  const start = parseElf(image, name).symbols.find((s) => s.name === "start_kernel")!;
+  const events = [
+    { ...ev(0, 10, "exit", "cli", "irq_disable"), eip: start.value + 0x12 },
+    { ...ev(1, 20, "io", "out"), eip: 0x10 }, // below every symbol
+  ];
+  const dir = Deno.makeTempDirSync();
+  try {
+    const guest = { name, sha256: sha256Hex(image), cmdline: "" };
+    const file = `${dir}/t.pvt`, other = `${dir}/o.pvt`, syms = `${dir}/syms.txt`;
+    Deno.writeFileSync(file, encodeTrace(testHeader({ guest }), events, { finalDigest: "00" }));
+    const rebuilt = { ...guest, sha256: "cd".repeat(32) }; // same name, another build
+    Deno.writeFileSync(
+      other,
+      encodeTrace(testHeader({ guest: rebuilt }), events, { finalDigest: "00" }),
+    );
+    Deno.writeTextFileSync(syms, `${(start.value + 0x10).toString(16)} T from_nm\n`);
+
+    let io = memoryIo();
+    assert.equal(await inspectCommand([file], io), 0);
+    const rows = io.stdout().trim().split("\n");
+    assert.match(rows[1], /<start_kernel\+0x12> /);
+    assert.doesNotMatch(rows[2], /</);
+    assert.equal(io.stderr(), "");
+
+    io = memoryIo();
+    assert.equal(await inspectCommand([file, "--symbols", syms], io), 0);
+    assert.match(io.stdout(), /<from_nm\+0x2> /);
+    assert.doesNotMatch(io.stdout(), /start_kernel/);
+
+    io = memoryIo();
+    assert.equal(await inspectCommand([other], io), 0);
+    assert.doesNotMatch(io.stdout(), /</);
+
+    io = memoryIo();
+    assert.equal(await inspectCommand([file, "--json"], io), 0); // JSON Lines keep §8's schema
+    assert.doesNotMatch(io.stdout(), /start_kernel/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -129,6 +129,12 @@ function tAlu(c: Cpu, op: number): InsnFn {
   const form = op & 7;
   if (form >= 4) {
     const imm = fetchImm(c, s);
+    if (s === 2) {
+      if (o === 7) return (c) => void sub(c, c.regs[0], imm, 2);
+      return (c) => {
+        c.regs[0] = alu(c, o, c.regs[0], imm, 2);
+      };
+    }
     if (o === 7) return (c) => void sub(c, getReg(c, 0, s), imm, s);
     return (c) => setReg(c, 0, s, alu(c, o, getReg(c, 0, s), imm, s));
   }
@@ -147,10 +153,17 @@ function tAlu(c: Cpu, op: number): InsnFn {
   }
   // E, G
   if (o === 7) return (c) => void sub(c, readE(c, ea, rm, s), getReg(c, reg, s), s);
-  if (ea === null && s === 2) {
+  if (s === 2) {
+    if (ea === null) {
+      return (c) => {
+        const r = c.regs;
+        r[rm] = alu(c, o, r[rm], r[reg], 2);
+      };
+    }
     return (c) => {
-      const r = c.regs;
-      r[rm] = alu(c, o, r[rm], r[reg], 2);
+      const off = offsetOf(c, ea);
+      c.checkWrite(ea.seg, off, 2);
+      c.write32(ea.seg, off, alu(c, o, c.read32(ea.seg, off), c.regs[reg], 2));
     };
   }
   return (c) => rmwEnd(c, ea, rm, s, alu(c, o, rmwBegin(c, ea, rm, s), getReg(c, reg, s), s));
@@ -162,6 +175,13 @@ function tGroup1(c: Cpu, op: number): InsnFn {
   const [m, ea] = modrmEa(c);
   const o = (m >> 3) & 7, rm = m & 7;
   const imm = op === 0x81 ? fetchImm(c, s) : op === 0x83 ? fetchS8(c) & MASK[s] : fetch8(c);
+  if (ea === null && s === 2) {
+    if (o === 7) return (c) => void sub(c, c.regs[rm], imm, 2);
+    return (c) => {
+      const r = c.regs;
+      r[rm] = alu(c, o, r[rm], imm, 2);
+    };
+  }
   if (o === 7) return (c) => void sub(c, readE(c, ea, rm, s), imm, s);
   return (c) => rmwEnd(c, ea, rm, s, alu(c, o, rmwBegin(c, ea, rm, s), imm, s));
 }
@@ -182,6 +202,16 @@ function tTest(c: Cpu, op: number): InsnFn {
 function tIncDecReg(c: Cpu, op: number): InsnFn {
   const s = sizeV(c);
   const n = op & 7;
+  if (s === 2) {
+    if (op < 0x48) {
+      return (c) => {
+        c.regs[n] = inc(c, c.regs[n], 2);
+      };
+    }
+    return (c) => {
+      c.regs[n] = dec(c, c.regs[n], 2);
+    };
+  }
   if (op < 0x48) return (c) => setReg(c, n, s, inc(c, getReg(c, n, s), s));
   return (c) => setReg(c, n, s, dec(c, getReg(c, n, s), s));
 }
@@ -347,6 +377,10 @@ function tMovImmE(c: Cpu, op: number): InsnFn {
   if ((m & 0x38) !== 0) c.fault(Vec.UD);
   const rm = m & 7;
   const imm = fetchImm(c, s);
+  if (ea !== null) {
+    if (s === 0) return (c) => c.write8(ea.seg, offsetOf(c, ea), imm);
+    if (s === 2) return (c) => c.write32(ea.seg, offsetOf(c, ea), imm);
+  }
   return (c) => writeE(c, ea, rm, s, imm);
 }
 
@@ -374,6 +408,11 @@ function tLea(c: Cpu): InsnFn {
   if (m >= 0xc0) c.fault(Vec.UD);
   const ea = takeEa(c, m);
   const reg = (m >> 3) & 7;
+  if (s === 2) {
+    return (c) => {
+      c.regs[reg] = offsetOf(c, ea);
+    };
+  }
   return (c) => setReg(c, reg, s, offsetOf(c, ea));
 }
 

@@ -214,7 +214,7 @@ export class Cpu {
   a20 = 0xffffffff;
 
   /** Decoded-instruction cache (icache.ts) and the blocks built from it (blocks.ts). */
-  readonly icache: DecodeCache = new DecodeCache();
+  readonly icache: DecodeCache;
   readonly blocks: BlockCache = new BlockCache();
 
   // ---- instruction fetch window: eip in [fwStart, fwStart+fwLen) is at ram[eip + fwDelta] ----
@@ -257,6 +257,7 @@ export class Cpu {
     this.hooks = o.hooks ?? NATIVE_HOOKS;
     this.ram = o.memory.ram;
     this.view = o.memory.view;
+    this.icache = new DecodeCache(o.memory.ramSize);
     o.memory.onCodeWrite = (page) => icDropPage(this, page);
     this.reset();
   }

@@ -44,10 +44,15 @@ export class DecodeCache {
   readonly fn: InsnFn[] = new Array<InsnFn>(IC_SIZE).fill(noInsn);
   /** 1 when the instruction transfers control (a block ends with it). */
   readonly jumps: Uint8Array = new Uint8Array(IC_SIZE);
-  /** Per physical page: incremented on every write to a page holding cached code (blocks.ts). */
-  readonly pageEpoch: Int32Array = new Int32Array(0x100000);
+  /** Per RAM page: incremented on every write to a page holding cached code (blocks.ts). */
+  readonly pageEpoch: Int32Array;
   /** Current generation (>= 1; key 0 never matches). */
   gen = 1;
+
+  /** A cache for code in `ramSize` bytes of RAM (only plain RAM is cached). */
+  constructor(ramSize: number) {
+    this.pageEpoch = new Int32Array(Math.ceil(ramSize / 4096));
+  }
 }
 
 function noInsn(): void {}

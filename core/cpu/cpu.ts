@@ -193,6 +193,8 @@ export class Cpu {
   ext = 0;
   /** DR7 enables at least one execution breakpoint (forces the single-step path). */
   breakpoints = false;
+  /** Set when the current instruction loaded EFLAGS.RF = 1 (IRET, task switch). */
+  rfLoaded = false;
   /** Set when the current instruction vectored through the IDT/IVT (INT n). */
   vectored = false;
   /** Interrupt shadow after STI / MOV SS / POP SS (SDM Vol.3 6.8.3). */
@@ -471,9 +473,12 @@ export class Cpu {
     try {
       this.startEip = this.eip;
       if (this.breakpoints && (this.flags & RF) === 0) checkCodeBreakpoints(this);
+      this.rfLoaded = false;
       execute(this);
       this.clock.icount++;
-      this.flags &= ~RF; // RF only covers the instruction that completes (SDM Vol.3 17.3.1.1)
+      // RF covers one instruction: cleared when it completes, unless the instruction itself
+      // loaded RF=1 (IRET, task switch) for the next one (SDM Vol.3 17.3.1.1).
+      if (!this.rfLoaded) this.flags &= ~RF;
     } catch (e) {
       if (e !== FAULT) throw e;
       this.eip = this.startEip;

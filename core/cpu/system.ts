@@ -122,6 +122,7 @@ export function writeFlags(c: Cpu, v: number, mask: number): void {
   c.flags = nf;
   c.lazy = 0;
   c.breakLoop = true;
+  if (mask & nf & RF) c.rfLoaded = true; // IRET / task switch: RF covers the next instruction
   if ((old ^ nf) & IF) {
     if (nf & IF) c.irqCheck = true;
     exit(c, ExitKind.ifChange, nf & IF ? 1 : 0, 0, 0);

@@ -128,14 +128,3 @@ Deno.test({
     assert.equal(cpu.regs[6], 1, "exactly one #DB");
   },
 });
-
-Deno.test({
-  ...opts,
-  name: "x87 FLD1 executes (no #UD)",
-  async fn() {
-    // x87.elf: fninit; fldcw; fld1; fldz; fdivrp makes #Z pending, then FWAIT raises #MF.
-    const { cpu } = await flatCpu([0xd9, 0xe8]);
-    cpu.step();
-    assert.equal(cpu.eip, 0x1002);
-  },
-});

@@ -10,11 +10,13 @@
  * Between two instructions a block does what the run loop does: sets `startEip` (fault restart
  * point) and `eip` (next instruction), counts the retired instruction on the clock, and returns
  * when `breakLoop` was set. The run loop enters a block only if all of its instructions fit
- * before the batch end (next clock deadline or budget) and inside the fetch window.
+ * before the batch end (next clock deadline or budget) and inside the fetch window. A block that
+ * ends with a relative jump to its own head loops in place under the same conditions.
  *
- * Validity: a block is keyed like its head entry (generation and CS.D) and records the write
- * epoch of its page (icache.ts). After a write to the page or a new generation, it is used again
- * only once every instruction is checked to be still the same cached closure
+ * Validity: a store that hits a cached instruction sets `breakLoop` (icache.ts), so a block never
+ * runs an instruction changed under it. A block is keyed like its head entry (generation and
+ * CS.D) and records the write epoch of its page; after a write to the page or a new generation,
+ * it is entered again only once every instruction is checked to be still the same cached closure
  * ({@link verifyBlock}); otherwise it is dropped and may be rebuilt later.
  *
  * @module
@@ -29,9 +31,12 @@ export const BLOCK_THRESHOLD = 64;
 /** Most instructions in one block (keeps generated functions within V8's inlining budget). */
 const MAX_INSNS = 16;
 
+/** A block: runs its instructions from `eip` (its head); `end` is the batch end. */
+export type BlockFn = (c: Cpu, end: number) => void;
+
 /** Blocks by head entry (the icache index of their first instruction). */
 export class BlockCache {
-  readonly fn: (InsnFn | null)[] = new Array<InsnFn | null>(IC_SIZE).fill(null);
+  readonly fn: (BlockFn | null)[] = new Array<BlockFn | null>(IC_SIZE).fill(null);
   /** Instruction count and byte length. */
   readonly count: Uint8Array = new Uint8Array(IC_SIZE);
   readonly bytes: Uint16Array = new Uint16Array(IC_SIZE);
@@ -89,7 +94,7 @@ export function buildBlock(c: Cpu, pa: number, key: number): void {
   const head = pa & IC_MASK;
   const parts: InsnFn[] = [];
   const ends: number[] = [];
-  let p = pa, len = 0;
+  let p = pa, len = 0, selfLoop = false;
   while (parts.length < MAX_INSNS && (p >>> 12) === (pa >>> 12)) {
     const j = p & IC_MASK;
     if (ic.tag[j] !== (p | 0) || ic.key[j] !== key || (p + ic.len[j] - 1) >>> 12 !== pa >>> 12) {
@@ -98,23 +103,34 @@ export function buildBlock(c: Cpu, pa: number, key: number): void {
     parts.push(ic.fn[j]);
     len += ic.len[j];
     ends.push(len);
-    if (ic.jumps[j] !== 0) break;
+    if (ic.jumps[j] !== 0) {
+      selfLoop = ic.disp[j] === -len; // a relative jump back to the head
+      break;
+    }
     p += ic.len[j];
   }
   if (parts.length < 2) {
     b.hits[head] = -16 * BLOCK_THRESHOLD; // a lone instruction: retry much later
     return;
   }
-  let body = "const e = c.eip;\n";
+  // Straight-line body; between instructions what the run loop does (see the module comment).
+  let body = "";
   for (let k = 0; k < parts.length; k++) {
     if (k > 0) body += `if (c.breakLoop) return;\nc.startEip = e + ${ends[k - 1]};\n`;
     body += `c.eip = e + ${ends[k]};\nf${k}(c);\nclock.icount++;\n`;
   }
+  // A block ending in a relative jump to its own head (a one-block loop) iterates here as long as
+  // the run loop would enter it again: the jump taken, no breakLoop (which a store into cached
+  // code also sets, icache.ts), and the next iteration fits before the batch end.
+  const code = selfLoop
+    ? `for (;;) {\n${body}if (c.eip !== e || c.breakLoop || clock.icount + ${parts.length} > end) ` +
+      `return;\nc.startEip = e;\n}\n`
+    : body;
   const names = parts.map((_, k) => `f${k}`);
   const src = `// block ${serial++} at physical 0x${(pa >>> 0).toString(16)}\n` +
-    `return function block(c) {\n${body}};`;
+    `return function block(c, end) {\nconst e = c.eip;\n${code}};`;
   // Generated from instruction lengths only; the semantics are the closures passed in.
-  const make = new Function(...names, "clock", src) as (...a: unknown[]) => InsnFn;
+  const make = new Function(...names, "clock", src) as (...a: unknown[]) => BlockFn;
   b.fn[head] = make(...parts, c.clock);
   b.parts[head] = parts;
   b.count[head] = parts.length;

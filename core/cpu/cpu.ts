@@ -177,6 +177,8 @@ export class Cpu {
   lock = false;
   /** The translated instruction transfers control (set by translate.ts, ends a block). */
   insnJumps = false;
+  /** Its displacement when it is a relative JMP/Jcc (0 otherwise). */
+  insnDisp = 0;
   /** Effective address of the ModRM memory operand: offset and segment. */
   eaOff = 0;
   eaSeg = 3;
@@ -435,7 +437,7 @@ export class Cpu {
               ((blockKeys[i] === key && epochs[i] === pageEpoch[pa >>> 12]) ||
                 verifyBlock(this, i, pa, key))
             ) {
-              block(this);
+              block(this, end);
               if (this.breakLoop) return;
               continue;
             }

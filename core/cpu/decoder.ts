@@ -84,6 +84,7 @@ export function decode(c: Cpu): InsnFn | null {
   c.rep = 0;
   c.lock = false;
   c.insnJumps = false;
+  c.insnDisp = 0;
   let op = fetch8(c);
   if (PREFIX[op] !== 0) op = prefixes(c, op);
   if (c.lock) checkLock(c, op);

@@ -14,7 +14,8 @@
  * - self-modifying code: `memory.codePages` marks pages holding cached code; the CPU's own
  *   stores drop the entries overlapping the bytes written ({@link icWritten}), other writers
  *   (devices, page-table A/D updates, backends) go through `memory.onCodeWrite` and drop the
- *   whole page ({@link icDropPage});
+ *   whole page ({@link icDropPage}). Either sets `breakLoop`, so that a running block (which
+ *   holds closures, blocks.ts) stops after the current instruction;
  * - bytes changed behind the memory API (loaders, tests, snapshot restore write `ram`
  *   directly between runs): every {@link Cpu.run} starts a new generation; an entry of an older
  *   generation is revalidated by comparing its saved bytes before it is used again.
@@ -44,6 +45,8 @@ export class DecodeCache {
   readonly fn: InsnFn[] = new Array<InsnFn>(IC_SIZE).fill(noInsn);
   /** 1 when the instruction transfers control (a block ends with it). */
   readonly jumps: Uint8Array = new Uint8Array(IC_SIZE);
+  /** Displacement of a relative JMP/Jcc (0 otherwise). */
+  readonly disp: Int32Array = new Int32Array(IC_SIZE);
   /** Per RAM page: incremented on every write to a page holding cached code (blocks.ts). */
   readonly pageEpoch: Int32Array;
   /** Current generation (>= 1; key 0 never matches). */
@@ -96,6 +99,7 @@ export function icInsert(c: Cpu, pa: number, len: number, key: number, fn: InsnF
   ic.len[i] = len;
   ic.fn[i] = fn;
   ic.jumps[i] = c.insnJumps ? 1 : 0;
+  ic.disp[i] = c.insnDisp;
   ic.bytes.set(c.ram.subarray(pa, pa + len), i << 4);
   dropBlock(c, i);
   c.memory.codePages[pa >>> 12] = 1;
@@ -109,7 +113,11 @@ export function icWritten(c: Cpu, pa: number, n: number): void {
   ic.pageEpoch[pa >>> 12]++;
   for (let a = pa - MAX_LEN + 1; a < pa + n; a++) {
     const i = a & IC_MASK;
-    if (ic.tag[i] === (a | 0) && a + ic.len[i] > pa) ic.tag[i] = -1;
+    if (ic.tag[i] === (a | 0) && a + ic.len[i] > pa) {
+      ic.tag[i] = -1;
+      // A block may hold the instruction (even the very next one): leave it after this one.
+      c.breakLoop = true;
+    }
   }
 }
 
@@ -122,4 +130,5 @@ export function icDropPage(c: Cpu, page: number): void {
     if (ic.tag[i] >>> 12 === page) ic.tag[i] = -1;
   }
   c.memory.codePages[page] = 0;
+  c.breakLoop = true;
 }

@@ -12,7 +12,7 @@
  * use it) and `startEip` the instruction's own (faults restart there).
  *
  * Translators of control transfers set `insnJumps` (a block of straight-line code ends there,
- * blocks.ts).
+ * blocks.ts), relative JMP/Jcc also `insnDisp` (a block jumping to its own head loops in place).
  *
  * A translator may return null to decline a form it leaves to the byte-by-byte handler of
  * decoder.ts (the caller rewinds EIP to just after the opcode byte).
@@ -551,6 +551,7 @@ function tJcc(c: Cpu, op: number): InsnFn {
   const o32 = c.opsize32;
   const cc = op & 15;
   const disp = op < 0x80 ? fetchS8(c) : o32 ? fetch32(c) : (fetch16(c) << 16) >> 16;
+  c.insnDisp = disp;
   return (c) => {
     if (testCC(c, cc)) jumpTo(c, c.eip + disp, o32);
   };
@@ -561,6 +562,7 @@ function tJmp(c: Cpu, op: number): InsnFn {
   c.insnJumps = true;
   const o32 = c.opsize32;
   const disp = op === 0xeb ? fetchS8(c) : o32 ? fetch32(c) : (fetch16(c) << 16) >> 16;
+  c.insnDisp = disp;
   return (c) => jumpTo(c, c.eip + disp, o32);
 }
 

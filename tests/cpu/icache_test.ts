@@ -131,3 +131,54 @@ Deno.test("icache: clock deadlines inside hot blocks fire at the exact instructi
   }
   assert.deepEqual(seen, ref);
 });
+
+/**
+ * One-block loops (the block iterates in place): a counter; then a loop storing into a data word
+ * on its own code page every iteration, and once (iteration 300) into its own `mov edx, imm32`.
+ */
+const TIGHT = `
+    xor eax, eax
+    xor ebx, ebx
+  1:
+    add eax, 3
+    add ebx, eax
+    cmp eax, 3000
+    jne 1b
+    xor ecx, ecx
+    xor ebx, ebx
+  2:
+    xor eax, eax
+    cmp ecx, 300
+    sete al
+    imul eax, eax, patch + 1 - data
+    mov dword ptr [eax + data], 7
+  patch:
+    mov edx, 1
+    add ebx, edx
+    inc ecx
+    cmp ecx, 500
+    jne 2b
+    hlt
+  data:
+    .long 0`;
+
+Deno.test("icache: one-block loops stop at deadlines and see stores into their own code", () => {
+  const a = load(TIGHT);
+  const at: number[] = [];
+  for (let t = 100; t < 8000; t += 13) at.push(t);
+  const seen: [number, number][] = [];
+  for (const t of at) a.clock.schedule(t, () => seen.push([a.clock.icount, a.cpu.eip]));
+  a.cpu.run(100_000);
+  assert.ok(a.cpu.halted);
+  assert.equal(a.cpu.regs[3], 300 * 1 + 200 * 7);
+  const b = load(TIGHT);
+  const ref: [number, number][] = [];
+  while (!b.cpu.halted) {
+    if (at.includes(b.clock.icount) && ref.at(-1)?.[0] !== b.clock.icount) {
+      ref.push([b.clock.icount, b.cpu.eip]);
+    }
+    b.cpu.step();
+  }
+  assert.deepEqual(seen, ref);
+  assert.deepEqual(b.cpu.saveState(), a.cpu.saveState());
+});

@@ -50,3 +50,34 @@ Deno.bench({
     if (r.verdict.pass !== true) throw new Error("recorded run failed");
   },
 });
+
+// A CPU-bound guest (guests/cputests bench_int: sieve, CRC-32, mul/div; 101 M instructions,
+// a few hundred events): the other end of the event-density range.
+const INT_CASE = { image: "bench_int.elf", cmdline: "", label: "bench_int" };
+const INT_DIR = "guests/cputests/images";
+const INT_IMAGE = Deno.readFileSync(`${INT_DIR}/${INT_CASE.image}`);
+
+Deno.bench({
+  name: "bench_int plain run",
+  group: "record-cpu-bound",
+  baseline: true,
+  n: 3,
+  warmup: 1,
+  fn() {
+    const m = new Machine({});
+    m.bootMultiboot(INT_IMAGE, { file: INT_CASE.image });
+    const r = m.run(400_000_000);
+    if (r.reason !== "debug-exit") throw new Error(`plain run ended with ${r.reason}`);
+  },
+});
+
+Deno.bench({
+  name: "bench_int recorded on native",
+  group: "record-cpu-bound",
+  n: 3,
+  warmup: 1,
+  fn() {
+    const r = recordCase(INT_CASE, "native", { out: OUT, imageDir: INT_DIR });
+    if (r.result.reason !== "debug-exit") throw new Error("recorded run failed");
+  },
+});

@@ -130,7 +130,14 @@ export function buildBlock(c: Cpu, pa: number, key: number): void {
   const src = `// block ${serial++} at physical 0x${(pa >>> 0).toString(16)}\n` +
     `return function block(c, end) {\nconst e = c.eip;\n${code}};`;
   // Generated from instruction lengths only; the semantics are the closures passed in.
-  const make = new Function(...names, "clock", src) as (...a: unknown[]) => BlockFn;
+  let make: (...a: unknown[]) => BlockFn;
+  try {
+    make = new Function(...names, "clock", src) as (...a: unknown[]) => BlockFn;
+  } catch {
+    // A host that forbids code generation from strings: run instruction by instruction.
+    b.hits[head] = -0x40000000;
+    return;
+  }
   b.fn[head] = make(...parts, c.clock);
   b.parts[head] = parts;
   b.count[head] = parts.length;

@@ -109,6 +109,8 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   #deriver: HardwareOpDeriver<PendingEvent> | null = null;
   #halted = false;
   #after: PendingEvent[] = [];
+  /** Scratch for {@link BaseBackend.#push}. */
+  #hw: HwEvent = { source: "exit", kind: 0, a: 0, b: 0, c: 0, icount: 0, eip: 0 };
 
   /** The attached context; throws if the backend is used before {@link attach}. */
   protected get ctx(): BackendContext {
@@ -205,7 +207,7 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
     // CPUID has written its answer when the exit is reported: the guest's result is EAX (the
     // other registers are the canonical op's arguments), so a what-if can alter the leaf.
     if (kind === ExitKind.cpuid) rec.ret = this.ctx.cpu.regs[0] >>> 0;
-    this.#push("exit", kind, a, b, c, rec);
+    this.#push("exit", kind, a, b, c, "exit", rec.nr, rec.name, rec.args, rec.ret ?? null);
     this.#drainAfter();
   }
 
@@ -340,12 +342,18 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   #port(dir: "in" | "out", port: number, size: AccessSize, value: number): void {
     this.#drainAfter();
     const rec = this.portRecord(dir, port, size, value);
-    this.#push(dir, 0, port, size, value, {
-      nr: port,
-      name: rec.name,
-      args: rec.args,
-      ret: dir === "in" ? value >>> 0 : null,
-    }, "io");
+    this.#push(
+      dir,
+      0,
+      port,
+      size,
+      value,
+      "io",
+      port,
+      rec.name,
+      rec.args,
+      dir === "in" ? value >>> 0 : null,
+    );
   }
 
   #mmio(source: HwSource, pa: number, size: AccessSize, value: number): void {
@@ -353,35 +361,37 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
     // windows would drown the trace.
     if (!this.#ctx || (pa >>> 0) - APIC_BASE >= 0x1000 || pa >>> 0 < APIC_BASE) return;
     this.#drainAfter();
-    const read = source === "mmio_read";
-    this.#push(source, 0, pa, size, value, {
-      nr: pa >>> 0,
-      name: source,
-      args: [size, value >>> 0],
-      ret: read ? value >>> 0 : null,
-    }, "mmio");
+    const ret = source === "mmio_read" ? value >>> 0 : null;
+    this.#push(source, 0, pa, size, value, "mmio", pa >>> 0, source, [size, value >>> 0], ret);
   }
 
+  /**
+   * Builds the pending event for a hardware event (ABI record `nr`, `name`, `args`, `ret`) and
+   * feeds both to the deriver. The HwEvent is a scratch object refilled each time: the deriver
+   * copies the ones it holds and nothing else keeps it (one allocation less per port event).
+   */
   #push(
     source: HwSource,
     kind: number,
     a: number,
     b: number,
     c: number,
-    rec: AbiRecord,
-    evKind: "exit" | "io" | "mmio" = "exit",
+    evKind: "exit" | "io" | "mmio",
+    nr: number,
+    name: string,
+    args: number[],
+    ret: number | null,
   ): void {
     const ctx = this.ctx;
-    const hw: HwEvent = { source, kind, a, b, c, icount: ctx.clock.icount, eip: ctx.cpu.eip >>> 0 };
-    const ev = makeEvent({
-      icount: hw.icount,
-      eip: hw.eip,
-      kind: evKind,
-      nr: rec.nr,
-      name: rec.name,
-      args: rec.args,
-      ret: rec.ret ?? null,
-    });
+    const hw = this.#hw;
+    hw.source = source;
+    hw.kind = kind;
+    hw.a = a;
+    hw.b = b;
+    hw.c = c;
+    hw.icount = ctx.clock.icount;
+    hw.eip = ctx.cpu.eip >>> 0;
+    const ev = makeEvent({ icount: hw.icount, eip: hw.eip, kind: evKind, nr, name, args, ret });
     this.#deriver!.push(hw, ev);
     if (source === "exit" && (kind === ExitKind.hlt || kind === ExitKind.shutdown)) {
       this.#halted = true;

@@ -202,10 +202,12 @@ export const PORT_RULES: readonly PortRule[] = [
   },
 ];
 
-/** PORT_RULES by (port * 2 + is-out), so a port access finds its rule without a scan. */
-const PORT_RULE_INDEX: ReadonlyMap<number, PortRule> = new Map(
-  PORT_RULES.map((r) => [r.port * 2 + (r.source === "out" ? 1 : 0), r]),
-);
+/**
+ * Index into PORT_RULES by (port * 2 + is-out), -1 for none: a port access (the densest event
+ * kind) finds its rule with one typed-array load instead of a hash lookup.
+ */
+const PORT_RULE_INDEX = new Int8Array(0x10000 * 2).fill(-1);
+PORT_RULES.forEach((r, i) => PORT_RULE_INDEX[r.port * 2 + (r.source === "out" ? 1 : 0)] = i);
 
 /** A canonical operation spread over several consecutive events. */
 export interface SequenceRule {
@@ -309,13 +311,17 @@ export class HardwareOpDeriver<T> implements RuleContext {
   #table(e: HwEvent): Derived {
     if (e.source === "exit") return EXIT_RULES[e.kind]?.(e, this) ?? NONE;
     if (e.source === "in" || e.source === "out") {
-      const rule = PORT_RULE_INDEX.get(e.a * 2 + (e.source === "out" ? 1 : 0));
-      return rule ? rule.derive(e, this) : NONE;
+      // Out-of-range ports read undefined, i.e. no rule.
+      const i = PORT_RULE_INDEX[e.a * 2 + (e.source === "out" ? 1 : 0)] ?? -1;
+      return i >= 0 ? PORT_RULES[i].derive(e, this) : NONE;
     }
     return this.#apic(e);
   }
 
-  /** Feeds one event; it is emitted now or when its sequence resolves. */
+  /**
+   * Feeds one event; it is emitted now or when its sequence resolves. `e` is not kept (held
+   * events keep a copy), so the caller may refill it for the next event.
+   */
   push(e: HwEvent, payload: T): void {
     // Sequence tests look at decoder state before this event updates it.
     // Most events start no sequence: test before allocating the candidate list.
@@ -339,7 +345,7 @@ export class HardwareOpDeriver<T> implements RuleContext {
       const going = this.#candidates.filter((r) => r.middle(e, start, this));
       if (going.length && this.#held.length < MAX_HELD) {
         this.#candidates = going;
-        this.#held.push({ hw: e, derived: this.derive(e), payload });
+        this.#held.push({ hw: { ...e }, derived: this.derive(e), payload });
         return;
       }
       this.flush();
@@ -348,7 +354,7 @@ export class HardwareOpDeriver<T> implements RuleContext {
     const derived = this.derive(e);
     if (starts !== null) {
       this.#candidates = starts;
-      this.#held.push({ hw: e, derived, payload });
+      this.#held.push({ hw: { ...e }, derived, payload });
       return;
     }
     this.#emit(payload, derived);

@@ -145,18 +145,54 @@ function presenceOf(ev: TraceEvent): number {
     (ev.errorCode !== null ? PRESENT_ERROR : 0) | (ev.cr2 !== null ? PRESENT_CR2 : 0);
 }
 
-/** Whether `ev` has shape `t` (the fields a template fixes are equal). */
+/**
+ * Whether `ev` has shape `t` (the fields a template fixes are equal). Safe on unchecked events:
+ * a field of the wrong type is simply a different shape.
+ */
 function hasShape(t: EncTemplate, ev: TraceEvent, presence: number): boolean {
+  const args = ev.args, opArgs = ev.opArgs, state = ev.state;
   if (
     t.name !== ev.name || t.nr !== ev.nr || t.kind !== ev.kind || t.vcpu !== ev.vcpu ||
-    t.op !== ev.op || t.presence !== presence || t.nArgs !== ev.args.length ||
-    t.nOpArgs !== ev.opArgs.length
+    t.op !== ev.op || t.presence !== presence || !Array.isArray(args) ||
+    t.nArgs !== args.length || !Array.isArray(opArgs) || t.nOpArgs !== opArgs.length ||
+    !Array.isArray(state)
   ) {
     return false;
   }
-  const keys = t.stateKeys, state = ev.state;
+  const keys = t.stateKeys;
   if (keys.length !== state.length) return false;
-  for (let i = 0; i < keys.length; i++) if (state[i][0] !== keys[i]) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const p = state[i];
+    if (!Array.isArray(p) || p[0] !== keys[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether the fields a template does not fix (seq, icount, slot values) are in their domains,
+ * for an event whose shape equals a template's: its fixed fields were checked when the template
+ * was defined, so this is all {@link checkEvent} would still look at.
+ */
+function valuesValid(ev: TraceEvent): boolean {
+  const seq = ev.seq, icount = ev.icount, args = ev.args, opArgs = ev.opArgs, state = ev.state;
+  if (!(Number.isSafeInteger(seq) && seq >= 0 && Number.isSafeInteger(icount) && icount >= 0)) {
+    return false;
+  }
+  for (let i = 0; i < args.length; i++) if (!is32(args[i])) return false;
+  for (let i = 0; i < opArgs.length; i++) if (!Number.isSafeInteger(opArgs[i])) return false;
+  const vector = ev.vector;
+  if (
+    (ev.ret !== null && !is32(ev.ret)) ||
+    (vector !== null && !(typeof vector === "number" && (vector & 0xff) === vector)) ||
+    (ev.errorCode !== null && !is32(ev.errorCode)) || (ev.cr2 !== null && !is32(ev.cr2)) ||
+    !is32(ev.eip)
+  ) {
+    return false;
+  }
+  for (let i = 0; i < state.length; i++) {
+    const p = state[i];
+    if (p.length !== 2 || !Number.isSafeInteger(p[1])) return false;
+  }
   return true;
 }
 
@@ -188,11 +224,20 @@ export class ChunkEncoder {
     this.#recent = null;
   }
 
-  /** Appends one event, which must have passed {@link checkEvent}. */
+  /**
+   * Checks one event as {@link checkEvent} does (throwing the same RangeError, with nothing
+   * written) and appends it. The event is not kept: the caller may reuse it after the call.
+   */
   append(ev: TraceEvent): void {
     const presence = presenceOf(ev);
     let t = this.#recent;
-    if (t === null || !hasShape(t, ev, presence)) t = this.#find(ev, presence);
+    if (t !== null && hasShape(t, ev, presence)) {
+      // Runs of one shape (port polling) need only their values checked.
+      if (!valuesValid(ev)) checkEvent(ev);
+    } else {
+      checkEvent(ev);
+      t = this.#find(ev, presence);
+    }
     const w = this.out;
     if (this.count === 0) {
       this.firstSeq = ev.seq;

@@ -10,7 +10,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { deflateRawSync, type ZlibOptions } from "node:zlib";
 import type { TraceEvent } from "./event.ts";
-import { checkEvent, ChunkEncoder } from "./chunk_codec.ts";
+import { ChunkEncoder } from "./chunk_codec.ts";
 import {
   ABORT_MAGIC,
   ByteWriter,
@@ -33,13 +33,6 @@ import {
   PRELUDE_SIZE,
 } from "./format.ts";
 import { headerToJson, type TraceHeader, validateHeader } from "./header.ts";
-
-/**
- * Events checked at `append` and encoded together: long enough runs that the encoder's code and
- * tables stay in the CPU caches, short enough that the buffered events die young (they are not
- * copied by the garbage collector). Chunk boundaries do not depend on it.
- */
-const ENCODE_BATCH = 256;
 
 /** What `close()` records in the footer. */
 export interface TraceFooterInput {
@@ -119,9 +112,6 @@ class MemorySink implements TraceSink {
 export class TraceWriter {
   #sink: TraceSink;
   #enc = new ChunkEncoder();
-  /** Checked events not yet encoded (fewer than a chunk's worth). */
-  #pending: (TraceEvent | null)[];
-  #npending = 0;
   /** Chunk block being written (reused: sinks do not keep the bytes they are given). */
   #block = new ByteWriter(1 << 16);
   #chunkEvents: number;
@@ -146,7 +136,6 @@ export class TraceWriter {
       );
     }
     this.#chunkEvents = chunkEvents;
-    this.#pending = new Array(Math.min(chunkEvents, ENCODE_BATCH)).fill(null);
     this.#chunkBytes = chunkBytes;
     this.#compress = options.compress ?? true;
     const level = options.deflateLevel ?? DEFAULT_DEFLATE_LEVEL;
@@ -178,40 +167,20 @@ export class TraceWriter {
 
   /**
    * Appends one event; throws RangeError (naming the field) if it is not encodable. The event
-   * is checked now and encoded when its chunk is complete (or on `flush()`): it must not be
-   * modified after this call.
+   * is encoded now and not kept, so the caller may reuse the object after the call.
    */
   append(ev: TraceEvent): void {
     if (!this.#open) this.#checkOpen();
-    checkEvent(ev);
-    const n = ++this.#npending;
-    this.#pending[n - 1] = ev;
+    const enc = this.#enc;
+    enc.append(ev);
     this.#events++;
-    if (n === this.#pending.length || n + this.#enc.count >= this.#chunkEvents) {
-      this.#encodePending();
-    }
+    if (enc.count >= this.#chunkEvents || enc.out.len >= this.#chunkBytes) this.#writeChunk();
   }
 
   /** Writes buffered events as a complete chunk (no-op when none are buffered). */
   flush(): void {
     this.#checkOpen();
-    this.#encodePending();
     if (this.#enc.count > 0) this.#writeChunk();
-  }
-
-  /**
-   * Encodes the pending events, writing each chunk as soon as the policy cuts it. Encoding in
-   * batches rather than at each append keeps the encoder hot in the CPU caches between the
-   * emulator's instructions; the chunks are the same.
-   */
-  #encodePending(): void {
-    const enc = this.#enc, pending = this.#pending, n = this.#npending;
-    for (let i = 0; i < n; i++) {
-      enc.append(pending[i]!);
-      if (enc.count >= this.#chunkEvents || enc.out.len >= this.#chunkBytes) this.#writeChunk();
-    }
-    pending.fill(null, 0, n);
-    this.#npending = 0;
   }
 
   #writeChunk(): void {

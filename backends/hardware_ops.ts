@@ -212,6 +212,8 @@ PORT_RULES.forEach((r, i) => PORT_RULE_INDEX[r.port * 2 + (r.source === "out" ? 
 /** A canonical operation spread over several consecutive events. */
 export interface SequenceRule {
   op: string;
+  /** The exit that opens the sequence: `start` is asked only about this kind of exit. */
+  opens: ExitKind;
   start(e: HwEvent, d: RuleContext): boolean;
   /** Events allowed between start and end (they keep their ABI record, lose their op). */
   middle(e: HwEvent, start: HwEvent, d: RuleContext): boolean;
@@ -227,14 +229,16 @@ export const SEQUENCE_RULES: readonly SequenceRule[] = [
   {
     // safe_halt is `sti; hlt`; the STI shadow makes the pair atomic (abi.md §5.2).
     op: "safe_halt",
-    start: (e) => isExit(e, ExitKind.sti),
+    opens: ExitKind.sti,
+    start: () => true,
     middle: () => false,
     end: (e, s) => isExit(e, ExitKind.hlt) && rightAfterSti(e, s),
   },
   {
     // irq_enable_sysexit is `sti; sysexit` (abi.md §2.1).
     op: "irq_enable_sysexit",
-    start: (e) => isExit(e, ExitKind.sti),
+    opens: ExitKind.sti,
+    start: () => true,
     middle: () => false,
     end: (e, s) => isExit(e, ExitKind.sysexit) && rightAfterSti(e, s),
   },
@@ -242,15 +246,23 @@ export const SEQUENCE_RULES: readonly SequenceRule[] = [
     // __flush_tlb_global: clear CR4.PGE, reload CR3, set PGE again (abi.md §5.3 "toggle
     // CR4.PGE"); reads of CR3/CR4 and the CR3 reload in between belong to it.
     op: "flush_tlb_kernel",
-    start: (e, d) =>
-      isExit(e, ExitKind.crWrite) && e.a === 4 && (e.b & CR4_PGE) === 0 &&
-      (d.state.cr4 & CR4_PGE) !== 0,
+    opens: ExitKind.crWrite,
+    start: (e, d) => e.a === 4 && (e.b & CR4_PGE) === 0 && (d.state.cr4 & CR4_PGE) !== 0,
     middle: (e, _s, d) =>
       isExit(e, ExitKind.crRead) ||
       (isExit(e, ExitKind.crWrite) && e.a === 3 && e.b >>> 0 === d.state.cr3),
     end: (e) => isExit(e, ExitKind.crWrite) && e.a === 4 && (e.b & CR4_PGE) !== 0,
   },
 ];
+
+/**
+ * Whether an exit kind opens some sequence: most events (port I/O) skip the rule loop with one
+ * array load.
+ */
+const OPENS_SEQUENCE: readonly boolean[] = SEQUENCE_RULES.reduce((a: boolean[], r) => {
+  a[r.opens] = true;
+  return a;
+}, []);
 
 /** An event waiting for a sequence to complete. */
 export interface Held<T> {
@@ -326,9 +338,9 @@ export class HardwareOpDeriver<T> implements RuleContext {
     // Sequence tests look at decoder state before this event updates it.
     // Most events start no sequence: test before allocating the candidate list.
     let starts: SequenceRule[] | null = null;
-    if (this.#held.length === 0) {
+    if (this.#held.length === 0 && e.source === "exit" && OPENS_SEQUENCE[e.kind] === true) {
       for (const r of SEQUENCE_RULES) {
-        if (r.start(e, this)) (starts ??= []).push(r);
+        if (r.opens === e.kind && r.start(e, this)) (starts ??= []).push(r);
       }
     }
     if (this.#held.length) {

@@ -16,7 +16,14 @@ import {
   type StateKeyName,
   type TraceEvent,
 } from "./event.ts";
-import { ByteCursor, ByteWriter, encodeUtf8, MAX_VARINT_BYTES, putSvarint } from "./format.ts";
+import {
+  ByteCursor,
+  ByteWriter,
+  encodeUtf8,
+  MAX_VARINT_BYTES,
+  putSvarint,
+  putUvarint,
+} from "./format.ts";
 
 /** Per-event limits (writer refuses, reader reports corruption). */
 export const MAX_ARGS = 1024;
@@ -245,15 +252,17 @@ export class ChunkEncoder {
       this.#prevSeq = ev.seq - 1;
       this.#prevIcount = ev.icount;
     }
+    const defined = t === null;
     if (t === null) t = this.#define(ev, presence);
-    else w.uvarint(t.id + 1);
     this.#recent = t;
     const last = t.last;
     const maskBytes = t.maskBytes;
-    // Room for icount delta, seq gap, mask and every slot written with the escape.
-    w.ensure(2 * (MAX_VARINT_BYTES + 1) + maskBytes + last.length * (MAX_VARINT_BYTES + 2));
+    // Room for template reference, icount delta, seq gap, mask and every slot written with the
+    // escape: the event is then written straight into the buffer.
+    w.ensure(3 * (MAX_VARINT_BYTES + 1) + maskBytes + last.length * (MAX_VARINT_BYTES + 2));
     const b = w.buf;
-    let p = putSvarint(b, w.len, ev.icount - this.#prevIcount);
+    let p = defined ? w.len : putUvarint(b, w.len, t.id + 1);
+    p = putSvarint(b, p, ev.icount - this.#prevIcount);
     this.#prevIcount = ev.icount;
     // Change mask: bit 0 = seq gap, bit 1+s = slot s changed; values follow it.
     const maskAt = p;

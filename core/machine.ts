@@ -161,9 +161,9 @@ const SLICE = 4_000_000;
 export class Machine {
   readonly config: ResolvedConfig;
   readonly memory: PhysicalMemory;
-  readonly io = new IoBus();
+  readonly io: IoBus = new IoBus();
   readonly clock: VirtualClock;
-  readonly pic = new Pic();
+  readonly pic: Pic = new Pic();
   readonly pit: Pit;
   readonly uart: Uart;
   readonly rtc: Rtc;
@@ -171,7 +171,7 @@ export class Machine {
   readonly router: PcInterruptRouter;
   readonly kbc: KeyboardController;
   readonly port92: SystemControlPort;
-  readonly post = new PostPorts();
+  readonly post: PostPorts = new PostPorts();
   readonly debugcon: DebugConsole;
   readonly debugExit: DebugExit;
   readonly fwCfg: FwCfg;

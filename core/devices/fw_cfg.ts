@@ -49,7 +49,7 @@ function le(value: bigint, bytes: number): Uint8Array {
  * ```
  */
 export class FwCfg implements PortDevice, Stateful<FwCfgState> {
-  readonly items = new Map<number, Uint8Array>();
+  readonly items: Map<number, Uint8Array> = new Map();
   #selector = 0;
   #offset = 0;
 

@@ -58,7 +58,9 @@ Deno.test("what-if: a KVM that answered 0 instead of -KVM_ENOSYS changes the gue
   assert.ok(probe, "no unknown-number vmcall probe in the kvm boot trace");
   assert.equal(probe.ret, -1000 >>> 0);
   assert.match(boot.serial, /RESULT .*pass=1/);
-  const r = replaySame(boot.header, boot.events, IMAGE, { overrides: [{ seq: probe.seq, ret: 0 }] });
+  const r = replaySame(boot.header, boot.events, IMAGE, {
+    overrides: [{ seq: probe.seq, ret: 0 }],
+  });
   const serial = new TextDecoder().decode(Uint8Array.from(r.session.serial));
   assert.ok(r.mismatch, "the what-if run should leave the recording");
   assert.ok(r.mismatch.seq > probe.seq);

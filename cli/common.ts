@@ -219,3 +219,15 @@ export function choiceList(
   }
   return items;
 }
+
+/** The flags of every command that boots a guest (`run`, `record`). */
+export const GUEST_FLAGS: FlagSpec = {
+  kernel: { type: "string" },
+  append: { type: "string" },
+  mem: { type: "string" },
+  serial: { type: "string" },
+  "serial-input": { type: "string" },
+  "max-insns": { type: "string" },
+  progress: { type: "boolean" },
+  json: { type: "boolean" },
+};

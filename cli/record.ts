@@ -12,6 +12,7 @@ import { openSession } from "../traces/session.ts";
 import { TraceWriter } from "../traces/writer.ts";
 import {
   command,
+  GUEST_FLAGS,
   OutputSink,
   parseCount,
   Progress,
@@ -61,18 +62,7 @@ export function recordCommand(args: string[]): Promise<number> {
     "record",
     USAGE,
     args,
-    {
-      kernel: { type: "string" },
-      append: { type: "string" },
-      backend: { type: "string" },
-      out: { type: "string" },
-      mem: { type: "string" },
-      serial: { type: "string" },
-      "serial-input": { type: "string" },
-      "max-insns": { type: "string" },
-      progress: { type: "boolean" },
-      json: { type: "boolean" },
-    },
+    { ...GUEST_FLAGS, backend: { type: "string" }, out: { type: "string" } },
     {},
     (values) => record(values as RecordFlags),
   );

@@ -14,6 +14,7 @@ import { encodeSnapshot, restoreSnapshot } from "../core/snapshot.ts";
 import {
   command,
   type FlagSpec,
+  GUEST_FLAGS,
   OutputSink,
   parseCount,
   Progress,
@@ -84,20 +85,13 @@ export function runCommand(args: string[]): Promise<number> {
 }
 
 const RUN_FLAGS: FlagSpec = {
-  kernel: { type: "string" },
-  append: { type: "string" },
+  ...GUEST_FLAGS,
   bios: { type: "string" },
   restore: { type: "string" },
-  mem: { type: "string" },
-  serial: { type: "string" },
   debugcon: { type: "string" },
-  "serial-input": { type: "string" },
-  "max-insns": { type: "string" },
   "snapshot-at": { type: "string" },
   "snapshot-out": { type: "string" },
   stats: { type: "boolean" },
-  progress: { type: "boolean" },
-  json: { type: "boolean" },
 };
 
 interface RunFlags {

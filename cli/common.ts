@@ -38,7 +38,10 @@ export function writeAll(fd: { writeSync(p: Uint8Array): number }, bytes: Uint8A
   while (off < bytes.length) off += fd.writeSync(bytes.subarray(off));
 }
 
-/** A byte sink buffered in memory and flushed to stdout (`-`), a file, or nowhere (`null`). */
+/**
+ * A byte sink buffered in memory and flushed to stdout (`-`), a file, or nowhere (`null` or
+ * `none`, as QEMU's `-serial none`).
+ */
 export class OutputSink {
   #buf: number[] = [];
   #file: Deno.FsFile | null = null;
@@ -46,9 +49,12 @@ export class OutputSink {
     this.#buf.push(b);
   };
 
-  constructor(readonly target: string | null) {
-    if (target !== null && target !== "-") {
-      this.#file = Deno.openSync(target, { write: true, create: true, truncate: true });
+  readonly target: string | null;
+
+  constructor(target: string | null) {
+    this.target = target === "none" ? null : target;
+    if (this.target !== null && this.target !== "-") {
+      this.#file = Deno.openSync(this.target, { write: true, create: true, truncate: true });
     }
   }
 

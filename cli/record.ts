@@ -89,7 +89,7 @@ function record(f: RecordFlags): number {
     ? DEFAULT_RECORD_INSNS
     : parseCount("max-insns", f["max-insns"]);
   const image = readInput(f.kernel, "kernel");
-  const serialOut = new OutputSink(f.serial === "none" ? null : f.serial ?? "-");
+  const serialOut = new OutputSink(f.serial ?? "-");
   let writer: TraceWriter | null = null;
   const recorder = new Recorder({ append: (e) => writer!.append(e) });
   let session;

@@ -38,7 +38,7 @@ options:
   --bios FILE            raw firmware image (multiple of 64 KiB), mapped below 4 GiB and 1 MiB
   --restore FILE         continue from a snapshot written by --snapshot-out
   --mem MIB              RAM size in MiB (default 32)
-  --serial -|FILE        COM1 output (default -: stdout)
+  --serial -|FILE|none   COM1 output (default -: stdout)
   --debugcon -|FILE      port 0xE9 output (default: discarded)
   --serial-input STR|@FILE  bytes fed to COM1's receiver at the line rate
   --max-insns N          instruction budget (default 10000000000; suffixes k, M, G)

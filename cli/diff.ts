@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type CliIo, stdio } from "../traces/cli_io.ts";
+import { type CliIo, runWithIo, stdio } from "./io.ts";
 import { type DiffTolerances, diffTraces, parseTolerance } from "../traces/diff.ts";
 import { diffToHtml, diffToJson, formatDiffText } from "../traces/diff_format.ts";
 import { TraceFormatError } from "../traces/format.ts";
@@ -50,13 +50,7 @@ exit status: 0 equivalent, 1 different, 2 error (unreadable or corrupt trace, ba
  * ```
  */
 export function diffCommand(args: string[], io: CliIo = stdio()): Promise<number> {
-  try {
-    return Promise.resolve(run(args, io));
-  } catch (e) {
-    return Promise.reject(e);
-  } finally {
-    io.flush();
-  }
+  return runWithIo(run, args, io);
 }
 
 function run(args: string[], io: CliIo): number {

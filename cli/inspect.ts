@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type CliIo, stdio } from "../traces/cli_io.ts";
+import { type CliIo, runWithIo, stdio } from "./io.ts";
 import { TraceFormatError } from "../traces/format.ts";
 import { endToJsonLine, eventToJsonLine, headerToJsonLine } from "../traces/jsonl.ts";
 import {
@@ -57,13 +57,7 @@ aborted or corrupt (everything readable before the defect was processed).
  * ```
  */
 export function inspectCommand(args: string[], io: CliIo = stdio()): Promise<number> {
-  try {
-    return Promise.resolve(run(args, io));
-  } catch (e) {
-    return Promise.reject(e);
-  } finally {
-    io.flush();
-  }
+  return runWithIo(run, args, io);
 }
 
 function run(args: string[], io: CliIo): number {

@@ -101,58 +101,51 @@ export function fetchDescriptor(c: Cpu, sel: number): number {
   return lin;
 }
 
-/** Supervisor-mode (implicit system) linear reads and writes, ignoring CPL for paging. */
-export function sysRead32(c: Cpu, lin: number): number {
-  const r = c.rdMask, w = c.wrMask;
+const SYS_READ8 = 0, SYS_READ32 = 1, SYS_WRITE8 = 2, SYS_WRITE32 = 3;
+
+/**
+ * One implicit supervisor-mode linear access (descriptor tables, TSS, gate stacks): paging
+ * checks are made as for CPL 0 whatever the current CPL (SDM Vol.3 5.6, 4.6.1).
+ */
+function sysAccess(c: Cpu, kind: number, lin: number, v: number): number {
+  const r = c.rdMask, w = c.wrMask, cpl = c.cpl;
   c.rdMask = 1;
   c.wrMask = 2;
-  const wasUser = c.cpl;
   c.cpl = 0;
   try {
-    return c.readL32(lin);
+    switch (kind) {
+      case SYS_READ8:
+        return c.readL8(lin);
+      case SYS_READ32:
+        return c.readL32(lin);
+      case SYS_WRITE8:
+        c.writeL8(lin, v);
+        return 0;
+      default:
+        c.writeL32(lin, v);
+        return 0;
+    }
   } finally {
     c.rdMask = r;
     c.wrMask = w;
-    c.cpl = wasUser;
+    c.cpl = cpl;
   }
+}
+
+export function sysRead32(c: Cpu, lin: number): number {
+  return sysAccess(c, SYS_READ32, lin, 0);
 }
 
 export function sysRead16(c: Cpu, lin: number): number {
-  return sysRead32Partial(c, lin, 2);
-}
-
-function sysRead32Partial(c: Cpu, lin: number, n: number): number {
-  let v = 0;
-  for (let i = 0; i < n; i++) v |= sysRead8(c, lin + i) << (8 * i);
-  return v;
+  return sysRead8(c, lin) | (sysRead8(c, lin + 1) << 8);
 }
 
 export function sysRead8(c: Cpu, lin: number): number {
-  const r = c.rdMask, w = c.wrMask, cpl = c.cpl;
-  c.rdMask = 1;
-  c.wrMask = 2;
-  c.cpl = 0;
-  try {
-    return c.readL8(lin);
-  } finally {
-    c.rdMask = r;
-    c.wrMask = w;
-    c.cpl = cpl;
-  }
+  return sysAccess(c, SYS_READ8, lin, 0);
 }
 
 export function sysWrite32(c: Cpu, lin: number, v: number): void {
-  const r = c.rdMask, w = c.wrMask, cpl = c.cpl;
-  c.rdMask = 1;
-  c.wrMask = 2;
-  c.cpl = 0;
-  try {
-    c.writeL32(lin, v);
-  } finally {
-    c.rdMask = r;
-    c.wrMask = w;
-    c.cpl = cpl;
-  }
+  sysAccess(c, SYS_WRITE32, lin, v);
 }
 
 export function sysWrite16(c: Cpu, lin: number, v: number): void {
@@ -161,17 +154,7 @@ export function sysWrite16(c: Cpu, lin: number, v: number): void {
 }
 
 export function sysWrite8(c: Cpu, lin: number, v: number): void {
-  const r = c.rdMask, w = c.wrMask, cpl = c.cpl;
-  c.rdMask = 1;
-  c.wrMask = 2;
-  c.cpl = 0;
-  try {
-    c.writeL8(lin, v);
-  } finally {
-    c.rdMask = r;
-    c.wrMask = w;
-    c.cpl = cpl;
-  }
+  sysAccess(c, SYS_WRITE8, lin, v);
 }
 
 /** Sets the accessed bit (type bit 0) of the descriptor at `lin` if clear (SDM Vol.3 3.4.5.1). */

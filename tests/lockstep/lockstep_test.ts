@@ -12,23 +12,15 @@ import { qemuAvailable } from "./gdb_remote.ts";
 import { CPU_MODULE, formatMismatch, Lockstep, moduleMissing, runRandom } from "./lockstep.ts";
 import { generateCode } from "./random_code.ts";
 import { undefinedEffects } from "./flag_masks.ts";
+import { BENCH_KERNELS, KERNELS as BUILT_KERNELS } from "../../guests/cputests/build.ts";
 
 const IMAGES = new URL("../../guests/cputests/images/", import.meta.url).pathname;
 const INSNS = Number(Deno.env.get("LOCKSTEP_INSNS") ?? 1_000_000);
 const KERNEL_INSNS = Number(Deno.env.get("LOCKSTEP_KERNEL_INSNS") ?? 5_000);
 const SEED = Number(Deno.env.get("LOCKSTEP_SEED") ?? 1);
-const KERNELS = [
-  "pm_exceptions",
-  "real_mode",
-  "rings",
-  "tasks",
-  "v86",
-  "paging",
-  "double_fault",
-  "triple_fault",
-  "single_step",
-  "x87",
-];
+// Every CPU test kernel with recorded QEMU output: the build's list minus the lockstep
+// harness itself and the benchmarks.
+const KERNELS = BUILT_KERNELS.filter((k) => k !== "harness" && !BENCH_KERNELS.includes(k));
 
 const haveQemu = await qemuAvailable();
 const cpuMissing = await moduleMissing(CPU_MODULE);

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { diffCommand } from "../../cli/diff.ts";
-import { memoryIo } from "../../traces/cli_io.ts";
+import { memoryIo } from "../../cli/io.ts";
 import { diffTraces, type Divergence } from "../../traces/diff.ts";
 import { recordCase, suiteCase } from "../../traces/suite.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { diffCommand } from "../../cli/diff.ts";
-import { memoryIo } from "../../traces/cli_io.ts";
+import { memoryIo } from "../../cli/io.ts";
 import {
   CROSS_BACKEND_TIME_TOLERANCE_NS,
   defaultArgKind,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { inspectCommand } from "../../cli/inspect.ts";
-import { memoryIo } from "../../traces/cli_io.ts";
+import { memoryIo } from "../../cli/io.ts";
 import type { TraceEvent } from "../../traces/event.ts";
 import { parseFilter, parseRange, selects, StatsCollector } from "../../traces/inspect.ts";
 import { fromJsonl, toJsonl } from "../../traces/jsonl.ts";

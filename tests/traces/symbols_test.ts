@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { diffCommand } from "../../cli/diff.ts";
 import { parseElf } from "../../core/loaders/elf.ts";
-import { memoryIo } from "../../traces/cli_io.ts";
+import { memoryIo } from "../../cli/io.ts";
 import { makeEvent, type TraceEvent } from "../../traces/event.ts";
 import { sha256Hex } from "../../traces/session.ts";
 import { guestSymbolizer, parseNmSymbols, PROJECT_IMAGE_DIR } from "../../traces/symbols.ts";

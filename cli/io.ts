@@ -5,6 +5,8 @@
  * @module
  */
 
+import { writeAll } from "./common.ts";
+
 /** Where a command writes. `out`/`err` take text without implied newlines. */
 export interface CliIo {
   out(text: string): void;
@@ -15,17 +17,12 @@ export interface CliIo {
 
 const ENC = new TextEncoder();
 
-function writeAll(f: { writeSync(b: Uint8Array): number }, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-}
-
 /**
  * Process stdout (buffered in 64 KiB blocks: dumps of millions of events) and stderr.
  *
  * @example
  * ```ts
- * import { stdio } from "./cli_io.ts";
+ * import { stdio } from "./io.ts";
  * const io = stdio();
  * io.out("hello\n");
  * io.flush();
@@ -64,4 +61,29 @@ export function memoryIo(): CliIo & { stdout: () => string; stderr: () => string
     stdout: () => out.join(""),
     stderr: () => err.join(""),
   };
+}
+
+/**
+ * Runs a synchronous command body against `io`, flushing its buffered output however it ends.
+ *
+ * @example
+ * ```ts
+ * import { memoryIo, runWithIo } from "./io.ts";
+ * const io = memoryIo();
+ * const status = await runWithIo((_args, o) => (o.out("hi\n"), 0), [], io);
+ * console.assert(status === 0 && io.stdout() === "hi\n");
+ * ```
+ */
+export function runWithIo(
+  run: (args: string[], io: CliIo) => number,
+  args: string[],
+  io: CliIo,
+): Promise<number> {
+  try {
+    return Promise.resolve(run(args, io));
+  } catch (e) {
+    return Promise.reject(e);
+  } finally {
+    io.flush();
+  }
 }

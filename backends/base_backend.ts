@@ -18,6 +18,7 @@ import {
   type Derived,
   type DeriverState,
   HardwareOpDeriver,
+  hasPortRule,
   type HwEvent,
   type HwSource,
 } from "./hardware_ops.ts";
@@ -111,6 +112,20 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   #after: PendingEvent[] = [];
   /** Scratch for {@link BaseBackend.#push}. */
   #hw: HwEvent = { source: "exit", kind: 0, a: 0, b: 0, c: 0, icount: 0, eip: 0 };
+  /** The event most recently handed to the sink. */
+  #lastEmitted: PendingEvent | null = null;
+  /**
+   * A run of exact repetitions of the last port event (a polling loop): `#runPort` is -1 when
+   * no run is open. Only opened when the sink takes runs ({@link EventSink.emitRepeat}).
+   */
+  #runPort = -1;
+  #runIn = false;
+  #runSize = 0;
+  #runValue = 0;
+  #runEip = 0;
+  #runIcount = 0;
+  #runStep = 0;
+  #runCount = 0;
 
   /** The attached context; throws if the backend is used before {@link attach}. */
   protected get ctx(): BackendContext {
@@ -158,6 +173,7 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   }
 
   flush(): void {
+    this.#closeRun();
     this.#deriver?.flush();
     this.#drainAfter();
   }
@@ -252,7 +268,10 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   /** Called after a trap event has been emitted (KVM refreshes kvmclock on interrupts). */
   protected afterTrap(_kind: TrapKind, _vector: number): void {}
 
-  /** Lets a backend replace the hardware derivation for an event it gives meaning to. */
+  /**
+   * Lets a backend replace the hardware derivation for an event it gives meaning to. Must be a
+   * pure function of the event for port accesses no rule decodes (polling runs rely on it).
+   */
   protected refine(_hw: HwEvent, d: Derived): Derived {
     return d;
   }
@@ -317,6 +336,8 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   }
 
   loadState(s: BackendSnapshot): void {
+    this.#runPort = -1;
+    this.#lastEmitted = null;
     this.#halted = s.halted === true;
     if (this.#deriver && s.deriver) {
       this.#deriver.state = structuredClone(s.deriver as DeriverState);
@@ -340,9 +361,26 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   }
 
   #port(dir: "in" | "out", port: number, size: AccessSize, value: number): void {
+    const ctx = this.ctx;
+    if (port === this.#runPort) {
+      // The polling fast path: the same access at the same instruction with the same data is
+      // the previous event again, whatever the backend: count it instead of building it.
+      const icount = ctx.clock.icount;
+      if (
+        value === this.#runValue && (dir === "in") === this.#runIn && size === this.#runSize &&
+        ctx.cpu.eip >>> 0 === this.#runEip && this.#after.length === 0 &&
+        (this.#runCount === 0 || icount - this.#runIcount === this.#runStep)
+      ) {
+        this.#runStep = icount - this.#runIcount;
+        this.#runIcount = icount;
+        this.#runCount++;
+        return;
+      }
+      this.#closeRun();
+    }
     this.#drainAfter();
     const rec = this.portRecord(dir, port, size, value);
-    this.#push(
+    const ev = this.#push(
       dir,
       0,
       port,
@@ -354,6 +392,28 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
       rec.args,
       dir === "in" ? value >>> 0 : null,
     );
+    // A run may follow an event that went straight to a sink that takes runs, for a port no
+    // rule decodes: repeating such an access repeats its ABI record and derivation exactly
+    // (portRecord and refine are pure; stateful decoders, e.g. the PIT's byte flip-flop, are
+    // rules, and so excluded).
+    if (
+      this.#lastEmitted === ev && ctx.sink.emitRepeat !== undefined && !hasPortRule(port, dir)
+    ) {
+      this.#runPort = port;
+      this.#runIn = dir === "in";
+      this.#runSize = size;
+      this.#runValue = value;
+      this.#runEip = ev.eip;
+      this.#runIcount = ev.icount;
+      this.#runCount = 0;
+    }
+  }
+
+  /** Emits the open run's repetitions, if any, and closes it. */
+  #closeRun(): void {
+    if (this.#runPort < 0) return;
+    this.#runPort = -1;
+    if (this.#runCount > 0) this.ctx.sink.emitRepeat!(this.#runCount, this.#runStep);
   }
 
   #mmio(source: HwSource, pa: number, size: AccessSize, value: number): void {
@@ -381,7 +441,9 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
     name: string,
     args: number[],
     ret: number | null,
-  ): void {
+  ): PendingEvent {
+    // The deriver may hold this event back: an open run must not outlive it.
+    this.#closeRun();
     const ctx = this.ctx;
     const hw = this.#hw;
     hw.source = source;
@@ -396,9 +458,12 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
     if (source === "exit" && (kind === ExitKind.hlt || kind === ExitKind.shutdown)) {
       this.#halted = true;
     }
+    return ev;
   }
 
   #emitNow(ev: PendingEvent): void {
+    this.#closeRun();
+    this.#lastEmitted = ev;
     this.ctx.sink.emit(ev);
   }
 

@@ -209,6 +209,11 @@ export const PORT_RULES: readonly PortRule[] = [
 const PORT_RULE_INDEX = new Int8Array(0x10000 * 2).fill(-1);
 PORT_RULES.forEach((r, i) => PORT_RULE_INDEX[r.port * 2 + (r.source === "out" ? 1 : 0)] = i);
 
+/** Whether a port access has a rule (a canonical meaning or decoder state). */
+export function hasPortRule(port: number, dir: "in" | "out"): boolean {
+  return PORT_RULE_INDEX[port * 2 + (dir === "out" ? 1 : 0)] >= 0;
+}
+
 /** A canonical operation spread over several consecutive events. */
 export interface SequenceRule {
   op: string;

@@ -91,7 +91,10 @@ function record(f: RecordFlags): number {
   const image = readInput(f.kernel, "kernel");
   const serialOut = new OutputSink(f.serial ?? "-");
   let writer: TraceWriter | null = null;
-  const recorder = new Recorder({ append: (e) => writer!.append(e) });
+  const recorder = new Recorder({
+    append: (e) => writer!.append(e),
+    appendRepeat: (n, step) => writer!.appendRepeat(n, step),
+  });
   let session;
   try {
     session = openSession({

@@ -25,6 +25,8 @@ const USAGE = `usage: pvreplay replay TRACE [--backend NAME[@VERSION]] [options]
 
 Without --backend (or with the recording's own backend): re-executes the guest and checks the
 event stream event by event; stops at the first mismatch and prints both sides with context.
+When every event agrees, the final machine state (registers and RAM) is checked against the
+digest in the trace's footer.
 
 With another --backend: trace-driven replay. Each recorded canonical operation is translated
 into the target backend's ABI and applied to its hypervisor model; responses and state effects
@@ -155,7 +157,12 @@ function replay(path: string, f: ReplayFlags): number {
     }
   }
   let writer: TraceWriter | null = null;
-  const tee = f.out ? new Recorder({ append: (e) => writer!.append(e) }) : undefined;
+  const tee = f.out
+    ? new Recorder({
+      append: (e) => writer!.append(e),
+      appendRepeat: (n, step) => writer!.appendRepeat(n, step),
+    })
+    : undefined;
   if (f.out) writer = TraceWriter.create(f.out, header);
   const progress = new Progress("pvreplay replay", f.progress);
   const report = replaySame(header, trace.events, image, {
@@ -170,6 +177,10 @@ function replay(path: string, f: ReplayFlags): number {
     else writer.close({ finalDigest: report.session.digest() });
   }
   const m = report.mismatch;
+  // The events agreeing, the final machine state must too (rr-style end-of-replay check).
+  const recordedDigest = overrides.length || m ? undefined : trace.footer?.finalDigest;
+  const replayedDigest = recordedDigest === undefined ? undefined : report.session.digest();
+  const stateDiffers = recordedDigest !== undefined && recordedDigest !== replayedDigest;
   if (f.json) {
     console.log(JSON.stringify({
       trace: path,
@@ -181,7 +192,14 @@ function replay(path: string, f: ReplayFlags): number {
       exit: report.result.reason,
       code: report.result.exitCode,
       mismatch: m,
+      final_state: recordedDigest === undefined ? null : stateDiffers ? "different" : "same",
     }));
+  } else if (stateDiffers) {
+    console.log(
+      `replay ${path} on ${recordedOn}: DIVERGED in the final machine state after ` +
+        `${report.checked} identical events (recorded digest ${recordedDigest}, replayed ` +
+        `${replayedDigest})`,
+    );
   } else if (!m) {
     console.log(
       `replay ${path} on ${recordedOn}: ${report.checked} events identical, no divergence ` +
@@ -201,7 +219,7 @@ function replay(path: string, f: ReplayFlags): number {
       );
     }
   }
-  return m ? REPLAY_DIVERGED : REPLAY_SAME;
+  return m || stateDiffers ? REPLAY_DIVERGED : REPLAY_SAME;
 }
 
 /** The environment a same-backend replay runs in (everything but the image comes from header). */

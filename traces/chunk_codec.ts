@@ -11,6 +11,7 @@ import {
   EVENT_KIND_NAMES,
   EventKind,
   type EventKindName,
+  repeatOf,
   STATE_KEY_NAMES,
   StateKey,
   type StateKeyName,
@@ -33,6 +34,8 @@ export const MAX_STRING_BYTES = 65535;
 const U32_MAX = 0xffffffff;
 
 const PRESENT_RET = 1, PRESENT_VECTOR = 2, PRESENT_ERROR = 4, PRESENT_CR2 = 8;
+/** After a template reference of 0, this byte (not an event kind) opens a repeat record. */
+const REPEAT_MARK = 0xff;
 
 /** A 32-bit value in either signedness (integer in [-2^31, 2^32-1]). */
 function is32(v: unknown): boolean {
@@ -147,6 +150,29 @@ interface EncTemplate {
   next: EncTemplate | null;
 }
 
+/**
+ * Whether the slot values of `ev` (of template `t`'s shape) equal the template's last values,
+ * i.e. `ev` repeats the template's previous event (`-0` counts as 0, as it is stored).
+ */
+function sameValues(t: EncTemplate, ev: TraceEvent): boolean {
+  const last = t.last;
+  if (ev.eip !== last[0]) return false;
+  let slot = 1;
+  const args = ev.args;
+  for (let i = 0; i < args.length; i++) if (args[i] !== last[slot++]) return false;
+  if (t.presence !== 0) {
+    if (ev.ret !== null && ev.ret !== last[slot++]) return false;
+    if (ev.vector !== null && ev.vector !== last[slot++]) return false;
+    if (ev.errorCode !== null && ev.errorCode !== last[slot++]) return false;
+    if (ev.cr2 !== null && ev.cr2 !== last[slot++]) return false;
+  }
+  const opArgs = ev.opArgs;
+  for (let i = 0; i < opArgs.length; i++) if (opArgs[i] !== last[slot++]) return false;
+  const state = ev.state;
+  for (let i = 0; i < state.length; i++) if (state[i][1] !== last[slot++]) return false;
+  return true;
+}
+
 function presenceOf(ev: TraceEvent): number {
   return (ev.ret !== null ? PRESENT_RET : 0) | (ev.vector !== null ? PRESENT_VECTOR : 0) |
     (ev.errorCode !== null ? PRESENT_ERROR : 0) | (ev.cr2 !== null ? PRESENT_CR2 : 0);
@@ -222,9 +248,14 @@ export class ChunkEncoder {
   /** The template of the previous event: runs of one shape skip the lookup. */
   #recent: EncTemplate | null = null;
 
+  /** Exact repetitions of the previous event not yet written (§5.3 repeat record). */
+  #repeats = 0;
+  #repeatStep = 0;
+
   reset(): void {
     this.out.reset();
     this.count = 0;
+    this.#repeats = 0;
     this.#strings.clear();
     this.#byName.clear();
     this.#templates = 0;
@@ -241,10 +272,15 @@ export class ChunkEncoder {
     if (t !== null && hasShape(t, ev, presence)) {
       // Runs of one shape (port polling) need only their values checked.
       if (!valuesValid(ev)) checkEvent(ev);
+      if (ev.seq === this.#prevSeq + 1 && sameValues(t, ev)) {
+        this.#repeat(1, ev.icount - this.#prevIcount);
+        return;
+      }
     } else {
       checkEvent(ev);
       t = this.#find(ev, presence);
     }
+    this.#closeRepeat();
     const w = this.out;
     if (this.count === 0) {
       this.firstSeq = ev.seq;
@@ -290,6 +326,49 @@ export class ChunkEncoder {
     for (let i = 0; i < state.length; i++) p = putSafe(b, p, maskAt, slot++, state[i][1], last);
     w.len = p;
     this.count++;
+  }
+
+  /**
+   * Appends `count` exact repetitions of the previous event of this chunk, each `icountStep`
+   * instructions after the one before; the same bytes as appending them one by one. Throws if
+   * the chunk has no event yet (the caller re-appends the event itself then).
+   */
+  repeat(count: number, icountStep: number): void {
+    if (this.count === 0) throw new Error("ChunkEncoder.repeat: no previous event in the chunk");
+    this.#repeat(count, icountStep);
+  }
+
+  /** Writes pending repetitions: call before reading {@link ChunkEncoder.out}. */
+  seal(): void {
+    this.#closeRepeat();
+  }
+
+  #repeat(count: number, step: number): void {
+    if (this.#repeats > 0 && step !== this.#repeatStep) this.#closeRepeat();
+    this.#repeats += count;
+    this.#repeatStep = step;
+    this.#prevSeq += count;
+    this.#prevIcount += count * step;
+    this.count += count;
+  }
+
+  /** One repetition is an ordinary record (shorter); more are one repeat record. */
+  #closeRepeat(): void {
+    const n = this.#repeats;
+    if (n === 0) return;
+    this.#repeats = 0;
+    const w = this.out;
+    if (n === 1) {
+      const t = this.#recent!;
+      w.uvarint(t.id + 1);
+      w.svarint(this.#repeatStep);
+      for (let i = 0; i < t.maskBytes; i++) w.u8(0);
+      return;
+    }
+    w.uvarint(0);
+    w.u8(REPEAT_MARK);
+    w.uvarint(n);
+    w.svarint(this.#repeatStep);
   }
 
   #find(ev: TraceEvent, presence: number): EncTemplate | null {
@@ -428,9 +507,28 @@ export function decodeChunk(
   const events: TraceEvent[] = new Array(count);
   let seq = firstSeq - 1;
   let icount = baseIcount;
-  for (let n = 0; n < count; n++) {
+  for (let n = 0; n < count;) {
     const start = r.pos;
     const tref = r.uvarint();
+    if (tref === 0 && r.remaining > 0 && payload[r.pos] === REPEAT_MARK) {
+      r.u8();
+      const times = r.uvarint();
+      const step = r.svarint();
+      if (n === 0) r.fail("repeat record before any event", start);
+      if (times < 1 || times > count - n) {
+        r.fail(`repeat count ${times} not in 1..${count - n} (events left in the chunk)`, start);
+      }
+      const prev = events[n - 1];
+      for (let k = 0; k < times; k++) {
+        icount += step;
+        seq++;
+        if (icount < 0 || icount > Number.MAX_SAFE_INTEGER || seq > Number.MAX_SAFE_INTEGER) {
+          r.fail(`impossible icount ${icount} or seq ${seq} in a repeat`, start);
+        }
+        events[n++] = repeatOf(prev, seq, icount);
+      }
+      continue;
+    }
     let t: DecTemplate;
     if (tref === 0) {
       t = readTemplate(r, strings);
@@ -483,7 +581,7 @@ export function decodeChunk(
     for (let i = 0; i < args.length; i++) {
       if (!is32(args[i])) r.fail("argument out of range", start);
     }
-    events[n] = {
+    events[n++] = {
       seq,
       icount,
       vcpu: t.vcpu,

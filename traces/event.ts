@@ -97,6 +97,45 @@ export interface TraceEvent {
 export interface EventSink {
   /** `seq` is assigned by the sink owner; callers fill the rest. */
   emit(event: Omit<TraceEvent, "seq">): void;
+  /**
+   * The last emitted event happened `count` more times, each `icountStep` instructions after the
+   * one before, every other field equal (a guest polling a port). Optional: a backend emits
+   * such runs event by event to a sink without it. Sinks that have it take a polling loop at a
+   * cost per run instead of per event (docs/trace-format.md §5.4).
+   */
+  emitRepeat?(count: number, icountStep: number): void;
+}
+
+/**
+ * A repetition of `ev` at another position: every field equal, arrays copied (consumers may
+ * keep and change events).
+ *
+ * @example
+ * ```ts
+ * import { makeEvent, repeatOf, type TraceEvent } from "./event.ts";
+ * const ev = { ...makeEvent({ icount: 5, kind: "io", name: "in", eip: 9 }), seq: 0 };
+ * const again = repeatOf(ev, 1, 13);
+ * console.assert(again.seq === 1 && again.icount === 13 && again.name === "in");
+ * ```
+ */
+export function repeatOf(ev: TraceEvent, seq: number, icount: number): TraceEvent {
+  return {
+    seq,
+    icount,
+    vcpu: ev.vcpu,
+    kind: ev.kind,
+    nr: ev.nr,
+    name: ev.name,
+    args: ev.args.slice(),
+    ret: ev.ret,
+    vector: ev.vector,
+    errorCode: ev.errorCode,
+    cr2: ev.cr2,
+    eip: ev.eip,
+    op: ev.op,
+    opArgs: ev.opArgs.slice(),
+    state: ev.state.map(([k, v]) => [k, v]),
+  };
 }
 
 /** Builds an event with defaults for the fields that do not apply. */

@@ -19,8 +19,11 @@ export const FILE_MAGIC: Uint8Array = new Uint8Array([
 ]);
 /** Format major version this code writes and reads. A different major is refused. */
 export const FORMAT_MAJOR = 1;
-/** Format minor version this code writes; files with a higher minor are refused. */
-export const FORMAT_MINOR = 0;
+/**
+ * Format minor version this code writes; files with a higher minor are refused. 1.1 added the
+ * repeat record (docs/trace-format.md §5.3); 1.0 files read unchanged.
+ */
+export const FORMAT_MINOR = 1;
 /** Prelude: magic(8) major(u16) minor(u16) headerLength(u32). */
 export const PRELUDE_SIZE = 16;
 /** Upper bound on the header JSON, so a corrupt length cannot make the reader allocate GiBs. */
@@ -35,6 +38,8 @@ export const ABORT_MAGIC = 0x41545650;
 export const CHUNK_HEADER_SIZE = 44;
 /** Upper bounds on one chunk's stored and decoded payload (corrupt lengths are refused). */
 export const MAX_CHUNK_PAYLOAD = 16 << 20;
+/** Most events one chunk may hold (bounds what a reader materializes per chunk). */
+export const MAX_CHUNK_EVENTS = 65536;
 /** Chunk payload codecs. */
 export const CODEC_RAW = 0;
 export const CODEC_DEFLATE = 1;

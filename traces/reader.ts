@@ -26,6 +26,7 @@ import {
   FOOTER_MAGIC,
   FORMAT_MAJOR,
   FORMAT_MINOR,
+  MAX_CHUNK_EVENTS,
   MAX_CHUNK_PAYLOAD,
   MAX_DIGEST_BYTES,
   MAX_HEADER_BYTES,
@@ -311,8 +312,9 @@ export class TraceReader {
         }
         if (reserved !== 0) head.fail(`${what}: reserved bytes not zero`, 21);
         if (codec === CODEC_RAW && rawLen !== plen) head.fail(`${what}: raw length mismatch`, 16);
-        // Each event takes at least 3 bytes (template ref, icount delta, mask).
-        if (count === 0 || count * 3 > rawLen) {
+        // A chunk holds at least one event of at least 3 bytes (template ref, icount delta,
+        // mask); repeat records make the count independent of the length beyond that.
+        if (count === 0 || count > MAX_CHUNK_EVENTS || rawLen < 3) {
           head.fail(`${what}: impossible event count ${count}`, 8);
         }
         if (avail < CHUNK_HEADER_SIZE + plen) {

@@ -6,11 +6,16 @@
  * @module
  */
 
-import type { EventSink, TraceEvent } from "./event.ts";
+import { type EventSink, repeatOf, type TraceEvent } from "./event.ts";
 
 /** Where recorded events go (a `TraceWriter`, an array, ...). */
 export interface EventOutput {
   append(event: TraceEvent): void;
+  /**
+   * The last appended event again, `count` times, `icountStep` apart (as
+   * {@link EventSink.emitRepeat}); without it the recorder appends the repetitions one by one.
+   */
+  appendRepeat?(count: number, icountStep: number): void;
 }
 
 /**
@@ -29,8 +34,9 @@ export interface EventOutput {
 export class Recorder implements EventSink {
   #out: EventOutput;
   #seq = 0;
-  /** Called after each event (e.g. to stop a run at an event limit). */
-  onEvent: ((event: TraceEvent) => void) | null = null;
+  /** The last event and the icount of its last repetition (for {@link Recorder.emitRepeat}). */
+  #last: TraceEvent | null = null;
+  #lastIcount = 0;
 
   constructor(out: EventOutput) {
     this.#out = out;
@@ -45,8 +51,24 @@ export class Recorder implements EventSink {
     // Events from makeEvent already carry a seq slot: number in place, no copy on the hot path.
     const full = event as TraceEvent;
     full.seq = this.#seq++;
+    this.#last = full;
+    this.#lastIcount = full.icount;
     this.#out.append(full);
-    this.onEvent?.(full);
+  }
+
+  emitRepeat(count: number, icountStep: number): void {
+    const last = this.#last;
+    if (last === null) throw new Error("Recorder.emitRepeat: no event to repeat");
+    if (this.#out.appendRepeat) {
+      this.#out.appendRepeat(count, icountStep);
+      this.#seq += count;
+      this.#lastIcount += count * icountStep;
+      return;
+    }
+    for (let i = 0; i < count; i++) {
+      this.#lastIcount += icountStep;
+      this.#out.append(repeatOf(last, this.#seq++, this.#lastIcount));
+    }
   }
 }
 
@@ -102,6 +124,7 @@ export class ReplayChecker implements EventSink {
   #seq = 0;
   #context: number;
   #recent: TraceEvent[] = [];
+  #last: TraceEvent | null = null;
   mismatch: Mismatch | null = null;
   onMismatch: (() => void) | null = null;
 
@@ -127,7 +150,20 @@ export class ReplayChecker implements EventSink {
       return;
     }
     this.#remember(actual);
+    this.#last = actual;
     this.#seq++;
+  }
+
+  /** Checks the repetitions one by one (a mismatch inside a run is found at its event). */
+  emitRepeat(count: number, icountStep: number): void {
+    if (this.mismatch) return;
+    const last = this.#last;
+    if (last === null) throw new Error("ReplayChecker.emitRepeat: no event to repeat");
+    let icount = last.icount;
+    for (let i = 0; i < count && !this.mismatch; i++) {
+      icount += icountStep;
+      this.emit(repeatOf(last, -1, icount));
+    }
   }
 
   /** Call when the re-execution has ended: a recorded event left over is a mismatch. */

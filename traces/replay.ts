@@ -117,6 +117,15 @@ export function replaySame(
       }
     },
   };
+  // Polling runs pass through whole unless a what-if needs to see every event's seq.
+  const tee = options.tee;
+  if (!whatIf && (tee === undefined || tee.emitRepeat !== undefined)) {
+    sink.emitRepeat = (n, step) => {
+      count += n;
+      checker.emitRepeat(n, step);
+      tee?.emitRepeat?.(n, step);
+    };
+  }
   const session = openSession(sessionConfig(header, image), sink);
   if (whatIf) {
     session.machine.cpu.hooks = withOverride(session.backend, session, () => {

@@ -107,12 +107,14 @@ export function recordCase(
 ): CaseRun {
   const image = Deno.readFileSync(`${to.imageDir ?? IMAGE_DIR}/${c.image}`);
   let writer: TraceWriter | null = null;
-  const recorder = new Recorder({
-    append(e) {
-      writer?.append(e);
-      to.events?.push(e);
+  const events = to.events;
+  // An event list needs every event as an object; a trace file alone takes polling runs whole.
+  const recorder = new Recorder(
+    events ? { append: (e) => (writer?.append(e), events.push(e)) } : {
+      append: (e) => writer?.append(e),
+      appendRepeat: (n, step) => writer?.appendRepeat(n, step),
     },
-  });
+  );
   const maxInsns = to.maxInsns ?? CASE_INSNS;
   const session = openSession(
     { image, imageName: c.image, cmdline: c.cmdline, backend, maxInsns },

@@ -9,7 +9,7 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { deflateRawSync, type ZlibOptions } from "node:zlib";
-import type { TraceEvent } from "./event.ts";
+import { repeatOf, type TraceEvent } from "./event.ts";
 import { ChunkEncoder } from "./chunk_codec.ts";
 import {
   ABORT_MAGIC,
@@ -27,6 +27,7 @@ import {
   FORMAT_MAJOR,
   FORMAT_MINOR,
   hexToBytes,
+  MAX_CHUNK_EVENTS,
   MAX_CHUNK_PAYLOAD,
   MAX_DIGEST_BYTES,
   MAX_REASON_BYTES,
@@ -122,13 +123,17 @@ export class TraceWriter {
   #events = 0;
   #hash: Hash = createHash("sha256");
   #open = true;
+  /** The last appended event, and the seq and icount of its last repetition. */
+  #last: TraceEvent | null = null;
+  #lastSeq = 0;
+  #lastIcount = 0;
 
   /** Writes the prelude and header to `sink` at once. */
   constructor(sink: TraceSink, header: TraceHeader, options: TraceWriterOptions = {}) {
     const chunkEvents = options.chunkEvents ?? DEFAULT_CHUNK_EVENTS;
     const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-    if (!Number.isInteger(chunkEvents) || chunkEvents < 1 || chunkEvents > 65536) {
-      throw new RangeError(`TraceWriter: chunkEvents ${chunkEvents} not in 1..65536`);
+    if (!Number.isInteger(chunkEvents) || chunkEvents < 1 || chunkEvents > MAX_CHUNK_EVENTS) {
+      throw new RangeError(`TraceWriter: chunkEvents ${chunkEvents} not in 1..${MAX_CHUNK_EVENTS}`);
     }
     if (!Number.isInteger(chunkBytes) || chunkBytes < 64 || chunkBytes > MAX_CHUNK_PAYLOAD / 2) {
       throw new RangeError(
@@ -167,14 +172,60 @@ export class TraceWriter {
 
   /**
    * Appends one event; throws RangeError (naming the field) if it is not encodable. The event
-   * is encoded now and not kept, so the caller may reuse the object after the call.
+   * is encoded now; the writer keeps a reference to the last one for
+   * {@link TraceWriter.appendRepeat}, so do not change an event after appending it.
    */
   append(ev: TraceEvent): void {
     if (!this.#open) this.#checkOpen();
     const enc = this.#enc;
     enc.append(ev);
+    this.#last = ev;
+    this.#lastSeq = ev.seq;
+    this.#lastIcount = ev.icount;
     this.#events++;
     if (enc.count >= this.#chunkEvents || enc.out.len >= this.#chunkBytes) this.#writeChunk();
+  }
+
+  /**
+   * Appends `count` repetitions of the last event, each `icountStep` instructions after the one
+   * before (seq numbers follow on). The file is byte-identical to appending them one by one.
+   */
+  appendRepeat(count: number, icountStep: number): void {
+    this.#checkOpen();
+    const last = this.#last;
+    if (last === null) throw new Error("TraceWriter.appendRepeat: no event to repeat");
+    const end = this.#lastIcount + count * icountStep;
+    if (
+      !Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(icountStep) ||
+      !Number.isSafeInteger(end) || end < 0
+    ) {
+      throw new RangeError(`TraceWriter.appendRepeat: bad run of ${count} × ${icountStep}`);
+    }
+    const enc = this.#enc;
+    let left = count;
+    while (left > 0) {
+      // The first repetition may close an earlier run (bytes written: test the byte limit);
+      // the rest only count, so they go in at once up to the event limit. Same chunks as one
+      // by one.
+      let n = 1;
+      this.#lastSeq++;
+      this.#lastIcount += icountStep;
+      if (enc.count === 0) {
+        // The chunk was just cut: it starts with the event itself.
+        enc.append(repeatOf(last, this.#lastSeq, this.#lastIcount));
+      } else {
+        enc.repeat(1, icountStep);
+        if (enc.count < this.#chunkEvents && enc.out.len < this.#chunkBytes) {
+          n += Math.min(left - 1, this.#chunkEvents - enc.count);
+          if (n > 1) enc.repeat(n - 1, icountStep);
+          this.#lastSeq += n - 1;
+          this.#lastIcount += (n - 1) * icountStep;
+        }
+      }
+      this.#events += n;
+      left -= n;
+      if (enc.count >= this.#chunkEvents || enc.out.len >= this.#chunkBytes) this.#writeChunk();
+    }
   }
 
   /** Writes buffered events as a complete chunk (no-op when none are buffered). */
@@ -185,6 +236,7 @@ export class TraceWriter {
 
   #writeChunk(): void {
     const enc = this.#enc;
+    enc.seal();
     const raw = enc.out.view();
     let payload: Uint8Array = raw;
     let codec = CODEC_RAW;

@@ -37,6 +37,7 @@ for (const ref of referenceTraces()) {
       );
     }
     assert.equal(r.checked, recorded.events.length);
+    assert.equal(r.session.digest(), recorded.footer?.finalDigest, "final machine state differs");
   });
 }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { crc32, TraceFormatError } from "../../traces/format.ts";
 import { readTrace } from "../../traces/reader.ts";
 import { encodeTrace } from "../../traces/writer.ts";
-import { mulberry32, syntheticEvents, testHeader } from "./synthetic.ts";
+import { mulberry32, syntheticEvents, testHeader, withPollingRuns } from "./synthetic.ts";
 
 /** Only a TraceFormatError (thrown or returned) or a valid/truncated result is acceptable. */
 function check(bytes: Uint8Array, what: string): "ok" | "truncated" | "error" {
@@ -36,7 +36,8 @@ function blocks(bytes: Uint8Array): number[] {
   return out;
 }
 
-const EVENTS = [...syntheticEvents(120, 11)];
+// Polling runs make the corpus carry repeat records as well as ordinary ones.
+const EVENTS = withPollingRuns(syntheticEvents(120, 11), 3, 12);
 const TRACES = [false, true].map((compress) =>
   encodeTrace(testHeader(), EVENTS, { finalDigest: "c0ffee" }, { compress, chunkEvents: 16 })
 );

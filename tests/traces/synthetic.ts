@@ -209,3 +209,33 @@ export function* portPolls(n: number): Generator<TraceEvent> {
     };
   }
 }
+
+/**
+ * `events` with runs of exact repetitions spliced in after random events (a guest polling a
+ * port whose value does not change), renumbered: runs of 2..`maxRun`, a constant icount step
+ * within a run, sometimes a second run of the same event at another step. Deterministic for a
+ * seed.
+ */
+export function withPollingRuns(
+  events: Iterable<TraceEvent>,
+  seed = 1,
+  maxRun = 300,
+): TraceEvent[] {
+  const rnd = mulberry32(seed);
+  const int = (k: number) => Math.floor(rnd() * k);
+  const out: TraceEvent[] = [];
+  let shift = 0;
+  const push = (e: TraceEvent, icount: number) => out.push({ ...e, seq: out.length, icount });
+  for (const e of events) {
+    push(e, e.icount + shift);
+    if (rnd() < 0.85) continue;
+    for (let runs = 1 + int(2); runs > 0; runs--) {
+      const step = 1 + int(12);
+      for (let k = 2 + int(maxRun - 1); k > 0; k--) {
+        shift += step;
+        push(e, e.icount + shift);
+      }
+    }
+  }
+  return out;
+}

@@ -119,7 +119,7 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
    * no run is open. Only opened when the sink takes runs ({@link EventSink.emitRepeat}).
    */
   #runPort = -1;
-  #runIn = false;
+  #runKind: ExitKind = ExitKind.ioIn;
   #runSize = 0;
   #runValue = 0;
   #runEip = 0;
@@ -215,6 +215,7 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
     // Port I/O is recorded once, here, where EIP is the instruction's own (the bus observer
     // runs mid-instruction); it carries the backend's port vocabulary, not an exit name.
     if (kind === ExitKind.ioIn || kind === ExitKind.ioOut) {
+      if (a === this.#runPort && this.#extendsRun(kind, b, c)) return;
       this.#port(kind === ExitKind.ioIn ? "in" : "out", a, b as AccessSize, c);
       return;
     }
@@ -360,24 +361,30 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
     return -1;
   }
 
+  /**
+   * The polling fast path, for a port access at the open run's port: the same access at the
+   * same instruction with the same data, a constant icount step on, is the previous event
+   * again, whatever the backend; it is counted instead of built. Otherwise closes the run.
+   */
+  #extendsRun(kind: ExitKind, size: number, value: number): boolean {
+    const ctx = this.#ctx!;
+    const icount = ctx.clock.icount;
+    if (
+      value === this.#runValue && kind === this.#runKind && size === this.#runSize &&
+      ctx.cpu.eip >>> 0 === this.#runEip && this.#after.length === 0 &&
+      (this.#runCount === 0 || icount - this.#runIcount === this.#runStep)
+    ) {
+      this.#runStep = icount - this.#runIcount;
+      this.#runIcount = icount;
+      this.#runCount++;
+      return true;
+    }
+    this.#closeRun();
+    return false;
+  }
+
   #port(dir: "in" | "out", port: number, size: AccessSize, value: number): void {
     const ctx = this.ctx;
-    if (port === this.#runPort) {
-      // The polling fast path: the same access at the same instruction with the same data is
-      // the previous event again, whatever the backend: count it instead of building it.
-      const icount = ctx.clock.icount;
-      if (
-        value === this.#runValue && (dir === "in") === this.#runIn && size === this.#runSize &&
-        ctx.cpu.eip >>> 0 === this.#runEip && this.#after.length === 0 &&
-        (this.#runCount === 0 || icount - this.#runIcount === this.#runStep)
-      ) {
-        this.#runStep = icount - this.#runIcount;
-        this.#runIcount = icount;
-        this.#runCount++;
-        return;
-      }
-      this.#closeRun();
-    }
     this.#drainAfter();
     const rec = this.portRecord(dir, port, size, value);
     const ev = this.#push(
@@ -400,7 +407,7 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
       this.#lastEmitted === ev && ctx.sink.emitRepeat !== undefined && !hasPortRule(port, dir)
     ) {
       this.#runPort = port;
-      this.#runIn = dir === "in";
+      this.#runKind = dir === "in" ? ExitKind.ioIn : ExitKind.ioOut;
       this.#runSize = size;
       this.#runValue = value;
       this.#runEip = ev.eip;

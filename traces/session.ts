@@ -156,8 +156,8 @@ function identity(backend: Backend): CpuidLeaf[] {
   });
 }
 
-/** 4 KiB of zeros: pages equal to it are left out of {@link machineDigest}. */
-const ZERO_PAGE = Buffer.alloc(4096);
+/** Zeros to compare RAM with: 256 KiB blocks first, then the pages of non-zero blocks. */
+const ZERO_BLOCK = Buffer.alloc(256 << 10);
 
 /**
  * SHA-256 over the architectural registers, then each RAM page that is not all zeros as its
@@ -181,11 +181,17 @@ export function machineDigest(machine: Machine): string {
   const ram = machine.memory.ram;
   const pages = Buffer.from(ram.buffer, ram.byteOffset, ram.length);
   const pageNumber = new Uint8Array(4);
-  for (let p = 0; p < ram.length; p += 4096) {
-    const end = Math.min(p + 4096, ram.length);
-    if (pages.compare(ZERO_PAGE, 0, end - p, p, end) === 0) continue;
-    new DataView(pageNumber.buffer).setUint32(0, p / 4096, true);
-    hash.update(pageNumber).update(ram.subarray(p, end));
+  const isZero = (from: number, to: number) =>
+    pages.compare(ZERO_BLOCK, 0, to - from, from, to) === 0;
+  for (let block = 0; block < ram.length; block += ZERO_BLOCK.length) {
+    const blockEnd = Math.min(block + ZERO_BLOCK.length, ram.length);
+    if (isZero(block, blockEnd)) continue;
+    for (let p = block; p < blockEnd; p += 4096) {
+      const end = Math.min(p + 4096, blockEnd);
+      if (isZero(p, end)) continue;
+      new DataView(pageNumber.buffer).setUint32(0, p / 4096, true);
+      hash.update(pageNumber).update(ram.subarray(p, end));
+    }
   }
   return hash.digest("hex");
 }

@@ -106,11 +106,11 @@ export interface Backend extends CpuHooks, MmioObserver {
   readonly version: string;
   describe(): BackendDescription;
   /**
-   * Binds the backend to a machine; installs itself as `io.observer` and
-   * `memory.mmioObserver`, forwarding to any observer already installed.
+   * Binds the backend to a machine; installs itself as `memory.mmioObserver`, forwarding to any
+   * observer already installed (port I/O reaches it as CPU exits).
    */
   attach(ctx: BackendContext): void;
-  /** Restores the previous observers. */
+  /** Restores the previous MMIO observer. */
   detach(): void;
   /** Emits events held back for multi-event derivations (call at the end of a run). */
   flush(): void;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { AccessSize, IoObserver, MmioObserver } from "../core/bus.ts";
+import type { AccessSize, MmioObserver } from "../core/bus.ts";
 import { ExitKind, TrapKind } from "../core/cpu/hooks.ts";
 import { DEFAULT_TSC_HZ } from "../core/clock.ts";
 import { makeEvent, type TraceEvent } from "../traces/event.ts";
@@ -48,42 +48,53 @@ export interface AbiRecord {
 
 const CS = 1;
 
-/** How many of a, b, c each exit kind carries (hooks.ts layout). */
-const EXIT_ARITY: Readonly<Record<number, number>> = {
-  [ExitKind.ifChange]: 1,
-  [ExitKind.crWrite]: 2,
-  [ExitKind.crRead]: 2,
-  [ExitKind.rdmsr]: 3,
-  [ExitKind.wrmsr]: 3,
-  [ExitKind.cpuid]: 2,
-  [ExitKind.invlpg]: 1,
-  [ExitKind.lgdt]: 2,
-  [ExitKind.lidt]: 2,
-  [ExitKind.lldt]: 1,
-  [ExitKind.ltr]: 1,
-  [ExitKind.rdtsc]: 1,
-  [ExitKind.ioIn]: 3,
-  [ExitKind.ioOut]: 3,
-  [ExitKind.drWrite]: 2,
-  [ExitKind.lmsw]: 1,
-  [ExitKind.shutdown]: 1,
-};
+/** How many of a, b, c each exit kind carries (hooks.ts layout), indexed by kind. */
+const EXIT_ARITY = new Int8Array(64);
+for (
+  const [kind, n] of [
+    [ExitKind.ifChange, 1],
+    [ExitKind.crWrite, 2],
+    [ExitKind.crRead, 2],
+    [ExitKind.rdmsr, 3],
+    [ExitKind.wrmsr, 3],
+    [ExitKind.cpuid, 2],
+    [ExitKind.invlpg, 1],
+    [ExitKind.lgdt, 2],
+    [ExitKind.lidt, 2],
+    [ExitKind.lldt, 1],
+    [ExitKind.ltr, 1],
+    [ExitKind.rdtsc, 1],
+    [ExitKind.ioIn, 3],
+    [ExitKind.ioOut, 3],
+    [ExitKind.drWrite, 2],
+    [ExitKind.lmsw, 1],
+    [ExitKind.shutdown, 1],
+  ]
+) EXIT_ARITY[kind] = n;
 
-/** The raw arguments of an exit (unsigned) and the value the guest got back, if any. */
-export function exitArgs(
-  kind: ExitKind,
-  a: number,
-  b: number,
-  c: number,
-): { args: number[]; ret: number | null } {
-  const args = [a >>> 0, b >>> 0, c >>> 0].slice(0, EXIT_ARITY[kind] ?? 0);
-  const ret = kind === ExitKind.crRead || kind === ExitKind.rdmsr
+/** The raw arguments of an exit, unsigned (an exit is recorded per privileged instruction). */
+export function exitArgs(kind: ExitKind, a: number, b: number, c: number): number[] {
+  switch (EXIT_ARITY[kind]) {
+    case 0:
+      return [];
+    case 1:
+      return [a >>> 0];
+    case 2:
+      return [a >>> 0, b >>> 0];
+    default:
+      return [a >>> 0, b >>> 0, c >>> 0];
+  }
+}
+
+/** The value an exit gave the guest (CR or MSR read, TSC low half), or null. */
+export function exitRet(kind: ExitKind, a: number, b: number): number | null {
+  return kind === ExitKind.crRead || kind === ExitKind.rdmsr
     ? b >>> 0
     : kind === ExitKind.rdtsc
     ? a >>> 0
     : null;
-  return { args, ret };
 }
+
 const PREFIXES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
 
 /**
@@ -91,7 +102,7 @@ const PREFIXES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 
  * {@link BaseBackend.portRecord} (their exit vocabulary) and override the CPU hooks they take
  * over (`cpuid`, `rdmsr`, `wrmsr`, `hypercall`, `softwareInterrupt`).
  */
-export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
+export abstract class BaseBackend implements Backend, MmioObserver {
   abstract readonly name: string;
   abstract readonly version: string;
   abstract describe(): BackendDescription;
@@ -105,7 +116,6 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   };
 
   #ctx: BackendContext | null = null;
-  #prevObserver: IoObserver | null = null;
   #prevMmio: MmioObserver | null = null;
   #deriver: HardwareOpDeriver<PendingEvent> | null = null;
   #halted = false;
@@ -129,15 +139,16 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
 
   /** The attached context; throws if the backend is used before {@link attach}. */
   protected get ctx(): BackendContext {
-    if (!this.#ctx) throw new Error(`backend ${this.name}@${this.version} used before attach()`);
-    return this.#ctx;
+    return this.#ctx ?? this.#detached();
+  }
+
+  #detached(): never {
+    throw new Error(`backend ${this.name}@${this.version} used before attach()`);
   }
 
   attach(ctx: BackendContext): void {
     if (this.#ctx) throw new Error(`backend ${this.name}@${this.version} is already attached`);
     this.#ctx = ctx;
-    this.#prevObserver = ctx.io.observer;
-    ctx.io.observer = this;
     this.#prevMmio = ctx.memory.mmioObserver;
     ctx.memory.mmioObserver = this;
     const env = {
@@ -166,7 +177,6 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   detach(): void {
     if (!this.#ctx) return;
     this.flush();
-    this.#ctx.io.observer = this.#prevObserver;
     this.#ctx.memory.mmioObserver = this.#prevMmio;
     this.#ctx = null;
     this.#deriver = null;
@@ -212,8 +222,9 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   }
 
   onExit(kind: ExitKind, a: number, b: number, c: number): void {
-    // Port I/O is recorded once, here, where EIP is the instruction's own (the bus observer
-    // runs mid-instruction); it carries the backend's port vocabulary, not an exit name.
+    if (this.#ctx === null) this.#detached();
+    // Port I/O is recorded here, from the CPU's exit, where EIP is the instruction's own (string
+    // I/O reports one exit per element); it carries the backend's port vocabulary.
     if (kind === ExitKind.ioIn || kind === ExitKind.ioOut) {
       if (a === this.#runPort && this.#extendsRun(kind, b, c)) return;
       this.#port(kind === ExitKind.ioIn ? "in" : "out", a, b as AccessSize, c);
@@ -223,7 +234,7 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
     const rec = this.exitRecord(kind, a, b, c);
     // CPUID has written its answer when the exit is reported: the guest's result is EAX (the
     // other registers are the canonical op's arguments), so a what-if can alter the leaf.
-    if (kind === ExitKind.cpuid) rec.ret = this.ctx.cpu.regs[0] >>> 0;
+    if (kind === ExitKind.cpuid) rec.ret = this.#ctx!.cpu.regs[0] >>> 0;
     this.#push("exit", kind, a, b, c, "exit", rec.nr, rec.name, rec.args, rec.ret ?? null);
     this.#drainAfter();
   }
@@ -242,17 +253,7 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
     return false;
   }
 
-  // ---- bus observers ---------------------------------------------------------------------
-
-  // Guest port accesses are recorded from the CPU's ioIn/ioOut exits (see onExit); the bus
-  // observer is only chained so other observers keep working.
-  onPortRead(port: number, size: AccessSize, value: number): void {
-    this.#prevObserver?.onPortRead(port, size, value);
-  }
-
-  onPortWrite(port: number, size: AccessSize, value: number): void {
-    this.#prevObserver?.onPortWrite(port, size, value);
-  }
+  // ---- MMIO observer ---------------------------------------------------------------------
 
   onMmioRead(pa: number, size: AccessSize, value: number): void {
     this.#prevMmio?.onMmioRead(pa, size, value);
@@ -288,6 +289,8 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
    * during the instruction, its exit is reported after it); released at the next event.
    */
   protected emitAfterExit(fields: EventFields): void {
+    // The queued event follows the open run's repetitions: no more may join it.
+    this.#closeRun();
     this.#after.push(makeEvent({ ...fields, icount: fields.icount ?? this.ctx.clock.icount }));
   }
 
@@ -368,23 +371,25 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
    */
   #extendsRun(kind: ExitKind, size: number, value: number): boolean {
     const ctx = this.#ctx!;
-    const icount = ctx.clock.icount;
     if (
       value === this.#runValue && kind === this.#runKind && size === this.#runSize &&
-      ctx.cpu.eip >>> 0 === this.#runEip && this.#after.length === 0 &&
-      (this.#runCount === 0 || icount - this.#runIcount === this.#runStep)
+      ctx.cpu.eip >>> 0 === this.#runEip
     ) {
-      this.#runStep = icount - this.#runIcount;
-      this.#runIcount = icount;
-      this.#runCount++;
-      return true;
+      const icount = ctx.clock.icount;
+      const step = icount - this.#runIcount;
+      if (this.#runCount === 0 || step === this.#runStep) {
+        this.#runStep = step;
+        this.#runIcount = icount;
+        this.#runCount++;
+        return true;
+      }
     }
     this.#closeRun();
     return false;
   }
 
   #port(dir: "in" | "out", port: number, size: AccessSize, value: number): void {
-    const ctx = this.ctx;
+    const ctx = this.#ctx!;
     this.#drainAfter();
     const rec = this.portRecord(dir, port, size, value);
     const ev = this.#push(
@@ -420,7 +425,7 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   #closeRun(): void {
     if (this.#runPort < 0) return;
     this.#runPort = -1;
-    if (this.#runCount > 0) this.ctx.sink.emitRepeat!(this.#runCount, this.#runStep);
+    if (this.#runCount > 0) this.#ctx!.sink.emitRepeat!(this.#runCount, this.#runStep);
   }
 
   #mmio(source: HwSource, pa: number, size: AccessSize, value: number): void {
@@ -451,7 +456,7 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   ): PendingEvent {
     // The deriver may hold this event back: an open run must not outlive it.
     this.#closeRun();
-    const ctx = this.ctx;
+    const ctx = this.#ctx!;
     const hw = this.#hw;
     hw.source = source;
     hw.kind = kind;
@@ -471,7 +476,7 @@ export abstract class BaseBackend implements Backend, IoObserver, MmioObserver {
   #emitNow(ev: PendingEvent): void {
     this.#closeRun();
     this.#lastEmitted = ev;
-    this.ctx.sink.emit(ev);
+    this.#ctx!.sink.emit(ev);
   }
 
   #drainAfter(): void {

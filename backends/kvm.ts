@@ -13,7 +13,7 @@
 import type { AccessSize } from "../core/bus.ts";
 import { EXIT_NAMES, ExitKind, TrapKind } from "../core/cpu/hooks.ts";
 import type { Backend, BackendDescription, BackendSnapshot, CallDescription } from "./backend.ts";
-import { type AbiRecord, BaseBackend, exitArgs } from "./base_backend.ts";
+import { type AbiRecord, BaseBackend, exitArgs, exitRet } from "./base_backend.ts";
 import {
   type CallModel,
   CPU_MSRS,
@@ -328,9 +328,15 @@ export class KvmBackend extends BaseBackend {
   // ---- naming ------------------------------------------------------------------------------
 
   protected exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord {
-    const raw = exitArgs(kind, a, b, c);
     const reason = this.#vmxReason(kind, a);
-    if (reason < 0) return { nr: -1, name: EXIT_NAMES[kind], ...raw };
+    if (reason < 0) {
+      return {
+        nr: -1,
+        name: EXIT_NAMES[kind],
+        args: exitArgs(kind, a, b, c),
+        ret: exitRet(kind, a, b),
+      };
+    }
     const name = `EXIT_REASON_${VMX_NAMES[reason]}`;
     switch (kind) {
       case ExitKind.crWrite:
@@ -345,7 +351,7 @@ export class KvmBackend extends BaseBackend {
         // The triple fault reaches userspace as KVM_EXIT_SHUTDOWN.
         return { nr: reason, name, args: [a >>> 0, KvmExit.SHUTDOWN], ret: null };
       default:
-        return { nr: reason, name, ...raw };
+        return { nr: reason, name, args: exitArgs(kind, a, b, c), ret: exitRet(kind, a, b) };
     }
   }
 
@@ -545,7 +551,7 @@ export class KvmBackend extends BaseBackend {
       if (gpaHi === 0 && this.#patchVmcall(gpa)) ret = 0;
     }
     v.setUint32(pa + 12, ret >>> 0, true);
-    if (mem.codePages[pa >>> 12]) mem.onCodeWrite(pa >>> 12);
+    mem.noteWrite(pa, PARA_STATE_SIZE);
     this.emitAfterExit({
       kind: "marker",
       nr: pa,

@@ -9,7 +9,7 @@
 import type { AccessSize } from "../core/bus.ts";
 import { EXIT_NAMES, ExitKind } from "../core/cpu/hooks.ts";
 import type { Backend, BackendDescription, CallDescription } from "./backend.ts";
-import { type AbiRecord, BaseBackend, exitArgs } from "./base_backend.ts";
+import { type AbiRecord, BaseBackend, exitArgs, exitRet } from "./base_backend.ts";
 import { type CallModel, HARDWARE_ROWS, type ModelEnv, TableModel } from "./cross_model.ts";
 import { EXIT_RULES } from "./hardware_ops.ts";
 
@@ -59,7 +59,12 @@ export class NativeBackend extends BaseBackend {
   }
 
   protected exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord {
-    return { nr: kind, name: EXIT_NAMES[kind], ...exitArgs(kind, a, b, c) };
+    return {
+      nr: kind,
+      name: EXIT_NAMES[kind],
+      args: exitArgs(kind, a, b, c),
+      ret: exitRet(kind, a, b),
+    };
   }
 
   protected portRecord(dir: "in" | "out", _port: number, size: AccessSize, value: number) {

@@ -84,7 +84,7 @@ export function writeVcpuTimeInfo(mem: PhysicalMemory, pa: number, info: VcpuTim
   v.setInt8(pa + 28, info.scale.shift);
   v.setUint8(pa + 29, info.flags);
   v.setUint16(pa + 30, 0, true);
-  markCodeWrite(mem, pa, PVCLOCK_VCPU_TIME_INFO_SIZE);
+  mem.noteWrite(pa, PVCLOCK_VCPU_TIME_INFO_SIZE);
 }
 
 /** Writes a `pvclock_wall_clock` {version, sec, nsec} at `pa`. */
@@ -98,12 +98,5 @@ export function writeWallClock(
   mem.view.setUint32(pa, version >>> 0, true);
   mem.view.setUint32(pa + 4, sec >>> 0, true);
   mem.view.setUint32(pa + 8, nsec >>> 0, true);
-  markCodeWrite(mem, pa, PVCLOCK_WALL_CLOCK_SIZE);
-}
-
-/** Host writes go around the CPU, so tell its decode cache like any other RAM write does. */
-function markCodeWrite(mem: PhysicalMemory, pa: number, n: number): void {
-  for (let p = pa >>> 12; p <= (pa + n - 1) >>> 12; p++) {
-    if (mem.codePages[p] !== 0) mem.onCodeWrite(p);
-  }
+  mem.noteWrite(pa, PVCLOCK_WALL_CLOCK_SIZE);
 }

@@ -1,62 +1,129 @@
 /**
- * Recording overhead, measured in pairs: each round runs a guest plain and recorded back to
- * back (order alternating), in one process after warm-up, so both see the same JIT state and
- * the same load on a shared host; times are CPU time (user + system: other jobs on the host
- * slow the wall clock, less so this); the figure is the median of the per-round ratios.
+ * Recording overhead: the guests of bench/record_cases.ts run plain (bare machine, no backend,
+ * no trace, as `pvreplay run`) and recorded (backend, trace file, final digest, as `pvreplay
+ * record`), each mode in processes of its own as in real use (a process that runs both makes
+ * the CPU's hook calls polymorphic, which slows the plain runs' JIT code and skews the ratio).
+ * Processes alternate between the modes for `--rounds` rounds so drifting load on a shared host
+ * hits both; each process times `--runs` runs after one warm-up run. Reported: the fastest run
+ * of each mode and their ratio (the least disturbed runs, the usual estimate on a noisy host)
+ * and the ratio of the medians.
  *
- *   npx --yes deno@2.9.6 run --allow-read --allow-write=/tmp bench/record_overhead.ts [--rounds N]
+ *   npx --yes deno@2.9.6 run --allow-read --allow-write=/tmp --allow-run bench/record_overhead.ts
  *
- * `deno task bench` runs the same cases as `Deno.bench` groups (bench/record_bench.ts), whose
- * averages are noisier: a group's runs are consecutive, so host load drifts between them.
+ * With `--count-instructions`, host instructions instead of time: each child runs under
+ * valgrind (`--tool=cachegrind --cache-sim=no`, V8 single-threaded so JIT work is
+ * deterministic), once with 1 and once with 3 runs after its warm-up; the difference over 2 is
+ * the instructions of one warm run, start-up and compilation excluded. Repeated measurements
+ * agree to 0.1%, where wall times on the shared development host vary by 30% or more.
  *
  * @module
  */
 
-import { cpuUsage } from "node:process";
 import { parseArgs } from "node:util";
 import { OVERHEAD_CASES, plainRun, recordedRun } from "./record_cases.ts";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "11" } } });
-const rounds = Number(values.rounds);
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds ${values.rounds}`);
-const out = Deno.makeTempFileSync({ suffix: ".pvt" });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "4" },
+    runs: { type: "string", default: "4" },
+    child: { type: "string" },
+    "count-instructions": { type: "boolean", default: false },
+  },
+});
+const count = (name: string, v: string | undefined) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} ${v}: a positive integer`);
+  return n;
+};
+const runs = count("runs", values.runs);
 
-/** CPU time (user + system, ms) of `f`: steadier than wall time on a shared host. */
-function time(f: () => void): number {
-  const t = cpuUsage();
-  f();
-  const d = cpuUsage(t);
-  return (d.user + d.system) / 1000;
-}
-
-console.log(
-  "| guest | backend | instructions | events | plain CPU ms | recorded CPU ms | ratio (median of pairs) | ratio range |",
-);
-console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |");
-for (const c of OVERHEAD_CASES) {
+if (values.child !== undefined) {
+  // Child: --child CASE_INDEX:MODE where MODE is "plain" or a backend.
+  const [index, mode] = values.child.split(":");
+  const c = OVERHEAD_CASES[Number(index)];
   const image = Deno.readFileSync(`${c.imageDir}/${c.case.image}`);
-  let insns = 0;
-  for (const backend of c.backends) {
-    let events = 0;
-    for (let w = 0; w < 2; w++) {
-      insns = plainRun(c, image);
-      events = recordedRun(c, backend, out);
-    }
-    const plain: number[] = [], recorded: number[] = [], ratios: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const p = () => plain.push(time(() => plainRun(c, image)));
-      const q = () => recorded.push(time(() => recordedRun(c, backend, out)));
-      if (r & 1) (q(), p());
-      else (p(), q());
-      ratios.push(recorded[r] / plain[r]);
-    }
-    const sorted = [...ratios].sort((a, b) => a - b);
-    console.log(
-      `| ${c.label} | ${backend} | ${insns} | ${events} | ${median(plain).toFixed(0)} | ` +
-        `${median(recorded).toFixed(0)} | ${median(ratios).toFixed(3)}x | ` +
-        `${sorted[0].toFixed(2)}-${sorted[sorted.length - 1].toFixed(2)} |`,
-    );
+  const out = Deno.makeTempFileSync({ suffix: ".pvt" });
+  const once = () => mode === "plain" ? plainRun(c, image) : recordedRun(c, mode, out);
+  once();
+  const times: number[] = [];
+  let result = 0;
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    result = once();
+    times.push(performance.now() - t);
   }
+  Deno.removeSync(out);
+  console.log(JSON.stringify({ times, result }));
+} else if (values["count-instructions"]) {
+  const script = import.meta.filename!;
+  /** Host instructions valgrind counts for a child doing `n` runs after its warm-up. */
+  const instructions = (index: number, mode: string, n: number): number => {
+    const args = ["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"];
+    args.push(Deno.execPath(), "run", "--allow-read", "--allow-write=/tmp");
+    args.push("--v8-flags=--single-threaded", script, `--runs=${n}`, `--child=${index}:${mode}`);
+    let r;
+    try {
+      r = new Deno.Command("valgrind", { args, stdout: "null", stderr: "piped" }).outputSync();
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        console.error("valgrind not found (Debian package valgrind): cannot count instructions");
+        Deno.exit(2);
+      }
+      throw e;
+    }
+    const m = /I\s+refs:\s+([\d,]+)/.exec(new TextDecoder().decode(r.stderr));
+    if (!r.success || !m) throw new Error(`valgrind child ${index}:${mode} failed`);
+    return Number(m[1].replaceAll(",", ""));
+  };
+  const perRun = (index: number, mode: string) =>
+    (instructions(index, mode, 3) - instructions(index, mode, 1)) / 2;
+  console.log("| guest | backend | plain, host instructions/run | recorded | ratio |");
+  console.log("| --- | --- | ---: | ---: | ---: |");
+  OVERHEAD_CASES.forEach((c, index) => {
+    const plain = perRun(index, "plain");
+    for (const backend of c.backends) {
+      const recorded = perRun(index, backend);
+      console.log(
+        `| ${c.label} | ${backend} | ${(plain / 1e6).toFixed(0)} M | ` +
+          `${(recorded / 1e6).toFixed(0)} M | ${(recorded / plain).toFixed(3)}x |`,
+      );
+    }
+  });
+} else {
+  const rounds = count("rounds", values.rounds);
+  const child = (index: number, mode: string): { times: number[]; result: number } => {
+    const args = ["run", "--allow-read", "--allow-write=/tmp", import.meta.filename!];
+    args.push(`--runs=${runs}`, `--child=${index}:${mode}`);
+    const r = new Deno.Command(Deno.execPath(), { args, stderr: "inherit" }).outputSync();
+    if (!r.success) throw new Error(`child ${index}:${mode} failed`);
+    return JSON.parse(new TextDecoder().decode(r.stdout));
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  console.log(
+    "| guest | backend | instructions | events | plain ms (fastest / median) | recorded ms (fastest / median) | ratio of fastest | ratio of medians |",
+  );
+  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  OVERHEAD_CASES.forEach((c, index) => {
+    for (const backend of c.backends) {
+      const plain: number[] = [], recorded: number[] = [];
+      let insns = 0, events = 0;
+      for (let r = 0; r < rounds; r++) {
+        const p = child(index, "plain"), q = child(index, backend);
+        plain.push(...p.times);
+        recorded.push(...q.times);
+        insns = p.result;
+        events = q.result;
+      }
+      const [pf, rf] = [Math.min(...plain), Math.min(...recorded)];
+      const [pm, rm] = [median(plain), median(recorded)];
+      console.log(
+        `| ${c.label} | ${backend} | ${insns} | ${events} | ${pf.toFixed(0)} / ${
+          pm.toFixed(0)
+        } | ` +
+          `${rf.toFixed(0)} / ${rm.toFixed(0)} | ${(rf / pf).toFixed(3)}x | ${
+            (rm / pm).toFixed(3)
+          }x |`,
+      );
+    }
+  });
 }
-Deno.removeSync(out);

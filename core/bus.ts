@@ -38,12 +38,6 @@ export interface InterruptController {
   acknowledge(): number;
 }
 
-/** Observer of every port access, for the recorder. */
-export interface IoObserver {
-  onPortRead(port: number, size: AccessSize, value: number): void;
-  onPortWrite(port: number, size: AccessSize, value: number): void;
-}
-
 /** Observer of every MMIO access (`pa` is the absolute physical address), for the recorder. */
 export interface MmioObserver {
   onMmioRead(pa: number, size: AccessSize, value: number): void;
@@ -70,7 +64,6 @@ export class IoBus {
   #devices: PortDevice[] = [];
   /** Device index + 1 per port; 0 = unclaimed. */
   #map = new Uint16Array(0x10000);
-  observer: IoObserver | null = null;
 
   /** Claims ports `first .. first+count-1` for `device`. Overlaps are a configuration bug. */
   register(first: number, count: number, device: PortDevice): void {
@@ -88,14 +81,12 @@ export class IoBus {
     const value = idx === 0
       ? MASK[size]
       : (this.#devices[idx - 1].portRead(port, size) & MASK[size]) >>> 0;
-    if (this.observer) this.observer.onPortRead(port, size, value >>> 0);
     return value >>> 0;
   }
 
   write(port: number, size: AccessSize, value: number): void {
     port &= 0xffff;
     value = (value & MASK[size]) >>> 0;
-    if (this.observer) this.observer.onPortWrite(port, size, value);
     const idx = this.#map[port];
     if (idx !== 0) this.#devices[idx - 1].portWrite(port, size, value);
   }

@@ -9,6 +9,11 @@
  * instructions from that page; every write path calls `onCodeWrite(page)` when it is set, so the
  * decode cache can drop the page.
  *
+ * Written pages: `writtenPages[pa >>> 12]` is set before anything can write the page (the write
+ * methods here, {@link PhysicalMemory.noteWrite} for host writes around them, and the CPU when
+ * it gives a TLB entry write permission), so a page never marked is still all zeros. The state
+ * digest reads only marked pages: touching all of RAM costs a page fault per untouched 4 KiB.
+ *
  * @module
  */
 
@@ -50,6 +55,8 @@ export class PhysicalMemory {
   readonly codePages: Uint8Array;
   /** Called on a write to a page with `codePages[page] !== 0`. Set by the CPU. */
   onCodeWrite: (page: number) => void = () => {};
+  /** Per 4 KiB page of RAM: 1 once the page may have been written (see the module note). */
+  readonly writtenPages: Uint8Array;
   /** Per 4 KiB page of RAM: 1 when the page is shadowed by ROM or MMIO (slow path). */
   readonly slowPages: Uint8Array;
   /** A20 gate: 0xFFFFFFFF when enabled, 0xFFEFFFFF when masked (port 0x92 / KBC). */
@@ -72,6 +79,21 @@ export class PhysicalMemory {
     this.view = new DataView(this.ram.buffer);
     this.codePages = new Uint8Array(0x100000);
     this.slowPages = new Uint8Array(options.size >>> 12);
+    this.writtenPages = new Uint8Array(options.size >>> 12);
+  }
+
+  /**
+   * Records a host write of `n` bytes of RAM at `pa` done around the write methods (loaders,
+   * device or hypervisor structures written through `ram`/`view`): marks the pages written and
+   * tells the decode cache.
+   */
+  noteWrite(pa: number, n: number): void {
+    if (n <= 0) return;
+    const last = Math.min((pa + n - 1) >>> 12, this.writtenPages.length - 1);
+    for (let p = pa >>> 12; p <= last; p++) {
+      this.writtenPages[p] = 1;
+      if (this.codePages[p] !== 0) this.onCodeWrite(p);
+    }
   }
 
   /** Maps an MMIO device at [base, base+size). */
@@ -133,6 +155,7 @@ export class PhysicalMemory {
       for (const r of this.#rom) if (a >= r.base && a - r.base < r.bytes.length) rom = true;
       if (!rom && a < this.ramSize) {
         this.ram[a] = (value >>> (8 * i)) & 0xff;
+        this.writtenPages[a >>> 12] = 1;
         if (this.codePages[a >>> 12] !== 0) this.onCodeWrite(a >>> 12);
       }
     }
@@ -162,6 +185,7 @@ export class PhysicalMemory {
     pa = (pa & this.a20Mask) >>> 0;
     if (pa < this.ramSize && this.slowPages[pa >>> 12] === 0) {
       this.ram[pa] = value;
+      this.writtenPages[pa >>> 12] = 1;
       if (this.codePages[pa >>> 12] !== 0) this.onCodeWrite(pa >>> 12);
       return;
     }
@@ -172,6 +196,7 @@ export class PhysicalMemory {
     pa = (pa & this.a20Mask) >>> 0;
     if (this.isPlainRam(pa, 2)) {
       this.view.setUint16(pa, value, true);
+      this.writtenPages[pa >>> 12] = this.writtenPages[(pa + 1) >>> 12] = 1;
       if (this.codePages[pa >>> 12] !== 0) this.onCodeWrite(pa >>> 12);
       if (this.codePages[(pa + 1) >>> 12] !== 0) this.onCodeWrite((pa + 1) >>> 12);
       return;
@@ -188,6 +213,7 @@ export class PhysicalMemory {
     pa = (pa & this.a20Mask) >>> 0;
     if (this.isPlainRam(pa, 4)) {
       this.view.setUint32(pa, value >>> 0, true);
+      this.writtenPages[pa >>> 12] = this.writtenPages[(pa + 3) >>> 12] = 1;
       if (this.codePages[pa >>> 12] !== 0) this.onCodeWrite(pa >>> 12);
       if (this.codePages[(pa + 3) >>> 12] !== 0) this.onCodeWrite((pa + 3) >>> 12);
       return;
@@ -210,5 +236,6 @@ export class PhysicalMemory {
       );
     }
     this.ram.set(bytes, pa);
+    this.noteWrite(pa, bytes.length);
   }
 }

@@ -143,6 +143,7 @@ export function restoreSnapshot(
     machine.loadFirmware(fw, file);
   }
   machine.memory.ram.set(ram);
+  machine.memory.noteWrite(0, ram.length);
   try {
     machine.loadState(state);
   } catch (e) {

@@ -84,7 +84,11 @@ export function fillTlb(c: Cpu, lin: number, write: boolean, user: boolean): num
     if (global && (c.cr4 & CR4_PGE)) perm |= TLB_G;
   }
   frame = (frame & c.memory.a20Mask) >>> 0;
-  if (c.memory.isPlainRam(frame, 4096)) perm |= TLB_RAM;
+  if (c.memory.isPlainRam(frame, 4096)) {
+    perm |= TLB_RAM;
+    // Writes through this entry bypass the memory's write methods (memory.ts, written pages).
+    if (perm & (TLB_W | TLB_UW)) c.memory.writtenPages[frame >>> 12] = 1;
+  }
   if (c.tlbInfo[page] === 0) {
     if (c.tlbCount < TLB_LIST) c.tlbList[c.tlbCount++] = page;
     else c.tlbCount = TLB_LIST + 1; // overflowed: next flush clears everything

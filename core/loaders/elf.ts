@@ -175,6 +175,7 @@ export function loadSegment(
   }
   memory.ram.set(bytes.subarray(seg.offset, seg.offset + seg.fileSize), seg.paddr);
   memory.ram.fill(0, seg.paddr + seg.fileSize, seg.paddr + seg.memSize);
+  memory.noteWrite(seg.paddr, seg.memSize);
 }
 
 /**

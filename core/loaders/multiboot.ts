@@ -194,6 +194,7 @@ function writeBootGdt(memory: PhysicalMemory): void {
   dv.setUint32(BOOT_GDT + 12, 0x00cf9b00, true);
   dv.setUint32(BOOT_GDT + 16, 0x0000ffff, true);
   dv.setUint32(BOOT_GDT + 20, 0x00cf9300, true);
+  memory.noteWrite(BOOT_GDT, 24);
 }
 
 /** Writes the §3.3 information structure and what it points to. */
@@ -202,6 +203,7 @@ function writeBootInfo(memory: PhysicalMemory, cmdline: string, file: string): v
   const dv = memory.view;
   const enc = new TextEncoder();
   memory.ram.fill(0, BOOT_INFO, BOOT_CMDLINE_END);
+  memory.noteWrite(BOOT_INFO, BOOT_CMDLINE_END - BOOT_INFO);
   // Conventional memory below the EBDA (as a PC BIOS reports it), the BIOS area and the LAPIC
   // page reserved, everything from 1 MiB up usable.
   const lowTop = Math.min(0x9fc00, ram);

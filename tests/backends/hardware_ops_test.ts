@@ -1,7 +1,7 @@
 import { assertEquals } from "./assert.ts";
 import { ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
 import { ops, rig } from "./fake_machine.ts";
-import { cmosEpochSeconds, daysFromCivil } from "../../backends/hardware_ops.ts";
+import { APIC_BASE, cmosEpochSeconds, daysFromCivil } from "../../backends/hardware_ops.ts";
 
 Deno.test("sti immediately followed by hlt is safe_halt; sti alone is irq_enable", () => {
   const r = rig("native");
@@ -231,17 +231,19 @@ Deno.test("traps: exception names, error codes, CR2, IRQ and software-interrupt 
   assertEquals(r.events[0].state, [["CR2", 0xdead000]]);
 });
 
-Deno.test("attach chains an existing I/O observer and detach restores it", () => {
+Deno.test("attach chains an existing MMIO observer and detach restores it", () => {
   const r = rig("native");
   r.backend.detach();
   const seen: number[] = [];
-  r.io.observer = { onPortRead: () => {}, onPortWrite: (p) => seen.push(p) };
-  const prev = r.io.observer;
+  const prev = { onMmioRead: () => {}, onMmioWrite: (pa: number) => void seen.push(pa) };
+  r.memory.mmioObserver = prev;
+  r.memory.mapMmio(APIC_BASE, 0x1000, { mmioRead: () => 0, mmioWrite: () => {} });
   r.backend.attach(r.ctx);
-  r.io.write(0x80, 1, 0);
-  assertEquals(seen, [0x80]);
+  r.memory.write32(APIC_BASE + 0xb0, 0);
+  assertEquals(seen, [APIC_BASE + 0xb0]);
+  assertEquals(r.events.at(-1)?.name, "mmio_write");
   r.backend.detach();
-  assertEquals(r.io.observer, prev);
+  assertEquals(r.memory.mmioObserver, prev);
 });
 
 Deno.test("saveState/loadState carry the decoders (PIT half-written count)", () => {

@@ -138,6 +138,12 @@ function record(f: RecordFlags): number {
       },
     });
   } catch (e) {
+    // Keep what the backend still holds (an open polling run) if it can still give it.
+    try {
+      session.backend.flush();
+    } catch {
+      // the backend is what failed: the trace ends at its last event
+    }
     writer.abort(`internal error: ${(e as Error).message}`);
     serialOut.close();
     console.error(`pvreplay record: internal error (trace kept up to event ${recorder.count}):`);

@@ -1,12 +1,14 @@
 /**
- * The guests whose recording overhead is measured, and the two ways of running them: plain (a
- * bare machine, no backend, no trace, as `pvreplay run`) and recorded (backend attached, every
- * event written to a .pvt file, final digest, as `pvreplay record`).
+ * The guests whose recording overhead is measured, and the ways of running them: plain (a bare
+ * machine, no backend, no trace, as `pvreplay run`), unrecorded (the backend attached, its
+ * events dropped: the guest does what it does under that hypervisor, nothing is recorded) and
+ * recorded (every event written to a .pvt file, final digest, as `pvreplay record`).
  *
  * @module
  */
 
 import { Machine } from "../core/machine.ts";
+import { openSession } from "../traces/session.ts";
 import { IMAGE_DIR, recordCase, type SuiteCase, suiteCase } from "../traces/suite.ts";
 
 /** A guest to measure. */
@@ -61,4 +63,21 @@ export function recordedRun(c: OverheadCase, backend: string, out: string): numb
     throw new Error(`${c.label}: recording on ${backend} ended with ${r.result.reason}`);
   }
   return r.events;
+}
+
+/**
+ * Runs the guest under `backend` with its events dropped; returns the instructions retired. A
+ * paravirtualized guest takes other paths under another hypervisor (kvmclock instead of the
+ * PIT, ...), so this, not the bare machine, is the like-for-like baseline for its recording.
+ */
+export function unrecordedRun(c: OverheadCase, backend: string, image: Uint8Array): number {
+  const s = openSession(
+    { image, imageName: c.case.image, cmdline: c.case.cmdline, backend },
+    { emit() {}, emitRepeat() {} },
+  );
+  const r = s.run(BUDGET);
+  if (r.reason !== "debug-exit") {
+    throw new Error(`${c.label}: ${backend} run ended with ${r.reason}`);
+  }
+  return r.instructions;
 }

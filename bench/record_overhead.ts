@@ -1,12 +1,14 @@
 /**
- * Recording overhead: the guests of bench/record_cases.ts run plain (bare machine, no backend,
- * no trace, as `pvreplay run`) and recorded (backend, trace file, final digest, as `pvreplay
- * record`), each mode in processes of its own as in real use (a process that runs both makes
- * the CPU's hook calls polymorphic, which slows the plain runs' JIT code and skews the ratio).
+ * Recording overhead: each guest of bench/record_cases.ts recorded on each of its backends
+ * (trace file, final digest, as `pvreplay record`) against a baseline run with nothing recorded:
+ * the bare machine (`pvreplay run`) for native, and for a paravirtual backend its own run with
+ * the events dropped (the guest takes that hypervisor's paths either way) and the bare machine.
+ * Each mode runs in processes of its own as in real use (a process that runs both makes the
+ * CPU's hook calls polymorphic, which slows the plain runs' JIT code and skews the ratio).
  * Processes alternate between the modes for `--rounds` rounds so drifting load on a shared host
  * hits both; each process times `--runs` runs after one warm-up run. Reported: the fastest run
  * of each mode and their ratio (the least disturbed runs, the usual estimate on a noisy host)
- * and the ratio of the medians.
+ * and the ratio of the medians. `--only TEXT` keeps the guests whose label contains TEXT.
  *
  *   npx --yes deno@2.9.6 run --allow-read --allow-write=/tmp --allow-run bench/record_overhead.ts
  *
@@ -20,7 +22,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { OVERHEAD_CASES, plainRun, recordedRun } from "./record_cases.ts";
+import { OVERHEAD_CASES, plainRun, recordedRun, unrecordedRun } from "./record_cases.ts";
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "4" },
     child: { type: "string" },
     "count-instructions": { type: "boolean", default: false },
+    only: { type: "string" },
   },
 });
 const count = (name: string, v: string | undefined) => {
@@ -36,14 +39,33 @@ const count = (name: string, v: string | undefined) => {
   return n;
 };
 const runs = count("runs", values.runs);
+/** The cases to measure (`--only` picks those whose label contains it), with their index. */
+const cases = OVERHEAD_CASES.map((c, index) => ({ c, index }))
+  .filter(({ c }) => values.only === undefined || c.label.includes(values.only));
+
+/**
+ * What a recording on `backend` is compared with: the bare machine for native (whose ABI is the
+ * bare machine's); for a paravirtual backend its own run with nothing recorded first (the guest
+ * takes that hypervisor's paths either way), then the bare machine as well.
+ */
+function baselines(backend: string): string[] {
+  return backend === "native" ? ["plain"] : [`${backend}/unrecorded`, "plain"];
+}
 
 if (values.child !== undefined) {
-  // Child: --child CASE_INDEX:MODE where MODE is "plain" or a backend.
+  // Child: --child CASE_INDEX:MODE where MODE is "plain", a backend ("kvm": recorded) or a
+  // backend with "/unrecorded".
   const [index, mode] = values.child.split(":");
   const c = OVERHEAD_CASES[Number(index)];
   const image = Deno.readFileSync(`${c.imageDir}/${c.case.image}`);
   const out = Deno.makeTempFileSync({ suffix: ".pvt" });
-  const once = () => mode === "plain" ? plainRun(c, image) : recordedRun(c, mode, out);
+  const [backend, unrecorded] = mode.split("/");
+  const once = () =>
+    mode === "plain"
+      ? plainRun(c, image)
+      : unrecorded
+      ? unrecordedRun(c, backend, image)
+      : recordedRun(c, backend, out);
   once();
   const times: number[] = [];
   let result = 0;
@@ -77,18 +99,26 @@ if (values.child !== undefined) {
   };
   const perRun = (index: number, mode: string) =>
     (instructions(index, mode, 3) - instructions(index, mode, 1)) / 2;
-  console.log("| guest | backend | plain, host instructions/run | recorded | ratio |");
-  console.log("| --- | --- | ---: | ---: | ---: |");
-  OVERHEAD_CASES.forEach((c, index) => {
-    const plain = perRun(index, "plain");
+  console.log(
+    "| guest | backend | baseline | baseline, host instructions/run | recorded | ratio |",
+  );
+  console.log("| --- | --- | --- | ---: | ---: | ---: |");
+  for (const { c, index } of cases) {
+    const measured = new Map<string, number>();
+    const per = (mode: string) => {
+      if (!measured.has(mode)) measured.set(mode, perRun(index, mode));
+      return measured.get(mode)!;
+    };
     for (const backend of c.backends) {
-      const recorded = perRun(index, backend);
-      console.log(
-        `| ${c.label} | ${backend} | ${(plain / 1e6).toFixed(0)} M | ` +
-          `${(recorded / 1e6).toFixed(0)} M | ${(recorded / plain).toFixed(3)}x |`,
-      );
+      const recorded = per(backend);
+      for (const base of baselines(backend)) {
+        console.log(
+          `| ${c.label} | ${backend} | ${base} | ${(per(base) / 1e6).toFixed(0)} M | ` +
+            `${(recorded / 1e6).toFixed(0)} M | ${(recorded / per(base)).toFixed(3)}x |`,
+        );
+      }
     }
-  });
+  }
 } else {
   const rounds = count("rounds", values.rounds);
   const child = (index: number, mode: string): { times: number[]; result: number } => {
@@ -100,30 +130,27 @@ if (values.child !== undefined) {
   };
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   console.log(
-    "| guest | backend | instructions | events | plain ms (fastest / median) | recorded ms (fastest / median) | ratio of fastest | ratio of medians |",
+    "| guest | backend | baseline | baseline ms (fastest / median) | recorded ms (fastest / median) | ratio of fastest | ratio of medians | events |",
   );
-  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-  OVERHEAD_CASES.forEach((c, index) => {
+  console.log("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const { c, index } of cases) {
     for (const backend of c.backends) {
+      const base = baselines(backend)[0];
       const plain: number[] = [], recorded: number[] = [];
-      let insns = 0, events = 0;
+      let events = 0;
       for (let r = 0; r < rounds; r++) {
-        const p = child(index, "plain"), q = child(index, backend);
-        plain.push(...p.times);
+        plain.push(...child(index, base).times);
+        const q = child(index, backend);
         recorded.push(...q.times);
-        insns = p.result;
         events = q.result;
       }
       const [pf, rf] = [Math.min(...plain), Math.min(...recorded)];
       const [pm, rm] = [median(plain), median(recorded)];
       console.log(
-        `| ${c.label} | ${backend} | ${insns} | ${events} | ${pf.toFixed(0)} / ${
-          pm.toFixed(0)
-        } | ` +
-          `${rf.toFixed(0)} / ${rm.toFixed(0)} | ${(rf / pf).toFixed(3)}x | ${
-            (rm / pm).toFixed(3)
-          }x |`,
+        `| ${c.label} | ${backend} | ${base} | ${pf.toFixed(0)} / ${pm.toFixed(0)} | ` +
+          `${rf.toFixed(0)} / ${rm.toFixed(0)} | ${(rf / pf).toFixed(3)}x | ` +
+          `${(rm / pm).toFixed(3)}x | ${events} |`,
       );
     }
-  });
+  }
 }

@@ -15,8 +15,9 @@
  * With `--count-instructions`, host instructions instead of time: each child runs under
  * valgrind (`--tool=cachegrind --cache-sim=no`, V8 single-threaded so JIT work is
  * deterministic), once with 1 and once with 3 runs after its warm-up; the difference over 2 is
- * the instructions of one warm run, start-up and compilation excluded. Repeated measurements
- * agree to 0.1%, where wall times on the shared development host vary by 30% or more.
+ * the instructions of one warm run, start-up and compilation excluded. Repeated measurements of
+ * one build agree to 0.1% (wall times on the shared development host vary by 30% or more);
+ * incidental code changes move them by a few percent through the JIT's decisions.
  *
  * @module
  */

@@ -122,8 +122,6 @@ export abstract class BaseBackend implements Backend, MmioObserver {
   #after: PendingEvent[] = [];
   /** Scratch for {@link BaseBackend.#push}. */
   #hw: HwEvent = { source: "exit", kind: 0, a: 0, b: 0, c: 0, icount: 0, eip: 0 };
-  /** The event most recently handed to the sink. */
-  #lastEmitted: PendingEvent | null = null;
   /**
    * A run of exact repetitions of the last port event (a polling loop): `#runPort` is -1 when
    * no run is open. Only opened when the sink takes runs ({@link EventSink.emitRepeat}).
@@ -340,8 +338,7 @@ export abstract class BaseBackend implements Backend, MmioObserver {
   }
 
   loadState(s: BackendSnapshot): void {
-    this.#runPort = -1;
-    this.#lastEmitted = null;
+    this.#closeRun();
     this.#halted = s.halted === true;
     if (this.#deriver && s.deriver) {
       this.#deriver.state = structuredClone(s.deriver as DeriverState);
@@ -392,7 +389,7 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     const ctx = this.#ctx!;
     this.#drainAfter();
     const rec = this.portRecord(dir, port, size, value);
-    const ev = this.#push(
+    this.#push(
       dir,
       0,
       port,
@@ -404,19 +401,19 @@ export abstract class BaseBackend implements Backend, MmioObserver {
       rec.args,
       dir === "in" ? value >>> 0 : null,
     );
-    // A run may follow an event that went straight to a sink that takes runs, for a port no
-    // rule decodes: repeating such an access repeats its ABI record and derivation exactly
-    // (portRecord and refine are pure; stateful decoders, e.g. the PIT's byte flip-flop, are
-    // rules, and so excluded).
+    // A run may follow an event that went straight to a sink that takes runs (the deriver
+    // holds nothing back), for a port no rule decodes: repeating such an access repeats its
+    // ABI record and derivation exactly (portRecord and refine are pure; stateful decoders,
+    // e.g. the PIT's byte flip-flop, are rules, and so excluded).
     if (
-      this.#lastEmitted === ev && ctx.sink.emitRepeat !== undefined && !hasPortRule(port, dir)
+      !this.#deriver!.holding && ctx.sink.emitRepeat !== undefined && !hasPortRule(port, dir)
     ) {
       this.#runPort = port;
       this.#runKind = dir === "in" ? ExitKind.ioIn : ExitKind.ioOut;
       this.#runSize = size;
       this.#runValue = value;
-      this.#runEip = ev.eip;
-      this.#runIcount = ev.icount;
+      this.#runEip = ctx.cpu.eip >>> 0;
+      this.#runIcount = ctx.clock.icount;
       this.#runCount = 0;
     }
   }
@@ -453,8 +450,9 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     name: string,
     args: number[],
     ret: number | null,
-  ): PendingEvent {
-    // The deriver may hold this event back: an open run must not outlive it.
+  ): void {
+    // Every event but a run's repetitions passes here, flush() or emitAfterExit(), which close
+    // the open run first: its repetitions precede the event (the deriver may hold it back).
     this.#closeRun();
     const ctx = this.#ctx!;
     const hw = this.#hw;
@@ -470,12 +468,9 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     if (source === "exit" && (kind === ExitKind.hlt || kind === ExitKind.shutdown)) {
       this.#halted = true;
     }
-    return ev;
   }
 
   #emitNow(ev: PendingEvent): void {
-    this.#closeRun();
-    this.#lastEmitted = ev;
     this.#ctx!.sink.emit(ev);
   }
 

@@ -183,7 +183,7 @@ export class TraceWriter {
     this.#lastSeq = ev.seq;
     this.#lastIcount = ev.icount;
     this.#events++;
-    if (enc.count >= this.#chunkEvents || enc.out.len >= this.#chunkBytes) this.#writeChunk();
+    if (this.#chunkFull()) this.#writeChunk();
   }
 
   /**
@@ -215,7 +215,7 @@ export class TraceWriter {
         enc.append(repeatOf(last, this.#lastSeq, this.#lastIcount));
       } else {
         enc.repeat(1, icountStep);
-        if (enc.count < this.#chunkEvents && enc.out.len < this.#chunkBytes) {
+        if (!this.#chunkFull()) {
           n += Math.min(left - 1, this.#chunkEvents - enc.count);
           if (n > 1) enc.repeat(n - 1, icountStep);
           this.#lastSeq += n - 1;
@@ -224,8 +224,13 @@ export class TraceWriter {
       }
       this.#events += n;
       left -= n;
-      if (enc.count >= this.#chunkEvents || enc.out.len >= this.#chunkBytes) this.#writeChunk();
+      if (this.#chunkFull()) this.#writeChunk();
     }
+  }
+
+  /** Whether the chunk policy cuts the chunk being encoded now. */
+  #chunkFull(): boolean {
+    return this.#enc.count >= this.#chunkEvents || this.#enc.out.len >= this.#chunkBytes;
   }
 
   /** Writes buffered events as a complete chunk (no-op when none are buffered). */

@@ -146,7 +146,7 @@ export class Cpu {
   sysenterEsp = 0;
   sysenterEip = 0;
   apicBase = 0xfee00900;
-  /** x87 control, status and tag words (the subset this CPU implements). */
+  /** x87 control, status (with TOP in bits 11-13) and full tag words (core/cpu/x87/). */
   fpuCw = 0x37f;
   fpuSw = 0;
   fpuTw = 0xffff;
@@ -231,8 +231,12 @@ export class Cpu {
   /** Scratch for POPA and task switches (8 values) and call-gate parameters / segments (32). */
   readonly tmp8: Int32Array = new Int32Array(8);
   readonly tmp32: Int32Array = new Int32Array(32);
-  /** x87 register file as an opaque 80-byte image (FNSAVE/FRSTOR), and FRSTOR scratch. */
+  /**
+   * x87 data registers R0..R7 in physical order, 10 bytes each as in memory (64-bit significand,
+   * then sign/exponent, little-endian), a view on them, and FRSTOR/FXRSTOR scratch.
+   */
   readonly fpuRegs: Uint8Array = new Uint8Array(80);
+  readonly fpuView: DataView = new DataView(this.fpuRegs.buffer);
   readonly tmpFpu: Uint8Array = new Uint8Array(80);
   /** Remainder of the last 64/32 division. */
   divRem = 0;

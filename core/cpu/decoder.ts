@@ -55,7 +55,7 @@ import {
   sysexit,
   wrmsr,
 } from "./system.ts";
-import { fpuEscape, fwait } from "./x87.ts";
+import { fpuEscape, fwait, op0fae } from "./x87.ts";
 import { type InsnFn, TRANSLATE, TRANSLATE_0F } from "./translate.ts";
 
 /** An opcode handler: executes the instruction whose opcode byte `op` was just fetched. */
@@ -796,6 +796,7 @@ function op0fUndefined(c: Cpu): void {
 /** Handlers of the 0F map, indexed by opcode. */
 const OPS_0F: Handler[] = new Array(256).fill(op0fUndefined);
 OPS_0F[0x00] = op0f00;
+OPS_0F[0xae] = op0fae;
 OPS_0F[0x01] = op0f01;
 OPS_0F[0x02] = op0f02;
 OPS_0F[0x03] = op0f02;

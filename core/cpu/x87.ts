@@ -1,13 +1,17 @@
 /**
- * The x87 subset: FNINIT, FNCLEX, FNSTSW (AX and m16), FNSTCW, FLDCW, FNSTENV/FLDENV,
- * FNSAVE/FRSTOR (the register file is kept as an opaque 80-byte image so save/restore round-trips),
- * FWAIT, the legacy FNENI/FNDISI/FNSETPM no-ops, and the CR0.EM/MP/TS/NE rules (SDM Vol.3 2.5,
- * Table 2-2; Vol.1 8.7).
+ * The x87 FPU: decoding of the escape opcodes D8-DF (SDM Vol.2 Appendix A.4, Tables A-7 to
+ * A-22) and of FXSAVE/FXRSTOR (0F AE /0, /1), the CR0.EM/MP/TS/NE rules (SDM Vol.3 2.5, Table
+ * 2-2; Vol.1 8.7) and the pending-exception check of waiting instructions (Vol.1 8.6). The
+ * semantics are in core/cpu/x87/: float80.ts and ops.ts (formats and arithmetic), stack.ts
+ * (registers, tags, exception delivery), arith.ts, compare.ts, load_store.ts, control.ts and
+ * transcendental.ts.
  *
- * Any other x87 opcode (the arithmetic and load/store instructions) raises #UD after the #NM and
- * pending-#MF checks: this CPU does not compute floating point, and a detectable #UD is preferred
- * over silently wrong results. With CR0.NE = 0, unmasked exceptions would signal FERR# (IRQ13);
- * that line is not modelled, so nothing is raised.
+ * With CR0.NE = 0 an unmasked exception would signal FERR# (IRQ13 through the PIC); that line is
+ * not modelled, so nothing is raised then.
+ *
+ * The undocumented aliases that P6 parts and QEMU execute are decoded as their documented
+ * twins: D9 D8+i (FSTP), DC D0+i/D8+i (FCOM/FCOMP), DD C8+i and DF C8+i (FXCH), DE D0+i
+ * (FCOMP), DF D0+i/D8+i (FSTP), DF C0+i (FFREEP). FISTTP (SSE3) is #UD on this CPU.
  *
  * @module
  */
@@ -15,20 +19,50 @@
 import type { Cpu } from "./cpu.ts";
 import { Vec } from "./fault.ts";
 import { decodeEA, fetch8 } from "./operands.ts";
+import { CPUID_1_EDX } from "./system.ts";
+import {
+  arithMem,
+  arithSt0,
+  arithSti,
+  fprem,
+  frndint,
+  fscale,
+  fsqrt,
+  fxtract,
+  signOp,
+} from "./x87/arith.ts";
+import { fcmov, fcom, fcomSt, ftst, fxam } from "./x87/compare.ts";
+import {
+  fninit,
+  fnsave,
+  frstor,
+  fxrstor,
+  fxsave,
+  incstp,
+  loadEnv,
+  storeEnv,
+} from "./x87/control.ts";
+import {
+  ffree,
+  fldConst,
+  fldMem,
+  fldSt,
+  fstMem,
+  fstSt,
+  fxch,
+  loadOperand,
+} from "./x87/load_store.ts";
+import { st } from "./x87/float80.ts";
+import { updateSummary } from "./x87/stack.ts";
+import { transcendental } from "./x87/transcendental.ts";
 
 const CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_NE = 0x20;
-/** FPU status word ES (exception summary) and B (busy) bits. */
-const SW_ES = 0x80, SW_B = 0x8000;
-
-/** Recomputes ES/B from the exception flags not masked in the control word. */
-function updateSummary(c: Cpu): void {
-  if (c.fpuSw & ~c.fpuCw & 0x3f) c.fpuSw |= SW_ES | SW_B;
-  else c.fpuSw &= ~(SW_ES | SW_B);
-}
+/** CPUID.01H:EDX.FXSR: FXSAVE/FXRSTOR are #UD unless the CPU model reports it. */
+const CPUID_FXSR = 1 << 24;
 
 /** #MF for a waiting instruction when an unmasked exception is pending and CR0.NE = 1. */
 function checkPending(c: Cpu): void {
-  if ((c.fpuSw & SW_ES) && (c.cr0 & CR0_NE)) c.fault(Vec.MF);
+  if ((c.fpuSw & 0x80) && (c.cr0 & CR0_NE)) c.fault(Vec.MF);
 }
 
 /** FWAIT/WAIT (9B): #NM when MP and TS, then pending #MF. */
@@ -37,117 +71,166 @@ export function fwait(c: Cpu): void {
   checkPending(c);
 }
 
-function fninit(c: Cpu): void {
-  c.fpuCw = 0x37f;
-  c.fpuSw = 0;
-  c.fpuTw = 0xffff;
-}
-
-/** Environment size by operand size: 28 bytes (32-bit) or 14 bytes (16-bit). */
-function storeEnv(c: Cpu): number {
-  const seg = c.eaSeg, o = c.eaOff;
-  const at = (n: number) => c.addr32 ? (o + n) >>> 0 : (o + n) & 0xffff;
-  if (c.opsize32) {
-    c.checkWrite(seg, o, 2);
-    c.checkWrite(seg, at(24), 2);
-    c.write32(seg, o, c.fpuCw | 0xffff0000);
-    c.write32(seg, at(4), c.fpuSw | 0xffff0000);
-    c.write32(seg, at(8), c.fpuTw | 0xffff0000);
-    // FPU instruction/operand pointers: no x87 instruction that sets them is implemented.
-    for (let i = 12; i < 28; i += 4) c.write32(seg, at(i), 0);
-    return 28;
-  }
-  c.checkWrite(seg, o, 1);
-  c.checkWrite(seg, at(12), 1);
-  c.write16(seg, o, c.fpuCw);
-  c.write16(seg, at(2), c.fpuSw);
-  c.write16(seg, at(4), c.fpuTw);
-  for (let i = 6; i < 14; i += 2) c.write16(seg, at(i), 0);
-  return 14;
-}
-
-function loadEnv(c: Cpu): number {
-  const seg = c.eaSeg, o = c.eaOff;
-  const at = (n: number) => c.addr32 ? (o + n) >>> 0 : (o + n) & 0xffff;
-  const step = c.opsize32 ? 4 : 2;
-  const cw = c.read16(seg, o), sw = c.read16(seg, at(step)), tw = c.read16(seg, at(2 * step));
-  c.fpuCw = cw;
-  c.fpuSw = sw;
-  c.fpuTw = tw;
-  updateSummary(c);
-  return c.opsize32 ? 28 : 14;
-}
+/** Memory-operand format of the arithmetic groups D8/DA/DC/DE (see loadOperand). */
+const ARITH_FMT = [0, 1, 2, 3];
 
 /** Executes an ESC opcode (D8-DF). */
 export function fpuEscape(c: Cpu, op: number): void {
   const m = fetch8(c);
   if (m < 0xc0) decodeEA(c, m);
   if (c.cr0 & (CR0_EM | CR0_TS)) c.fault(Vec.NM);
-  const reg = (m >> 3) & 7;
+  const reg = (m >> 3) & 7, i = m & 7;
+  const esc = op & 7;
   if (m >= 0xc0) {
-    if (op === 0xdb && m === 0xe3) return fninit(c);
-    if (op === 0xdb && m === 0xe2) {
-      c.fpuSw &= 0x7f00; // FNCLEX: clears exception flags, ES, SF and B
-      return;
+    // The non-waiting control forms first: they skip the pending-exception check.
+    if (op === 0xdb && m >= 0xe0 && m <= 0xe4) {
+      if (m === 0xe3) fninit(c);
+      else if (m === 0xe2) c.fpuSw &= 0x7f00; // FNCLEX: exception flags, ES, SF and B
+      return; // FNENI/FNDISI/FNSETPM: no-ops after the 287
     }
-    if (op === 0xdb && (m === 0xe0 || m === 0xe1 || m === 0xe4)) return; // FNENI/FNDISI/FNSETPM
     if (op === 0xdf && m === 0xe0) {
       c.regs16[0] = c.fpuSw;
       return;
     }
     checkPending(c);
-    if (op === 0xd9 && m === 0xd0) return; // FNOP
-    c.fault(Vec.UD);
+    return escReg(c, esc, reg, i, m);
   }
-  switch ((op << 3 | reg) & 0x3f) {
-    case (0xd9 & 7) << 3 | 7: // FNSTCW m16
-      c.write16(c.eaSeg, c.eaOff, c.fpuCw);
-      return;
-    case (0xdd & 7) << 3 | 7: // FNSTSW m16
-      c.write16(c.eaSeg, c.eaOff, c.fpuSw);
-      return;
-    case (0xd9 & 7) << 3 | 5: // FLDCW m16
-      checkPending(c);
-      c.fpuCw = c.read16(c.eaSeg, c.eaOff);
-      updateSummary(c);
-      return;
-    case (0xd9 & 7) << 3 | 6: // FNSTENV: then all exceptions masked
+  switch (esc << 3 | reg) {
+    case 1 << 3 | 7: // FNSTCW m16
+      return c.write16(c.eaSeg, c.eaOff, c.fpuCw);
+    case 5 << 3 | 7: // FNSTSW m16
+      return c.write16(c.eaSeg, c.eaOff, c.fpuSw);
+    case 1 << 3 | 6: // FNSTENV: then all exceptions masked
       storeEnv(c);
       c.fpuCw |= 0x3f;
-      updateSummary(c);
-      return;
-    case (0xd9 & 7) << 3 | 4: // FLDENV
-      loadEnv(c);
-      return;
-    case (0xdd & 7) << 3 | 6: { // FNSAVE: environment + 80-byte register image, then FNINIT
-      const seg = c.eaSeg, o = c.eaOff;
-      const envSize = c.opsize32 ? 28 : 14;
-      const end = c.addr32 ? (o + envSize + 79) >>> 0 : (o + envSize + 79) & 0xffff;
-      c.checkWrite(seg, end, 0);
-      storeEnv(c);
-      for (let i = 0; i < 80; i++) {
-        c.write8(
-          seg,
-          c.addr32 ? (o + envSize + i) >>> 0 : (o + envSize + i) & 0xffff,
-          c.fpuRegs[i],
-        );
-      }
-      fninit(c);
-      return;
-    }
-    case (0xdd & 7) << 3 | 4: { // FRSTOR
-      const seg = c.eaSeg, o = c.eaOff;
-      const envSize = c.opsize32 ? 28 : 14;
-      const img = c.tmpFpu;
-      for (let i = 0; i < 80; i++) {
-        img[i] = c.read8(seg, c.addr32 ? (o + envSize + i) >>> 0 : (o + envSize + i) & 0xffff);
-      }
-      loadEnv(c);
-      c.fpuRegs.set(img);
-      return;
-    }
-    default:
-      checkPending(c);
-      c.fault(Vec.UD);
+      return updateSummary(c);
+    case 5 << 3 | 6: // FNSAVE
+      return fnsave(c);
   }
+  checkPending(c);
+  escMem(c, esc, reg);
+}
+
+function ud(c: Cpu): never {
+  return c.fault(Vec.UD);
+}
+
+function escMem(c: Cpu, esc: number, reg: number): void {
+  switch (esc) {
+    case 0:
+    case 2:
+    case 4:
+    case 6: {
+      const flags = loadOperand(c, ARITH_FMT[esc >> 1]);
+      if (reg === 2 || reg === 3) return fcom(c, -1, st.se, st.sig, true, false, reg - 2, flags);
+      return arithMem(c, reg, st.se, st.sig, flags);
+    }
+    case 1:
+      if (reg === 0) return fldMem(c, 0);
+      if (reg === 2 || reg === 3) return fstMem(c, 0, reg - 2);
+      if (reg === 4) return void loadEnv(c);
+      if (reg === 5) {
+        c.fpuCw = c.read16(c.eaSeg, c.eaOff);
+        return updateSummary(c);
+      }
+      return ud(c);
+    case 3:
+      if (reg === 0) return fldMem(c, 1);
+      if (reg === 2 || reg === 3) return fstMem(c, 1, reg - 2);
+      if (reg === 5) return fldMem(c, 5);
+      if (reg === 7) return fstMem(c, 5, 1);
+      return ud(c);
+    case 5:
+      if (reg === 0) return fldMem(c, 2);
+      if (reg === 2 || reg === 3) return fstMem(c, 2, reg - 2);
+      if (reg === 4) return frstor(c);
+      return ud(c);
+    default: // DF
+      if (reg === 0) return fldMem(c, 3);
+      if (reg === 2 || reg === 3) return fstMem(c, 3, reg - 2);
+      if (reg === 4) return fldMem(c, 6);
+      if (reg === 5) return fldMem(c, 4);
+      if (reg === 6) return fstMem(c, 6, 1);
+      if (reg === 7) return fstMem(c, 4, 1);
+      return ud(c);
+  }
+}
+
+function escReg(c: Cpu, esc: number, reg: number, i: number, m: number): void {
+  switch (esc) {
+    case 0:
+      if (reg === 2 || reg === 3) return fcomSt(c, i, true, false, reg - 2);
+      return arithSt0(c, reg, i);
+    case 1:
+      return escD9(c, reg, i, m);
+    case 2:
+      if (reg < 4) return fcmov(c, false, reg, i);
+      if (m === 0xe9) return fcomSt(c, 1, false, false, 2); // FUCOMPP
+      return ud(c);
+    case 3:
+      if (reg < 4) return fcmov(c, true, reg, i);
+      if (reg === 5 || reg === 6) return fcomSt(c, i, reg === 6, true, 0); // FUCOMI/FCOMI
+      return ud(c);
+    case 4:
+      if (reg === 2 || reg === 3) return fcomSt(c, i, true, false, reg - 2);
+      return arithSti(c, reg, i, 0);
+    case 5:
+      if (reg === 0) return ffree(c, i, 0);
+      if (reg === 1) return fxch(c, i);
+      if (reg === 2 || reg === 3) return fstSt(c, i, reg - 2);
+      if (reg === 4 || reg === 5) return fcomSt(c, i, false, false, reg - 4); // FUCOM(P)
+      return ud(c);
+    case 6:
+      if (reg === 2) return fcomSt(c, i, true, false, 1);
+      if (reg === 3) return m === 0xd9 ? fcomSt(c, 1, true, false, 2) : ud(c); // FCOMPP
+      return arithSti(c, reg, i, 1);
+    default: // DF
+      if (reg === 0) return ffree(c, i, 1);
+      if (reg === 1) return fxch(c, i);
+      if (reg === 2 || reg === 3) return fstSt(c, i, 1);
+      if (reg === 5 || reg === 6) return fcomSt(c, i, reg === 6, true, 1); // FUCOMIP/FCOMIP
+      return ud(c);
+  }
+}
+
+function escD9(c: Cpu, reg: number, i: number, m: number): void {
+  switch (reg) {
+    case 0:
+      return fldSt(c, i);
+    case 1:
+      return fxch(c, i);
+    case 2:
+      return m === 0xd0 ? undefined : ud(c); // FNOP
+    case 3:
+      return fstSt(c, i, 1);
+    case 4:
+      if (i === 0 || i === 1) return signOp(c, i === 1);
+      if (i === 4) return ftst(c);
+      if (i === 5) return fxam(c);
+      return ud(c);
+    case 5:
+      return i === 7 ? ud(c) : fldConst(c, i);
+    case 6:
+      if (i === 4) return fxtract(c);
+      if (i === 5) return fprem(c, false);
+      if (i === 6 || i === 7) return incstp(c, i === 7 ? 1 : -1);
+      return transcendental(c, i);
+    default:
+      if (i === 0) return fprem(c, true);
+      if (i === 2) return fsqrt(c);
+      if (i === 4) return frndint(c);
+      if (i === 5) return fscale(c);
+      return transcendental(c, i + 8);
+  }
+}
+
+/** 0F AE: FXSAVE (/0) and FXRSTOR (/1); the other forms (SSE, CLFLUSH) are #UD on this CPU. */
+export function op0fae(c: Cpu): void {
+  const m = fetch8(c);
+  const reg = (m >> 3) & 7;
+  if (!(CPUID_1_EDX & CPUID_FXSR) || m >= 0xc0 || reg > 1) c.fault(Vec.UD);
+  decodeEA(c, m);
+  if (c.cr0 & (CR0_EM | CR0_TS)) c.fault(Vec.NM);
+  if (reg === 0) fxsave(c);
+  else fxrstor(c);
 }

@@ -31,6 +31,9 @@ export const GdbReg = {
 /** Number of 32-bit words of the `g` packet that are parsed. */
 export const GDB_CORE_REGS = 16;
 
+/** Hex digits from the end of the core words to st0 in the `g` reply (9 32-bit words). */
+const FPU_TAIL_OFFSET = 9 * 8;
+
 const enc = new TextEncoder();
 const dec = new TextDecoder("latin1");
 
@@ -205,6 +208,26 @@ export class GdbRemote {
     const out = new Uint32Array(GDB_CORE_REGS);
     for (let i = 0; i < GDB_CORE_REGS; i++) out[i] = dv.getUint32(i * 4, true);
     return out;
+  }
+
+  /**
+   * The x87 registers of the last `g` reply. QEMU 7.2's i386 layout (gdb-xml/i386-32bit.xml)
+   * puts fs_base, gs_base, k_gs_base, cr0, cr2, cr3, cr4, cr8 and efer after the 16 core words,
+   * then st0-st7 (10 bytes each; QEMU sends the physical registers R0-R7, not ST(i)), then
+   * fctrl, fstat, ftag, fiseg, fioff, foseg, fooff, fop as 32-bit words. `st[i]` is R(i) as
+   * 20 hex digits, sign/exponent first.
+   */
+  lastFpu(): { st: string[]; fctrl: number; fstat: number; ftag: number } | null {
+    const t = this.#tail.slice(FPU_TAIL_OFFSET);
+    if (t.length < 160 + 24) return null;
+    const st: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const b = fromHex(t.slice(i * 20, i * 20 + 20));
+      st.push(Array.from(b).reverse().map((x) => x.toString(16).padStart(2, "0")).join(""));
+    }
+    const word = (k: number) =>
+      new DataView(fromHex(t.slice(160 + k * 8, 168 + k * 8)).buffer).getUint32(0, true);
+    return { st, fctrl: word(0), fstat: word(1), ftag: word(2) };
   }
 
   /** `G`: writes the 16 core registers (the FPU/SSE tail from the last `g` is written back). */

@@ -19,7 +19,8 @@ import { parseArgs } from "node:util";
 import { GdbReg, parseInfoRegisters, type QemuSession, startQemu } from "./gdb_remote.ts";
 import { parseElf } from "./elf.ts";
 import { undefinedEffects, ZF } from "./flag_masks.ts";
-import { generateCode, HARNESS } from "./random_code.ts";
+import { generateCode, type GeneratedCode, HARNESS } from "./random_code.ts";
+import { generateX87Code } from "./random_x87.ts";
 import { PhysicalMemory } from "../../core/memory.ts";
 import { IoBus } from "../../core/bus.ts";
 import { VirtualClock } from "../../core/clock.ts";
@@ -48,6 +49,10 @@ export interface LockstepCpu {
   requestStop(): void;
   /** DR0..DR7 when the CPU models debug registers. */
   dr?: Int32Array;
+  /** x87 control/status words and R0-R7 (10 bytes each, as in memory) when the CPU has an FPU. */
+  fpuCw?: number;
+  fpuSw?: number;
+  fpuRegs?: Uint8Array;
   /** Present in pvreplay's CPU: recompute derived mode/segment state after direct writes. */
   updateMode?(): void;
   flushTlb?(all: boolean): void;
@@ -69,6 +74,14 @@ export async function moduleMissing(url: URL): Promise<string | null> {
       (e as Error).message.split("\n")[0]
     })`;
   }
+}
+
+const h4 = (v: number): string => (v & 0xffff).toString(16).padStart(4, "0");
+
+/** QEMU's FCW, FSW and R0-R7 in ArchState form (empty when not compared). */
+function fpuOf(f: ReturnType<QemuSession["gdb"]["lastFpu"]>, wanted: boolean): string[] {
+  if (!wanted || f === null) return [];
+  return [h4(f.fctrl), h4(f.fstat), ...f.st];
 }
 
 /** Segment register indices in pvreplay's order (ES CS SS DS FS GS LDTR TR). */
@@ -109,7 +122,24 @@ export interface ArchState {
   eip: number;
   eflags: number;
   sel: number[];
+  /** FCW, FSW, then R0-R7 as 20 hex digits (sign/exponent first); empty without an FPU. */
+  fpu: string[];
 }
+
+/**
+ * FSW bits not compared, with the reason (docs/x87.md): C1 (the SDM's round-up and stack-fault
+ * indicator, which QEMU 7.2 does not maintain) and DE (QEMU's softfloat never reports denormal
+ * operands). pvreplay adopts QEMU's value of these bits after each step.
+ */
+export const FSW_IGNORED = 0x202;
+/** FCOMI/FUCOMI(P): the SDM clears OF, SF and AF; QEMU 7.2 leaves them unchanged. */
+const FCOMI_IGNORED = 0x890;
+
+function isFcomi(op: number, m: number): boolean {
+  return (op === 0xdb || op === 0xdf) && m >= 0xe8 && m <= 0xf7;
+}
+
+const FPU_NAMES = ["fcw", "fsw", "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"];
 
 /** A divergence between pvreplay and QEMU. */
 export interface Mismatch {
@@ -140,6 +170,10 @@ export function formatMismatch(m: Mismatch): string {
   row("eip", m.before.eip, m.qemu.eip, m.pvreplay.eip);
   row("eflags", m.before.eflags, m.qemu.eflags, m.pvreplay.eflags);
   SEG_NAMES.forEach((n, i) => row(n, m.before.sel[i], m.qemu.sel[i], m.pvreplay.sel[i]));
+  m.qemu.fpu.forEach((q, i) => {
+    const p = m.pvreplay.fpu[i] ?? "", b = m.before.fpu[i] ?? "";
+    lines.push(`  ${FPU_NAMES[i].padEnd(7)} ${b}  ${q}  ${p}${q !== p ? "  <--" : ""}`);
+  });
   return lines.join("\n");
 }
 
@@ -253,6 +287,15 @@ export class Lockstep {
       eip: c.eip >>> 0,
       eflags: c.getEflags() >>> 0,
       sel: Array.from(c.segSel.subarray(0, 6), (v) => v & 0xffff),
+      fpu: c.fpuRegs === undefined ? [] : [
+        h4(c.fpuCw!),
+        h4(c.fpuSw!),
+        ...Array.from({ length: 8 }, (_, r) => {
+          let s = "";
+          for (let k = 9; k >= 0; k--) s += c.fpuRegs![r * 10 + k].toString(16).padStart(2, "0");
+          return s;
+        }),
+      ],
     };
   }
 
@@ -264,6 +307,7 @@ export class Lockstep {
       eip: r[GdbReg.eip],
       eflags: r[GdbReg.eflags],
       sel: GDB_SEG.map((i) => r[i] & 0xffff),
+      fpu: fpuOf(this.qemu.gdb.lastFpu(), this.cpu.fpuRegs !== undefined),
     };
   }
 
@@ -346,15 +390,21 @@ export class Lockstep {
         q = await this.qemuState();
       }
       const ext = externalRegs(op, bytes[p + 1]);
+      const fcomiFlags = isFcomi(op, bytes[p + 1]) ? FCOMI_IGNORED : 0;
       for (let i = 0; i < 4; i++) if (ext & (1 << i)) cpu.regs[i] = q.regs[i];
       if (fx.regIfZf >= 0 && (q.eflags & ZF)) cpu.regs[fx.regIfZf] = q.regs[fx.regIfZf];
       const pv = this.pvState();
-      const ignore = fx.flags | RF;
+      const ignore = fx.flags | RF | fcomiFlags;
       const fields: string[] = [];
       for (let i = 0; i < 8; i++) if (pv.regs[i] !== q.regs[i]) fields.push(REG_NAMES[i]);
       if (pv.eip !== q.eip) fields.push("eip");
       if (((pv.eflags ^ q.eflags) & ~ignore) !== 0) fields.push("eflags");
       for (let i = 0; i < 6; i++) if (pv.sel[i] !== q.sel[i]) fields.push(SEG_NAMES[i]);
+      const pvSw = parseInt(pv.fpu[1] ?? "0", 16), qSw = parseInt(q.fpu[1] ?? "0", 16);
+      for (let i = 0; i < q.fpu.length; i++) {
+        const same = i === 1 ? ((pvSw ^ qSw) & ~FSW_IGNORED) === 0 : pv.fpu[i] === q.fpu[i];
+        if (!same) fields.push(FPU_NAMES[i]);
+      }
       if (fields.length) {
         return done("mismatch", {
           index: this.compared,
@@ -371,6 +421,7 @@ export class Lockstep {
       if ((pv.eflags ^ q.eflags) & ignore) {
         cpu.setEflags((pv.eflags & ~ignore) | (q.eflags & ignore));
       }
+      if (cpu.fpuSw !== undefined) cpu.fpuSw = (pvSw & ~FSW_IGNORED) | (qSw & FSW_IGNORED);
       this.compared++;
       if (q.eip === preEip && !rep) {
         n++;
@@ -443,6 +494,7 @@ export async function runRandom(
   totalInsns: number,
   perSeed = 3000,
   log: (s: string) => void = () => {},
+  generate: (seed: number, count: number) => GeneratedCode = generateCode,
 ): Promise<RandomResult> {
   const t0 = performance.now();
   const ls = await Lockstep.start(harnessElf);
@@ -458,7 +510,7 @@ export async function runRandom(
     if (boot.mismatch) return await finish("harness boot:\n" + formatMismatch(boot.mismatch));
     if (boot.end !== "target") return await finish(`harness boot ended with '${boot.end}'`);
     for (let seed = firstSeed; ls.compared < totalInsns; seed++, seeds++) {
-      const g = generateCode(seed, perSeed);
+      const g = generate(seed, perSeed);
       const end = HARNESS.codeBase + g.code.length;
       await ls.writeBoth(HARNESS.codeBase, Uint8Array.of(...g.code, 0xeb, 0xfe));
       await ls.writeBoth(HARNESS.scratchBase, g.scratch);
@@ -502,6 +554,7 @@ if (import.meta.main) {
     options: {
       kernel: { type: "string" },
       random: { type: "boolean" },
+      x87: { type: "boolean" },
       seed: { type: "string", default: "1" },
       insns: { type: "string", default: "100000" },
       harness: { type: "string", default: "guests/cputests/images/harness.elf" },
@@ -512,8 +565,9 @@ if (import.meta.main) {
       values.harness!,
       Number(values.seed),
       Number(values.insns),
-      3000,
+      values.x87 ? 1000 : 3000,
       console.log,
+      values.x87 ? generateX87Code : generateCode,
     );
     console.log(
       `${r.compared} instructions compared over ${r.seeds} seeds in ${r.seconds.toFixed(1)} s ` +

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { qemuAvailable } from "./gdb_remote.ts";
 import { CPU_MODULE, formatMismatch, Lockstep, moduleMissing, runRandom } from "./lockstep.ts";
 import { generateCode } from "./random_code.ts";
+import { generateX87Code } from "./random_x87.ts";
 import { undefinedEffects } from "./flag_masks.ts";
 import { BENCH_KERNELS, KERNELS as BUILT_KERNELS } from "../../guests/cputests/build.ts";
 
@@ -18,6 +19,7 @@ const IMAGES = new URL("../../guests/cputests/images/", import.meta.url).pathnam
 const INSNS = Number(Deno.env.get("LOCKSTEP_INSNS") ?? 1_000_000);
 const KERNEL_INSNS = Number(Deno.env.get("LOCKSTEP_KERNEL_INSNS") ?? 5_000);
 const SEED = Number(Deno.env.get("LOCKSTEP_SEED") ?? 1);
+const X87_INSNS = Number(Deno.env.get("LOCKSTEP_X87_INSNS") ?? 20_000);
 // Every CPU test kernel with recorded QEMU output: the build's list minus the lockstep
 // harness itself and the benchmarks.
 const KERNELS = BUILT_KERNELS.filter((k) => k !== "harness" && !BENCH_KERNELS.includes(k));
@@ -68,6 +70,60 @@ Deno.test({
     );
     assert.equal(r.failure, null, r.failure ?? "");
     assert.ok(r.compared >= INSNS);
+  },
+});
+
+Deno.test({
+  name: `lockstep: ${X87_INSNS} random x87 instructions vs QEMU (seed ${SEED})`,
+  ignore: skip,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const r = await runRandom(
+      `${IMAGES}harness.elf`,
+      SEED,
+      X87_INSNS,
+      1000,
+      () => {},
+      generateX87Code,
+    );
+    console.log(
+      `lockstep x87: ${r.compared} instructions compared over ${r.seeds} seeds in ` +
+        `${r.seconds.toFixed(1)} s`,
+    );
+    assert.equal(r.failure, null, r.failure ?? "");
+    assert.ok(r.compared >= X87_INSNS);
+  },
+});
+
+Deno.test("x87 stream generator is deterministic and keeps the stack in range", () => {
+  const a = generateX87Code(3, 400), b = generateX87Code(3, 400);
+  assert.deepEqual(a.code, b.code);
+  assert.deepEqual(a.scratch, b.scratch);
+  assert.notDeepEqual(a.code, generateX87Code(4, 400).code);
+});
+
+Deno.test({
+  name: "lockstep: an injected x87 divergence is reported",
+  ignore: skip,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const ls = await Lockstep.start(`${IMAGES}harness.elf`);
+    try {
+      const ready = ls.symbols.get("harness_ready")!;
+      await ls.run(10_000, (eip) => eip === ready);
+      // fninit; fld1; fld1; jmp .
+      await ls.writeBoth(0x110000, Uint8Array.of(0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xe8, 0xeb, 0xfe));
+      await ls.setRegsBoth([0, 0, 0, 0, 0x148000, 0x138000, 0, 0], 0x110000, 2);
+      assert.equal((await ls.run(2)).mismatch, null);
+      (ls.cpu as unknown as { fpuRegs: Uint8Array }).fpuRegs[7 * 10] ^= 1; // R7's low bit
+      const r = await ls.run(1);
+      assert.ok(r.mismatch, "the corrupted R7 must be detected");
+      assert.ok(r.mismatch.fields.includes("r7"), r.mismatch.fields.join());
+    } finally {
+      await ls.close();
+    }
   },
 });
 

@@ -39,7 +39,6 @@ import {
   C2,
   C3,
   checkOperands,
-  checkPush,
   commit,
   isEmpty,
   prepare,

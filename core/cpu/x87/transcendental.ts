@@ -10,8 +10,9 @@
  * when the exact value lies very near a rounding boundary (documented in docs/x87.md). For the
  * trigonometric ones QEMU converts ST(0) to a double in the current rounding mode, calls the host
  * libm and converts back; this uses the JavaScript engine's sin/cos/tan, which, like glibc's,
- * return the correctly rounded double in all but rare cases. Like QEMU, the trigonometric
- * instructions raise no precision exception; an infinite operand or an SNaN raises IE (SDM).
+ * return the correctly rounded double in all but rare cases. As in QEMU, the trigonometric
+ * instructions raise no exception flags and an infinite operand counts as out of range (C2 = 1,
+ * unchanged), where the SDM specifies an invalid operation (docs/x87.md).
  *
  * @module
  */
@@ -313,7 +314,7 @@ function fromDouble(d: number): void {
 
 /**
  * FSIN (14), FCOS (15), FPTAN (2), FSINCOS (11). Out of range (|x| > 2^63): C2 = 1 and nothing
- * else changes (SDM). NaN operands propagate; an infinite operand is invalid.
+ * else changes (SDM). NaN operands propagate at double precision.
  */
 function trig(c: Cpu, k: number): void {
   if (!checkOperands(c, -1, 0, 0)) return;
@@ -326,38 +327,21 @@ function trig(c: Cpu, k: number): void {
     return;
   }
   prepare(c);
-  const se = seOf(c, 0), sig = sigOf(c, 0), cl = classify(se, sig);
+  const x = toDouble(seOf(c, 0), sigOf(c, 0));
   let a: number, b = 1;
-  if (cl === BAD || cl === INF) {
-    invalid();
-    if (!raise(c, st.flags)) return;
-    writeSt(c, 0, st.se, st.sig);
-    if (pushes) push(c, st.se, st.sig);
-    return;
-  }
-  if (cl === SNAN || cl === QNAN) {
-    const d = toDouble(se, sig);
-    if (cl === SNAN) st.flags |= IE;
-    if (!raise(c, st.flags)) return;
-    fromDouble(d);
-    writeSt(c, 0, st.se, st.sig);
-    if (pushes) push(c, st.se, st.sig);
-    return;
-  }
-  if (isDenormal(se, sig)) st.flags |= DE;
-  const x = toDouble(se, sig);
   if (Math.abs(x) > 2 ** 63) {
     c.fpuSw |= C2;
     return;
   }
-  if (k === 14) a = Math.sin(x);
+  // A NaN operand (an unsupported encoding converts to the default NaN) passes through.
+  if (x !== x) a = b = x;
+  else if (k === 14) a = Math.sin(x);
   else if (k === 15) a = Math.cos(x);
   else if (k === 2) a = Math.tan(x);
   else {
     a = Math.sin(x);
     b = Math.cos(x);
   }
-  if (!raise(c, st.flags)) return;
   c.fpuSw &= ~C2;
   fromDouble(a);
   writeSt(c, 0, st.se, st.sig);

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
 import { ops, rig } from "./fake_machine.ts";
-import { scaleDelta, timeScale } from "../../backends/pvclock.ts";
+import { scaleDelta, timeScale } from "../../backends/common/pvclock.ts";
 
 const EAX = 0, EBX = 3;
 

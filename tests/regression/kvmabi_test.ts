@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { recordCase } from "../../traces/suite.ts";
+import { recordCase } from "../../traces/session/suite.ts";
 
 const kvmabi = { image: "kvmabi.elf", cmdline: "", label: "kvmabi" };
 

@@ -6,16 +6,12 @@
  * @module
  */
 
-import { type ElfSymbol, isElf, parseElf, SymbolTable } from "../core/loaders/elf.ts";
-import type { TraceHeader } from "./header.ts";
-import { sha256Hex } from "./session.ts";
-import { IMAGE_DIR } from "./suite.ts";
+import { type ElfSymbol, isElf, parseElf, SymbolTable } from "../../core/loaders/elf.ts";
+import type { TraceHeader } from "../format/header.ts";
+import { PROJECT_IMAGE_DIR, sha256Hex } from "../format/guest_image.ts";
 
 /** Resolves an address to `name+0xoff` (`name` at offset 0), or null when no symbol covers it. */
 export type Symbolizer = (eip: number) => string | null;
-
-/** The project's guest images, located from this module so any working directory works. */
-export const PROJECT_IMAGE_DIR: URL = new URL(`../${IMAGE_DIR}/`, import.meta.url);
 
 /** A lookup in `table`: the code symbol at or below the address (see `SymbolTable`). */
 function symbolizerOf(table: SymbolTable): Symbolizer {

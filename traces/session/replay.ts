@@ -13,20 +13,20 @@
  * @module
  */
 
-import type { CpuHooks, ExitKind, TrapKind } from "../core/cpu/hooks.ts";
-import type { RunResult } from "../core/machine.ts";
-import { createBackend } from "../backends/backend.ts";
+import type { CpuHooks, ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
+import type { RunResult } from "../../core/machine.ts";
+import { createBackend } from "../../backends/registry.ts";
+import type { EventSink, StateKeyName, TraceEvent } from "../../vocabulary/event.ts";
+import type { TraceHeader } from "../format/header.ts";
+import { type Mismatch, ReplayChecker } from "./recorder.ts";
+import { openSession, type Session } from "./session.ts";
+import type { CrossDivergenceClass } from "../../vocabulary/divergence.ts";
 import {
   type AbiCall,
   type CallModel,
-  type DivergenceClass,
   isUnsupported,
   type Unsupported,
-} from "../backends/cross_model.ts";
-import type { EventSink, StateKeyName, TraceEvent } from "./event.ts";
-import type { TraceHeader } from "./header.ts";
-import { type Mismatch, ReplayChecker } from "./recorder.ts";
-import { openSession, type Session } from "./session.ts";
+} from "../../backends/model.ts";
 
 /** A recorded event's result replaced in a what-if replay: `--set SEQ.ret=VALUE`. */
 export interface Override {
@@ -82,7 +82,7 @@ export const DEFAULT_REPLAY_INSNS = 1_000_000_000;
  *
  * @example
  * ```ts
- * import { readTrace } from "./reader.ts";
+ * import { readTrace } from "../format/reader.ts";
  * import { replaySame } from "./replay.ts";
  * const t = readTrace("traces/reference/pvkernel-2.6.22-boot-native.pvt");
  * const image = await Deno.readFile("guests/images/pvkernel-2.6.22.elf");
@@ -208,7 +208,7 @@ export interface CrossDivergence {
   eip: number;
   op: string;
   opArgs: number[];
-  class: DivergenceClass;
+  class: CrossDivergenceClass;
   reason: string;
   /** The recorded ABI record. */
   recorded: { name: string; nr: number; args: number[]; ret: number | null };
@@ -221,7 +221,7 @@ export interface CrossOpSummary {
   op: string;
   count: number;
   /** Divergences by class. */
-  classes: Partial<Record<DivergenceClass, number>>;
+  classes: Partial<Record<CrossDivergenceClass, number>>;
   /** Target ABI calls used (name -> count). */
   targetCalls: Record<string, number>;
 }
@@ -241,7 +241,7 @@ export interface CrossReport {
  *
  * @example
  * ```ts
- * import { readTrace } from "./reader.ts";
+ * import { readTrace } from "../format/reader.ts";
  * import { replayCross } from "./replay.ts";
  * const t = readTrace("traces/reference/pvkernel-2.6.22-timer-native.pvt");
  * const r = replayCross(t.header, t.events, "kvm");
@@ -271,7 +271,7 @@ export function replayCross(
     const summary = s;
     summary.count++;
     const recordedAbi = { name: ev.name, nr: ev.nr, args: ev.args, ret: ev.ret };
-    const report = (cls: DivergenceClass, reason: string, t: CrossDivergence["target"]) => {
+    const report = (cls: CrossDivergenceClass, reason: string, t: CrossDivergence["target"]) => {
       summary.classes[cls] = (summary.classes[cls] ?? 0) + 1;
       if (divergences.length < limit) {
         divergences.push({

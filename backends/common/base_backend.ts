@@ -7,12 +7,11 @@
  * @module
  */
 
-import type { AccessSize, MmioObserver } from "../core/bus.ts";
-import { ExitKind, TrapKind } from "../core/cpu/hooks.ts";
-import { DEFAULT_TSC_HZ } from "../core/clock.ts";
-import { makeEvent, type TraceEvent } from "../traces/event.ts";
-import type { Backend, BackendContext, BackendDescription, BackendSnapshot } from "./backend.ts";
-import type { CallModel, HwStep, ModelEnv } from "./cross_model.ts";
+import type { AccessSize, MmioObserver } from "../../core/bus.ts";
+import { ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
+import { DEFAULT_EPOCH, DEFAULT_TSC_HZ } from "../../core/clock.ts";
+import { makeEvent, type TraceEvent } from "../../vocabulary/event.ts";
+import type { Backend, BackendContext, BackendDescription, BackendSnapshot } from "../backend.ts";
 import {
   APIC_BASE,
   type Derived,
@@ -20,12 +19,10 @@ import {
   HardwareOpDeriver,
   hasPortRule,
   type HwEvent,
-  type HwSource,
 } from "./hardware_ops.ts";
-import { exceptionHasErrorCode, exceptionName, hex2 } from "./trap_names.ts";
+import { exceptionHasErrorCode, exceptionName, hex2 } from "../../vocabulary/trap_names.ts";
+import type { AbiRecord, CallModel, HwSource, HwStep, ModelEnv } from "../model.ts";
 
-/** Default epoch: 2008-01-01T00:00:00Z, within the modelled era. */
-export const DEFAULT_EPOCH = 1_199_145_600;
 /**
  * Default local-APIC timer input clock. The real value is the machine's LAPIC model's choice
  * (UNVERIFIED here, so configurable through {@link BackendContext.apicBusHz}).
@@ -37,14 +34,6 @@ export type PendingEvent = Omit<TraceEvent, "seq">;
 
 /** Fields for {@link BaseBackend.emit}; `icount` defaults to the clock's. */
 export type EventFields = Omit<Parameters<typeof makeEvent>[0], "icount"> & { icount?: number };
-
-/** An ABI-level record: number, name, raw arguments, return value. */
-export interface AbiRecord {
-  nr: number;
-  name: string;
-  args: number[];
-  ret?: number | null;
-}
 
 const CS = 1;
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type EventSink, repeatOf, type TraceEvent } from "./event.ts";
+import { type EventSink, repeatOf, type TraceEvent } from "../../vocabulary/event.ts";
 
 /** Where recorded events go (a `TraceWriter`, an array, ...). */
 export interface EventOutput {
@@ -24,7 +24,7 @@ export interface EventOutput {
  * @example
  * ```ts
  * import { Recorder } from "./recorder.ts";
- * import { makeEvent, type TraceEvent } from "./event.ts";
+ * import { makeEvent, type TraceEvent } from "../../vocabulary/event.ts";
  * const events: TraceEvent[] = [];
  * const rec = new Recorder({ append: (e) => events.push(e) });
  * rec.emit(makeEvent({ icount: 5, kind: "exit", name: "HLT", eip: 0x100000 }));

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { TraceEvent } from "./event.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
 import { type CaseRun, recordCase, type SuiteCase, suiteCase } from "./suite.ts";
 
 /** One cell of the matrix. */

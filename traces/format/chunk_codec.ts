@@ -4,6 +4,9 @@
  * costs a template reference, a change mask, an icount delta and only the fields that changed.
  * All decoder state is reset at every chunk start, so each chunk decodes on its own.
  *
+ * Why this file is long: encoder and decoder of one chunk payload are kept together so that every
+ * field's encoding and decoding sit next to each other (docs/trace-format.md §5).
+ *
  * @module
  */
 
@@ -16,7 +19,7 @@ import {
   StateKey,
   type StateKeyName,
   type TraceEvent,
-} from "./event.ts";
+} from "../../vocabulary/event.ts";
 import {
   ByteCursor,
   ByteWriter,
@@ -54,7 +57,7 @@ const STATE_KEYS: ReadonlySet<unknown> = new Set(STATE_KEY_NAMES);
  * @example
  * ```ts
  * import { checkEvent } from "./chunk_codec.ts";
- * import { makeEvent, type TraceEvent } from "./event.ts";
+ * import { makeEvent, type TraceEvent } from "../../vocabulary/event.ts";
  * const ev = { ...makeEvent({ icount: 1, kind: "io", name: "in", eip: 0 }), seq: 0 };
  * checkEvent(ev); // fine
  * try {

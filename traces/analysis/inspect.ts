@@ -6,8 +6,8 @@
  * @module
  */
 
-import { EVENT_KIND_NAMES, type TraceEvent } from "./event.ts";
-import type { TraceHeader } from "./header.ts";
+import { EVENT_KIND_NAMES, type TraceEvent } from "../../vocabulary/event.ts";
+import type { TraceHeader } from "../format/header.ts";
 import type { Symbolizer } from "./symbols.ts";
 
 /** Inclusive seq range; either end may be open. */
@@ -98,7 +98,7 @@ export const EVENT_TABLE_HEAD =
  * @example
  * ```ts
  * import { formatEvent } from "./inspect.ts";
- * import { makeEvent } from "./event.ts";
+ * import { makeEvent } from "../../vocabulary/event.ts";
  * const row = formatEvent({ seq: 3, ...makeEvent({ icount: 9, kind: "exit", name: "hlt", eip: 16 }) });
  * console.assert(row.includes("hlt"));
  * ```
@@ -205,7 +205,7 @@ class Acc {
  * @example
  * ```ts
  * import { StatsCollector } from "./inspect.ts";
- * import { makeEvent } from "./event.ts";
+ * import { makeEvent } from "../../vocabulary/event.ts";
  * const s = new StatsCollector();
  * for (const icount of [10, 30, 70]) s.add({ seq: 0, ...makeEvent({ icount, kind: "io", name: "out", eip: 0 }) });
  * console.assert(s.result().byName[0].gapMean === 30);

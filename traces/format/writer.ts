@@ -9,7 +9,7 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { deflateRawSync, type ZlibOptions } from "node:zlib";
-import { repeatOf, type TraceEvent } from "./event.ts";
+import { repeatOf, type TraceEvent } from "../../vocabulary/event.ts";
 import { ChunkEncoder } from "./chunk_codec.ts";
 import {
   ABORT_MAGIC,
@@ -93,7 +93,7 @@ class MemorySink implements TraceSink {
  * @example
  * ```ts
  * import { TraceWriter } from "./writer.ts";
- * import { makeEvent } from "./event.ts";
+ * import { makeEvent } from "../../vocabulary/event.ts";
  * import type { TraceHeader } from "./header.ts";
  * const header: TraceHeader = {
  *   toolVersion: "0.1.0",

@@ -14,12 +14,11 @@
  * @module
  */
 
-import { ExitKind } from "../core/cpu/hooks.ts";
-import type { StateKeyName } from "../traces/event.ts";
-import { ShutdownReason, TimerMode } from "./canonical_ops.ts";
-
-/** Where a hardware event came from. */
-export type HwSource = "exit" | "in" | "out" | "mmio_read" | "mmio_write";
+import { ExitKind } from "../../core/cpu/hooks.ts";
+import type { StateKeyName } from "../../vocabulary/event.ts";
+import { daysFromCivil } from "../../core/civil_date.ts";
+import { ShutdownReason, TimerMode } from "../../vocabulary/canonical_ops.ts";
+import type { HwSource } from "../model.ts";
 
 /**
  * One hardware event. Exits: `kind` = ExitKind and a, b, c as in hooks.ts. Port I/O: a = port,
@@ -494,14 +493,4 @@ export function cmosEpochSeconds(r: readonly number[]): number | null {
   const year = r[11] >= 0 ? dec(r[11]) * 100 + yy : yy < 70 ? 2000 + yy : 1900 + yy;
   return daysFromCivil(year, dec(r[8]), dec(r[7])) * 86400 + hour * 3600 + dec(r[2]) * 60 +
     dec(r[0]);
-}
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-export function daysFromCivil(y: number, m: number, d: number): number {
-  y -= m <= 2 ? 1 : 0;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { PhysicalMemory } from "../core/memory.ts";
+import type { PhysicalMemory } from "../../core/memory.ts";
 
 /** Size of `pvclock_vcpu_time_info` (abi.md §4.6). */
 export const PVCLOCK_VCPU_TIME_INFO_SIZE = 32;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { StateKeyName, TraceEvent } from "./event.ts";
+import type { StateKeyName, TraceEvent } from "../../vocabulary/event.ts";
 import { checkEvent } from "./chunk_codec.ts";
 import { encodeUtf8, TraceFormatError } from "./format.ts";
 import { headerFromJson, headerToJson, type TraceHeader } from "./header.ts";
@@ -28,7 +28,7 @@ export function headerToJsonLine(header: TraceHeader, formatVersion: string): st
  * @example
  * ```ts
  * import { eventToJsonLine } from "./jsonl.ts";
- * import { makeEvent } from "./event.ts";
+ * import { makeEvent } from "../../vocabulary/event.ts";
  * const line = eventToJsonLine({ seq: 0, ...makeEvent({ icount: 1, kind: "exit", name: "hlt", eip: 16 }) }, "kvm");
  * console.assert(JSON.parse(line).backend === "kvm");
  * ```

@@ -14,114 +14,24 @@
  * @module
  */
 
-import { ExitKind } from "../core/cpu/hooks.ts";
-import { nativeCpuid } from "../core/cpu/system.ts";
-import { STATE_KEY_NAMES, type StateKeyName } from "../traces/event.ts";
-import type { AbiRecord } from "./base_backend.ts";
-import { checkCanonicalArgs, ShutdownReason, TimerMode } from "./canonical_ops.ts";
-import { APIC_BASE, type HwSource, PIT_HZ } from "./hardware_ops.ts";
-import { exceptionName } from "./trap_names.ts";
-
-/**
- * Named divergence classes. `trap`: the target raises an exception where the operation
- * completed on the source (#GP for an MSR it lacks, #UD for VMCALL on bare hardware); the guest
- * continues in its fault handler. `fatal`: the target stops or kills the guest (an unhandled
- * exit that ends the VM). Both name the exception or the reason in the note.
- */
-export const DIVERGENCE_CLASSES = [
-  "unsupported",
-  "different-units",
-  "different-result",
-  "different-state",
-  "needs-batch",
-  "implicit-side-effect",
-  "trap",
-  "fatal",
-] as const;
-export type DivergenceClass = typeof DIVERGENCE_CLASSES[number];
-
-/** A hardware step (named by the backend's exit vocabulary, like recorded events). */
-export interface HwStep {
-  source: HwSource;
-  kind: number;
-  a: number;
-  b: number;
-  c: number;
-}
-
-/** A known, systematic difference between the canonical operation and this ABI. */
-export interface DivergenceNote {
-  class: DivergenceClass;
-  reason: string;
-}
-
-/** How a backend performs a canonical operation. */
-export interface AbiCall extends AbiRecord {
-  op: string;
-  opArgs: number[];
-  /** Every ABI step in order; nr/name/args above are the step the op is recorded on (last). */
-  steps: AbiRecord[];
-  notes: DivergenceNote[];
-}
-
-/** The backend cannot express the operation. */
-export interface Unsupported {
-  op: string;
-  unsupported: true;
-  class: DivergenceClass;
-  reason: string;
-}
-
-/** What the backend answered and changed (`ret` null: nothing returned, or it trapped). */
-export interface ApplyResult {
-  ret: number | null;
-  state: Array<[StateKeyName, number]>;
-}
-
-/** Model state: one number per state key, plus written MSRs. */
-export interface ModelState {
-  regs: Record<StateKeyName, number>;
-  msrs: Map<number, [number, number]>;
-}
-
-/** Machine constants rows may need. */
-export interface ModelEnv {
-  /** Wall-clock seconds at power-on. */
-  epoch: number;
-  tscHz: number;
-}
-
-/** One canonical operation on one backend. */
-export interface ModelRow {
-  op: string;
-  /** Steps (hardware steps are named by the backend), plus notes; or why it is unsupported. */
-  translate(
-    args: readonly number[],
-    st: ModelState,
-    env: ModelEnv,
-  ): { steps: Array<HwStep | AbiRecord>; notes?: DivergenceNote[] } | DivergenceNote;
-  /** Updates `st`; returns the guest-visible result and the keys written. */
-  apply(
-    args: readonly number[],
-    st: ModelState,
-    nowNs: number,
-    env: ModelEnv,
-  ): { ret: number | null; writes: StateKeyName[] };
-}
-
-/** The per-backend model the lead drives. */
-export interface CallModel {
-  readonly backend: string;
-  readonly version: string;
-  readonly state: ModelState;
-  translate(op: string, opArgs: readonly number[]): AbiCall | Unsupported;
-  apply(call: AbiCall, nowNs: number): ApplyResult;
-}
-
-/** Type guard for {@link Unsupported}. */
-export function isUnsupported(x: AbiCall | Unsupported): x is Unsupported {
-  return "unsupported" in x;
-}
+import { ExitKind } from "../../core/cpu/hooks.ts";
+import { nativeCpuid } from "../../core/cpu/system.ts";
+import { STATE_KEY_NAMES, type StateKeyName } from "../../vocabulary/event.ts";
+import { checkCanonicalArgs, ShutdownReason, TimerMode } from "../../vocabulary/canonical_ops.ts";
+import { APIC_BASE, PIT_HZ } from "./hardware_ops.ts";
+import { exceptionName } from "../../vocabulary/trap_names.ts";
+import type {
+  AbiCall,
+  AbiRecord,
+  ApplyResult,
+  CallModel,
+  DivergenceNote,
+  HwStep,
+  ModelEnv,
+  ModelRow,
+  ModelState,
+  Unsupported,
+} from "../model.ts";
 
 /**
  * A {@link CallModel} from rows. `name` turns a hardware step into the backend's ABI record
@@ -129,7 +39,7 @@ export function isUnsupported(x: AbiCall | Unsupported): x is Unsupported {
  *
  * @example
  * ```ts
- * import { createBackend } from "./backend.ts";
+ * import { createBackend } from "../backend.ts";
  * const m = createBackend("native").model();
  * const call = m.translate("irq_disable", []);
  * console.assert(!("unsupported" in call) && m.apply(call, 0).state[0][0] === "IF");

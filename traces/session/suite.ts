@@ -6,10 +6,11 @@
  */
 
 import { Recorder } from "./recorder.ts";
-import type { TraceEvent } from "./event.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
 import { openSession, type Session } from "./session.ts";
-import { TraceWriter } from "./writer.ts";
-import type { RunResult } from "../core/machine.ts";
+import { IMAGE_DIR } from "../format/guest_image.ts";
+import { TraceWriter } from "../format/writer.ts";
+import type { RunResult } from "../../core/machine.ts";
 
 /** Scenarios of the bundled guest kernel (guests/README.md). */
 export const SCENARIOS = [
@@ -28,9 +29,6 @@ export const VARIANTS = ["2.6.20", "2.6.21", "2.6.21-vdso", "2.6.22", "nopv"] as
 
 /** The variant whose scenarios the demo and the reference traces use. */
 export const DEMO_VARIANT = "2.6.22";
-
-/** Directory of the committed guest images, relative to the project root. */
-export const IMAGE_DIR = "guests/images";
 
 /** Budget of one suite case: every scenario finishes in well under this. */
 export const CASE_INSNS = 400_000_000;

@@ -5,11 +5,12 @@
  * @module
  */
 
-import type { TraceEvent } from "./event.ts";
-import { type DiffReport, type DiffSide, type Divergence, DIVERGENCE_CLASSES } from "./diff.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import type { DiffReport, DiffSide, Divergence } from "./diff.ts";
 import { formatEvent } from "./inspect.ts";
-import { eventToJson } from "./jsonl.ts";
+import { eventToJson } from "../format/jsonl.ts";
 import type { Symbolizer } from "./symbols.ts";
+import { TRACE_DIVERGENCE_CLASSES } from "../../vocabulary/divergence.ts";
 
 /** What the renderers need besides the report. */
 export interface DiffContext {
@@ -72,7 +73,7 @@ function withRun(line: string, count: number): string {
 /** Human-readable report. */
 export function formatDiffText(r: DiffReport, c: DiffContext): string {
   const out: string[] = [side("A", c.a), side("B", c.b), `tolerances: ${formatTolerances(r)}`];
-  const total = DIVERGENCE_CLASSES.reduce((n, k) => n + r.totals[k], 0);
+  const total = TRACE_DIVERGENCE_CLASSES.reduce((n, k) => n + r.totals[k], 0);
   const minor = r.exactRepeats ? 0 : r.totals.repeats;
   out.push(
     `compared ${r.eventsA} (A) and ${r.eventsB} (B) events in ${r.runsA} / ${r.runsB} runs: ` +
@@ -107,7 +108,7 @@ export function formatDiffText(r: DiffReport, c: DiffContext): string {
       if (d.b) out.push(`      B: ${short(d.b, c.symbolizeB)}`);
     }
   }
-  const used = DIVERGENCE_CLASSES.filter((k) => r.totals[k] > 0);
+  const used = TRACE_DIVERGENCE_CLASSES.filter((k) => r.totals[k] > 0);
   if (used.length) {
     const w = Math.max(3, ...r.perKey.map((s) => s.key.length));
     out.push(
@@ -237,7 +238,7 @@ export function diffToHtml(r: DiffReport, c: DiffContext): string {
   const all = r.divergences.map((d) =>
     `<tr class="div ${e(d.class)}"><td>${e(describe(d))}</td>${pair(d)}</tr>`
   );
-  const used = DIVERGENCE_CLASSES.filter((k) => r.totals[k] > 0);
+  const used = TRACE_DIVERGENCE_CLASSES.filter((k) => r.totals[k] > 0);
   const summary = r.perKey.map((s) =>
     `<tr><td>${e(s.key)}</td><td>${s.same}</td>${
       used.map((k) => `<td>${s.counts[k]}</td>`).join("")

@@ -10,11 +10,13 @@
 
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { type Backend, createBackend, parseBackendSpec } from "../backends/backend.ts";
-import { nativeCpuid } from "../core/cpu/system.ts";
-import { Machine, type RunOptions, type RunResult } from "../core/machine.ts";
-import type { CpuidLeaf, TraceHeader } from "./header.ts";
-import type { EventSink } from "./event.ts";
+import type { Backend } from "../../backends/backend.ts";
+import { createBackend, parseBackendSpec } from "../../backends/registry.ts";
+import { nativeCpuid } from "../../core/cpu/system.ts";
+import { Machine, type RunOptions, type RunResult } from "../../core/machine.ts";
+import { sha256Hex } from "../format/guest_image.ts";
+import type { CpuidLeaf, TraceHeader } from "../format/header.ts";
+import type { EventSink } from "../../vocabulary/event.ts";
 
 /** Version written into trace headers (kept in step with deno.json). */
 export const TOOL_VERSION = "0.1.0";
@@ -55,11 +57,6 @@ export interface Session {
   run(maxInsns: number, options?: RunOptions): RunResult;
   /** Digest of the final machine state (registers + RAM), hex. */
   digest(): string;
-}
-
-/** SHA-256 of bytes, lower-case hex. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /**

@@ -6,12 +6,13 @@
  * @module
  */
 
-import type { AccessSize } from "../core/bus.ts";
-import { EXIT_NAMES, ExitKind } from "../core/cpu/hooks.ts";
-import type { Backend, BackendDescription, CallDescription } from "./backend.ts";
-import { type AbiRecord, BaseBackend, exitArgs, exitRet } from "./base_backend.ts";
-import { type CallModel, HARDWARE_ROWS, type ModelEnv, TableModel } from "./cross_model.ts";
-import { EXIT_RULES } from "./hardware_ops.ts";
+import type { AccessSize } from "../../core/bus.ts";
+import { EXIT_NAMES, ExitKind } from "../../core/cpu/hooks.ts";
+import type { Backend, BackendDescription, CallDescription } from "../backend.ts";
+import { BaseBackend, exitArgs, exitRet } from "../common/base_backend.ts";
+import { HARDWARE_ROWS, TableModel } from "../common/cross_model.ts";
+import { EXIT_RULES } from "../common/hardware_ops.ts";
+import type { AbiRecord, CallModel, ModelEnv } from "../model.ts";
 
 /** Native profiles: `p6` is a P6-family PC (the CPU model's default). */
 export const NATIVE_VERSIONS = { versions: ["p6"] as const, defaultVersion: "p6" };
@@ -44,7 +45,7 @@ const OP_OF_EXIT: Readonly<Record<number, string | null>> = {
  *
  * @example
  * ```ts
- * import { createNativeBackend } from "./native.ts";
+ * import { createNativeBackend } from "./backend.ts";
  * const native = createNativeBackend("p6");
  * console.assert(native.hypercall("vmcall") === false);
  * ```

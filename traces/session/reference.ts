@@ -7,7 +7,7 @@
  */
 
 import { DEMO_VARIANT, recordCase, SCENARIOS, type SuiteCase, suiteCase } from "./suite.ts";
-import { sha256Hex } from "./session.ts";
+import { sha256Hex } from "../format/guest_image.ts";
 
 /** Directory of the committed reference traces, relative to the project root. */
 export const REFERENCE_DIR = "traces/reference";

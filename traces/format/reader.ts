@@ -9,7 +9,7 @@
 
 import { createHash } from "node:crypto";
 import { inflateRawSync } from "node:zlib";
-import type { TraceEvent } from "./event.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
 import { decodeChunk } from "./chunk_codec.ts";
 import {
   ABORT_MAGIC,
@@ -121,7 +121,7 @@ function hex32(v: number): string {
  * ```ts
  * import { TraceReader } from "./reader.ts";
  * import { encodeTrace } from "./writer.ts";
- * import { makeEvent } from "./event.ts";
+ * import { makeEvent } from "../../vocabulary/event.ts";
  * import type { TraceHeader } from "./header.ts";
  * const header: TraceHeader = {
  *   toolVersion: "0.1.0",

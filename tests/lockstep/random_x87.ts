@@ -12,7 +12,13 @@
  *   operands, FBLD, FRNDINT, FPREM, FSIN/FCOS/FSINCOS/FPTAN) are not emitted: the SDM applies the
  *   precision control to arithmetic results only (docs/x87.md);
  * - F2XM1, FYL2X, FYL2XP1 and FPATAN are not emitted: QEMU's polynomial results are not always
- *   the correctly rounded ones pvreplay computes (docs/x87.md).
+ *   the correctly rounded ones pvreplay computes (docs/x87.md);
+ * - FPREM1 is not emitted: the remainders agree but QEMU 7.2 reports other quotient bits than the
+ *   SDM's (7 FPREM1 2: q = 4, QEMU leaves C0 clear);
+ * - FPTAN and FSINCOS are not emitted: whether they push depends on the operand's range, which
+ *   would lose the generator's stack depth;
+ * - FNSTENV and FNSAVE are not emitted: QEMU 7.2 stores the last instruction and data pointers,
+ *   which pvreplay does not track.
  *
  * Operands come from typed slots in the scratch area filled with edge values (zeros, denormals,
  * infinities, QNaNs and SNaNs, pseudo-denormals and unsupported encodings, integers at the limits,
@@ -148,6 +154,7 @@ const UNARY: Gen = (e) => {
   if (e.fullPc()) ops.push(0xfc, 0xfe, 0xff); // FRNDINT FSIN FCOS
   if (e.depth >= 2) {
     ops.push(0xfd); // FSCALE
+    if (e.fullPc()) ops.push(0xf8); // FPREM
   }
   if (e.depth < 8) {
     ops.push(0xf4); // FXTRACT

@@ -18,6 +18,7 @@
 import { parseArgs } from "node:util";
 import { GdbReg, parseInfoRegisters, type QemuSession, startQemu } from "./gdb_remote.ts";
 import { parseElf } from "./elf.ts";
+import { FCOMI_IGNORED, FPU_NAMES, fpuOf, FSW_IGNORED, h4, isFcomi } from "./x87_state.ts";
 import { undefinedEffects, ZF } from "./flag_masks.ts";
 import { generateCode, type GeneratedCode, HARNESS } from "./random_code.ts";
 import { generateX87Code } from "./random_x87.ts";
@@ -76,14 +77,6 @@ export async function moduleMissing(url: URL): Promise<string | null> {
   }
 }
 
-const h4 = (v: number): string => (v & 0xffff).toString(16).padStart(4, "0");
-
-/** QEMU's FCW, FSW and R0-R7 in ArchState form (empty when not compared). */
-function fpuOf(f: ReturnType<QemuSession["gdb"]["lastFpu"]>, wanted: boolean): string[] {
-  if (!wanted || f === null) return [];
-  return [h4(f.fctrl), h4(f.fstat), ...f.st];
-}
-
 /** Segment register indices in pvreplay's order (ES CS SS DS FS GS LDTR TR). */
 const SEG_NAMES = ["es", "cs", "ss", "ds", "fs", "gs"];
 /** `g` packet index of each of pvreplay's six segment registers. */
@@ -125,21 +118,6 @@ export interface ArchState {
   /** FCW, FSW, then R0-R7 as 20 hex digits (sign/exponent first); empty without an FPU. */
   fpu: string[];
 }
-
-/**
- * FSW bits not compared, with the reason (docs/x87.md): C1 (the SDM's round-up and stack-fault
- * indicator, which QEMU 7.2 does not maintain) and DE (QEMU's softfloat never reports denormal
- * operands). pvreplay adopts QEMU's value of these bits after each step.
- */
-export const FSW_IGNORED = 0x202;
-/** FCOMI/FUCOMI(P): the SDM clears OF, SF and AF; QEMU 7.2 leaves them unchanged. */
-const FCOMI_IGNORED = 0x890;
-
-function isFcomi(op: number, m: number): boolean {
-  return (op === 0xdb || op === 0xdf) && m >= 0xe8 && m <= 0xf7;
-}
-
-const FPU_NAMES = ["fcw", "fsw", "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"];
 
 /** A divergence between pvreplay and QEMU. */
 export interface Mismatch {
@@ -461,6 +439,21 @@ export class Lockstep {
     return -1;
   }
 
+  /**
+   * The abridged x87 tag byte (bit i set when R(i) is not empty) of both emulators; QEMU's gdb
+   * stub reports no tag word, so QEMU's comes from the monitor's `info registers` (FTW=..).
+   * Null when the CPU has no FPU.
+   */
+  async abridgedTags(): Promise<{ qemu: number; pvreplay: number } | null> {
+    const tw = (this.cpu as unknown as { fpuTw?: number }).fpuTw;
+    if (tw === undefined) return null;
+    const m = /FTW=([0-9a-f]+)/.exec(await this.qemu.gdb.monitor("info registers"));
+    if (m === null) return null;
+    let mine = 0;
+    for (let r = 0; r < 8; r++) if (((tw >> (2 * r)) & 3) !== 3) mine |= 1 << r;
+    return { qemu: parseInt(m[1], 16), pvreplay: mine };
+  }
+
   /** Stops QEMU. */
   async close(): Promise<void> {
     await this.qemu.close();
@@ -533,6 +526,13 @@ export async function runRandom(
       if (diff >= 0) {
         return await finish(
           `seed ${seed}: memory differs at 0x${hex(HARNESS.scratchBase + diff)} after the stream`,
+        );
+      }
+      const tags = await ls.abridgedTags();
+      if (tags !== null && tags.qemu !== tags.pvreplay) {
+        return await finish(
+          `seed ${seed}: x87 tags differ after the stream: QEMU FTW=${tags.qemu.toString(16)}, ` +
+            `pvreplay ${tags.pvreplay.toString(16)}`,
         );
       }
       log(

@@ -149,7 +149,7 @@ export class Cpu {
   sysenterEsp = 0;
   sysenterEip = 0;
   apicBase = 0xfee00900;
-  /** x87 control, status (with TOP in bits 11-13) and full tag words (core/cpu/x87/). */
+  /** x87 control, status (with TOP in bits 11-13) and full tag words (core/cpu/x87.ts). */
   fpuCw = 0x37f;
   fpuSw = 0;
   fpuTw = 0xffff;

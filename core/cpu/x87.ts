@@ -2,9 +2,10 @@
  * The x87 FPU: decoding of the escape opcodes D8-DF (SDM Vol.2 Appendix A.4, Tables A-7 to
  * A-22) and of FXSAVE/FXRSTOR (0F AE /0, /1), the CR0.EM/MP/TS/NE rules (SDM Vol.3 2.5, Table
  * 2-2; Vol.1 8.7) and the pending-exception check of waiting instructions (Vol.1 8.6). The
- * semantics are in core/cpu/x87/: float80.ts and ops.ts (formats and arithmetic), stack.ts
- * (registers, tags, exception delivery), arith.ts, compare.ts, load_store.ts, control.ts and
- * transcendental.ts.
+ * semantics are in core/cpu/x87_*.ts: x87_float80.ts and x87_ops.ts (formats and arithmetic),
+ * x87_stack.ts (registers, tags, exception delivery), x87_arith.ts, x87_compare.ts,
+ * x87_load_store.ts, x87_control.ts and x87_transcendental.ts (one file per family, in this
+ * folder: the semantics and the CPU import each other).
  *
  * With CR0.NE = 0 an unmasked exception would signal FERR# (IRQ13 through the PIC); that line is
  * not modelled, so nothing is raised then.
@@ -30,8 +31,8 @@ import {
   fsqrt,
   fxtract,
   signOp,
-} from "./x87/arith.ts";
-import { fcmov, fcom, fcomSt, ftst, fxam } from "./x87/compare.ts";
+} from "./x87_arith.ts";
+import { fcmov, fcom, fcomSt, ftst, fxam } from "./x87_compare.ts";
 import {
   fninit,
   fnsave,
@@ -41,7 +42,7 @@ import {
   incstp,
   loadEnv,
   storeEnv,
-} from "./x87/control.ts";
+} from "./x87_control.ts";
 import {
   ffree,
   fldConst,
@@ -51,10 +52,10 @@ import {
   fstSt,
   fxch,
   loadOperand,
-} from "./x87/load_store.ts";
-import { st } from "./x87/float80.ts";
-import { updateSummary } from "./x87/stack.ts";
-import { transcendental } from "./x87/transcendental.ts";
+} from "./x87_load_store.ts";
+import { st } from "./x87_float80.ts";
+import { updateSummary } from "./x87_stack.ts";
+import { transcendental } from "./x87_transcendental.ts";
 
 const CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_NE = 0x20;
 /** CPUID.01H:EDX.FXSR: FXSAVE/FXRSTOR are #UD unless the CPU model reports it. */

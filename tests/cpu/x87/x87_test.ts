@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { run32, type TestMachine } from "../machine.ts";
-import { fxrstor, fxsave } from "../../../core/cpu/x87/control.ts";
+import { fxrstor, fxsave } from "../../../core/cpu/x87_control.ts";
 
 const DATA = 0x20000;
 

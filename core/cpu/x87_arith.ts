@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Cpu } from "../cpu.ts";
+import type { Cpu } from "./cpu.ts";
 import {
   bitLen,
   classify,
@@ -31,8 +31,8 @@ import {
   st,
   ZE,
   ZERO,
-} from "./float80.ts";
-import { add, div, leadExp, mul, remainder, roundInt, scalbn, sqrt, toInt } from "./ops.ts";
+} from "./x87_float80.ts";
+import { add, div, leadExp, mul, remainder, roundInt, scalbn, sqrt, toInt } from "./x87_ops.ts";
 import {
   C0,
   C1,
@@ -48,7 +48,7 @@ import {
   sigOf,
   stackFault,
   writeSt,
-} from "./stack.ts";
+} from "./x87_stack.ts";
 
 /**
  * Computes operation `k` on a and b into st: 0 a+b, 1 a*b, 4 a-b, 5 b-a, 6 a/b, 7 b/a (the reg

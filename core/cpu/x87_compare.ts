@@ -10,9 +10,9 @@
  * @module
  */
 
-import type { Cpu } from "../cpu.ts";
-import { AF, CF, getCF, getPF, getZF, OF, PF, settleFlags, SF, ZF } from "../flags.ts";
-import { compare, INDEF_SE, INDEF_SIG, st } from "./float80.ts";
+import type { Cpu } from "./cpu.ts";
+import { AF, CF, getCF, getPF, getZF, OF, PF, settleFlags, SF, ZF } from "./flags.ts";
+import { compare, INDEF_SE, INDEF_SIG, st } from "./x87_float80.ts";
 import {
   C0,
   C1,
@@ -26,7 +26,7 @@ import {
   sigOf,
   stackFault,
   writeSt,
-} from "./stack.ts";
+} from "./x87_stack.ts";
 
 const FCOM_CC = [C0, C3, 0, C0 | C2 | C3];
 const FCOMI_FLAGS = [CF, ZF, 0, CF | PF | ZF];

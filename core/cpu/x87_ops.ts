@@ -31,7 +31,7 @@ import {
   st,
   ZE,
   ZERO,
-} from "./float80.ts";
+} from "./x87_float80.ts";
 
 /** Handles NaN and unsupported operands of a two-operand op; true when the result is set. */
 function special2(aSe: number, aSig: bigint, ca: number, bSe: number, bSig: bigint, cb: number) {

@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { Cpu } from "../cpu.ts";
+import type { Cpu } from "./cpu.ts";
 import {
   BAD,
   bitLen,
@@ -40,8 +40,8 @@ import {
   st,
   ZE,
   ZERO,
-} from "./float80.ts";
-import { fromIeee, leadExp, mul, toIeee } from "./ops.ts";
+} from "./x87_float80.ts";
+import { fromIeee, leadExp, mul, toIeee } from "./x87_ops.ts";
 import {
   C2,
   checkOperands,
@@ -55,7 +55,7 @@ import {
   sigOf,
   stackFault,
   writeSt,
-} from "./stack.ts";
+} from "./x87_stack.ts";
 
 /** Working precision in bits. */
 const P = 256;
@@ -252,16 +252,24 @@ function fyl2x(aSe: number, aSig: bigint, bSe: number, bSig: bigint): void {
   packInexact(bmul(log2(aSe, aSig), toBig(bSe, bSig)));
 }
 
-/** FYL2XP1: ST(1) * log2(ST(0) + 1) for |ST(0)| < 1 - sqrt(2)/2 (AMD's wider range, as QEMU). */
-function fyl2xp1(aSe: number, aSig: bigint, bSe: number, bSig: bigint): void {
+/**
+ * FYL2XP1: ST(1) * log2(ST(0) + 1) for |ST(0)| < 1 - sqrt(2)/2 (AMD's wider range, as QEMU). A
+ * zero or infinite operand gives the plain product, rounded at the precision control `pc`.
+ */
+function fyl2xp1(aSe: number, aSig: bigint, bSe: number, bSig: bigint, pc: number): void {
   if (nan2(aSe, aSig, bSe, bSig)) return;
   const exp = aSe & 0x7fff;
   const limit = aSe & 0x8000 ? 0x95f619980c4336f7n : 0xd413cccfe7799211n;
   if (exp > 0x3ffd || (exp === 0x3ffd && aSig > limit)) return invalid();
   const ca = classify(aSe, aSig), cb = classify(bSe, bSig);
-  if (ca === ZERO || cb === ZERO || cb === INF) return mul(aSe, aSig, bSe, bSig);
+  if (ca === ZERO || cb === ZERO || cb === INF) {
+    st.prec = pc;
+    return mul(aSe, aSig, bSe, bSig);
+  }
+  // ln(1 + x) = 2 atanh(x / (2 + x)): no cancellation for tiny x.
   const x = toBig(aSe, aSig);
-  const ln = lnNear1(badd(ONE, x));
+  const r = atanh(bdiv(x, badd({ m: 2n, e: 0 }, x)));
+  const ln = { m: r.m, e: r.e + 1 };
   packInexact(bmul(bdiv(ln, LN2), toBig(bSe, bSig)));
 }
 
@@ -357,10 +365,13 @@ export function transcendental(c: Cpu, k: number): void {
   const two = k !== 0;
   if (!checkOperands(c, two ? 1 : -1, two ? 1 : 0, two ? 1 : 0)) return;
   prepare(c);
+  // Extended precision whatever the precision control (as QEMU; PC covers arithmetic only).
+  const pc = st.prec;
+  st.prec = 64;
   const aSe = seOf(c, 0), aSig = sigOf(c, 0);
   if (k === 0) f2xm1(aSe, aSig);
   else if (k === 1) fyl2x(aSe, aSig, seOf(c, 1), sigOf(c, 1));
-  else if (k === 9) fyl2xp1(aSe, aSig, seOf(c, 1), sigOf(c, 1));
+  else if (k === 9) fyl2xp1(aSe, aSig, seOf(c, 1), sigOf(c, 1), pc);
   else fpatan(aSe, aSig, seOf(c, 1), sigOf(c, 1));
   if (!raise(c, st.flags)) return;
   setRoundC1(c);

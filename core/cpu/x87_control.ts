@@ -9,11 +9,11 @@
  * @module
  */
 
-import type { Cpu } from "../cpu.ts";
-import { Vec } from "../fault.ts";
-import { readM80, writeM80 } from "./load_store.ts";
-import { CC, retag, setTop, top, updateSummary } from "./stack.ts";
-import { st } from "./float80.ts";
+import type { Cpu } from "./cpu.ts";
+import { Vec } from "./fault.ts";
+import { readM80, writeM80 } from "./x87_load_store.ts";
+import { CC, retag, setTop, top, updateSummary } from "./x87_stack.ts";
+import { st } from "./x87_float80.ts";
 
 export function fninit(c: Cpu): void {
   c.fpuCw = 0x37f;

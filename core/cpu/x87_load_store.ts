@@ -11,9 +11,9 @@
  * @module
  */
 
-import type { Cpu } from "../cpu.ts";
-import { DE, IE, INDEF_SE, INDEF_SIG, J, OE, st, UE } from "./float80.ts";
-import { fromIeee, fromInt, toIeee, toInt } from "./ops.ts";
+import type { Cpu } from "./cpu.ts";
+import { DE, IE, INDEF_SE, INDEF_SIG, J, OE, st, UE } from "./x87_float80.ts";
+import { fromIeee, fromInt, toIeee, toInt } from "./x87_ops.ts";
 import {
   C1,
   checkOperands,
@@ -28,7 +28,7 @@ import {
   sigOf,
   stackFault,
   writeSt,
-} from "./stack.ts";
+} from "./x87_stack.ts";
 
 /** Offset `n` bytes past the effective address, wrapped to the address size. */
 function at(c: Cpu, n: number): number {

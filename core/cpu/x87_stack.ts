@@ -12,8 +12,8 @@
  * @module
  */
 
-import type { Cpu } from "../cpu.ts";
-import { DE, IE, INDEF_SE, INDEF_SIG, PE, SF, st, ZE } from "./float80.ts";
+import type { Cpu } from "./cpu.ts";
+import { DE, IE, INDEF_SE, INDEF_SIG, PE, SF, st, ZE } from "./x87_float80.ts";
 
 /** Status word bits. */
 export const C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000, ES = 0x80, B = 0x8000;

@@ -81,14 +81,24 @@ export function fnsave(c: Cpu): void {
 /** FRSTOR: reads the whole image first (a fault leaves the FPU unchanged), then loads it. */
 export function frstor(c: Cpu): void {
   const env = c.opsize32 ? 28 : 14;
-  const img = c.tmpFpu, iv = new DataView(img.buffer);
+  readImage(c, env, 10);
+  loadEnv(c);
+  installImage(c);
+}
+
+/** Reads ST(0)..ST(7) as m80s at `base + i * stride` into the scratch image (may fault). */
+function readImage(c: Cpu, base: number, stride: number): void {
+  const iv = new DataView(c.tmpFpu.buffer);
   for (let i = 0; i < 8; i++) {
-    readM80(c, env + i * 10);
+    readM80(c, base + i * stride);
     iv.setBigUint64(i * 10, st.sig, true);
     iv.setUint16(i * 10 + 8, st.se, true);
   }
-  loadEnv(c);
-  const v = c.fpuView;
+}
+
+/** Moves the scratch image into the registers relative to the (new) TOP, then retags. */
+function installImage(c: Cpu): void {
+  const v = c.fpuView, iv = new DataView(c.tmpFpu.buffer);
   for (let i = 0; i < 8; i++) {
     const r = (top(c) + i) & 7;
     v.setBigUint64(r * 10, iv.getBigUint64(i * 10, true), true);
@@ -130,12 +140,7 @@ export function fxsave(c: Cpu): void {
 /** FXRSTOR: the inverse of FXSAVE; tags of non-empty registers are recomputed. */
 export function fxrstor(c: Cpu): void {
   checkAligned(c);
-  const img = c.tmpFpu, iv = new DataView(img.buffer);
-  for (let i = 0; i < 8; i++) {
-    readM80(c, 32 + i * 16);
-    iv.setBigUint64(i * 10, st.sig, true);
-    iv.setUint16(i * 10 + 8, st.se, true);
-  }
+  readImage(c, 32, 16);
   const cw = c.read16(c.eaSeg, c.eaOff), sw = c.read16(c.eaSeg, at(c, 2));
   const ftw = c.read8(c.eaSeg, at(c, 4));
   c.fpuCw = cw;
@@ -143,12 +148,6 @@ export function fxrstor(c: Cpu): void {
   let tw = 0;
   for (let r = 0; r < 8; r++) if (!(ftw & (1 << r))) tw |= 3 << (r << 1);
   c.fpuTw = tw;
-  const v = c.fpuView;
-  for (let i = 0; i < 8; i++) {
-    const r = (top(c) + i) & 7;
-    v.setBigUint64(r * 10, iv.getBigUint64(i * 10, true), true);
-    v.setUint16(r * 10 + 8, iv.getUint16(i * 10 + 8, true), true);
-  }
-  retag(c);
+  installImage(c);
   updateSummary(c);
 }

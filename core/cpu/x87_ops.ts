@@ -176,19 +176,31 @@ export function sqrt(aSe: number, aSig: bigint): void {
 }
 
 /**
+ * One-operand specials of FRNDINT and FSCALE: an unsupported encoding gives the indefinite (IE),
+ * a NaN is quieted, zeros and infinities are returned as they are. True when the result is set;
+ * otherwise the operand is finite and nonzero (DE raised for a denormal).
+ */
+function passThrough(aSe: number, aSig: bigint): boolean {
+  const ca = classify(aSe, aSig);
+  if (ca === BAD) {
+    st.flags |= IE;
+    setIndefinite();
+  } else if (ca >= QNAN) quietNaN(aSe, aSig);
+  else if (ca !== FINITE) setResult(aSe, aSig);
+  else {
+    if (isDenormal(aSe, aSig)) st.flags |= DE;
+    return false;
+  }
+  return true;
+}
+
+/**
  * Rounds to an integer in rounding mode st.rc, then to the precision control (as softfloat's
  * round_to_int: values whose exponent reaches the precision's fraction size are left to the
  * final rounding). Returns nothing; result in st.
  */
 export function roundInt(aSe: number, aSig: bigint): void {
-  const ca = classify(aSe, aSig);
-  if (ca === BAD) {
-    st.flags |= IE;
-    return setIndefinite();
-  }
-  if (ca >= QNAN) return quietNaN(aSe, aSig);
-  if (ca !== FINITE) return setResult(aSe, aSig);
-  if (isDenormal(aSe, aSig)) st.flags |= DE;
+  if (passThrough(aSe, aSig)) return;
   const neg = (aSe & 0x8000) !== 0;
   const e = expOf(aSe);
   const E = e + bitLen(aSig) - 1;
@@ -218,14 +230,7 @@ export function roundToInteger(neg: boolean, m: bigint, e: number): bigint {
 
 /** a * 2^n, n an integer (clamped as softfloat does), rounded at st.prec. */
 export function scalbn(aSe: number, aSig: bigint, n: number): void {
-  const ca = classify(aSe, aSig);
-  if (ca === BAD) {
-    st.flags |= IE;
-    return setIndefinite();
-  }
-  if (ca >= QNAN) return quietNaN(aSe, aSig);
-  if (ca !== FINITE) return setResult(aSe, aSig);
-  if (isDenormal(aSe, aSig)) st.flags |= DE;
+  if (passThrough(aSe, aSig)) return;
   const k = Math.max(-0x10000, Math.min(0x10000, n));
   roundPack((aSe & 0x8000) !== 0, aSig, expOf(aSe) + k);
 }

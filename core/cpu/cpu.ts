@@ -46,6 +46,7 @@ import {
 } from "./paging.ts";
 import { refreshSegment } from "./segments.ts";
 import { type CpuSnapshot, restoreSnapshot, takeSnapshot } from "./snapshot.ts";
+import { runTranslated, Translator } from "./jit/jit.ts";
 
 export type { CpuSnapshot } from "./snapshot.ts";
 
@@ -61,6 +62,27 @@ export interface CpuOptions {
   clock: VirtualClock;
   intr: InterruptController;
   hooks?: CpuHooks;
+  /** Translate hot code to JavaScript (jit/jit.ts); default {@link translatorDefault}. */
+  jit?: boolean;
+}
+
+let jitDefault = true;
+
+/**
+ * Whether CPUs constructed from now on translate hot code (when {@link CpuOptions.jit} is not
+ * given); returns the previous setting. Translation never changes results, only speed.
+ *
+ * @example
+ * ```ts
+ * import { translatorDefault } from "./cpu.ts";
+ * const before = translatorDefault(false); // interpreter only, e.g. for an A/B comparison
+ * translatorDefault(before);
+ * ```
+ */
+export function translatorDefault(on: boolean): boolean {
+  const prev = jitDefault;
+  jitDefault = on;
+  return prev;
 }
 
 /** Why {@link Cpu.run} returned. */
@@ -223,6 +245,8 @@ export class Cpu {
   /** Decoded-instruction cache (icache.ts) and the blocks built from it (blocks.ts). */
   readonly icache: DecodeCache;
   readonly blocks: BlockCache = new BlockCache();
+  /** The translator (null: interpreter only, or code generation from strings is disallowed). */
+  jit: Translator | null;
 
   // ---- instruction fetch window: eip in [fwStart, fwStart+fwLen) is at ram[eip + fwDelta] ----
   fwStart = 0;
@@ -265,6 +289,7 @@ export class Cpu {
     this.ram = o.memory.ram;
     this.view = o.memory.view;
     this.icache = new DecodeCache(o.memory.ramSize);
+    this.jit = (o.jit ?? jitDefault) ? new Translator(o.memory.ramSize) : null;
     o.memory.onCodeWrite = (page) => icDropPage(this, page);
     this.reset();
   }
@@ -414,6 +439,10 @@ export class Cpu {
    * replacement of run().
    */
   private runBatch(end: number): void {
+    if (this.jit !== null) {
+      runTranslated(this, this.jit, end);
+      return;
+    }
     const clock = this.clock;
     // CS.D and the generation change only with breakLoop set, i.e. between batches.
     const key = icKey(this);
@@ -456,6 +485,32 @@ export class Cpu {
       clock.icount++;
       if (this.breakLoop) return;
     }
+  }
+
+  /**
+   * Executes the instruction at EIP through the decoded-instruction cache (`key` = icKey) and
+   * counts it: the translator's cold path.
+   */
+  stepCached(key: number): void {
+    const eip = this.eip;
+    this.startEip = eip;
+    const off = (eip - this.fwStart) >>> 0;
+    if (off < this.fwLen) {
+      const pa = eip + this.fwDelta;
+      const i = pa & IC_MASK;
+      const ic = this.icache;
+      if (
+        ic.tag[i] === (pa | 0) && off + ic.len[i] <= this.fwLen &&
+        (ic.key[i] === key || icRevalidate(this, pa, key))
+      ) {
+        this.eip = eip + ic.len[i];
+        ic.fn[i](this);
+        this.clock.icount++;
+        return;
+      }
+    }
+    this.decodeAndRun(key);
+    this.clock.icount++;
   }
 
   /** Decodes the instruction at EIP, caches it when it lies in the fetch window, runs it. */

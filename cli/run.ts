@@ -10,6 +10,7 @@
  */
 
 import { Machine, type RunResult } from "../core/machine.ts";
+import { translatorDefault } from "../core/cpu/cpu.ts";
 import { encodeSnapshot, restoreSnapshot } from "../core/snapshot.ts";
 import {
   command,
@@ -45,6 +46,8 @@ options:
   --snapshot-at N        write a snapshot when the instruction count reaches N ...
   --snapshot-out FILE    ... to FILE, then continue
   --stats                print one JSON line of run statistics to stderr
+  --no-jit               interpret only: no translation of hot code to JavaScript (same
+                         results, slower; for comparison)
   --progress             print progress to stderr (default: only when stderr is a terminal)
   --json                 print the run result as one JSON object on stdout
   --help                 show this help
@@ -92,6 +95,7 @@ const RUN_FLAGS: FlagSpec = {
   "snapshot-at": { type: "string" },
   "snapshot-out": { type: "string" },
   stats: { type: "boolean" },
+  "no-jit": { type: "boolean" },
 };
 
 interface RunFlags {
@@ -107,6 +111,7 @@ interface RunFlags {
   "snapshot-at"?: string;
   "snapshot-out"?: string;
   stats?: boolean;
+  "no-jit"?: boolean;
   progress?: boolean;
   json?: boolean;
 }
@@ -136,6 +141,8 @@ function run(f: RunFlags): number {
   const debugcon = new OutputSink(f.debugcon ?? null);
   const sinks = { serialOut: serial.sink, debugconOut: debugcon.sink };
   let machine: Machine;
+  // The machine's CPU takes the setting at construction; later machines keep the default.
+  const jitBefore = translatorDefault(f["no-jit"] !== true);
   try {
     if (f.restore !== undefined) {
       machine = restoreSnapshot(readInput(f.restore, "snapshot"), sinks, f.restore);
@@ -159,6 +166,8 @@ function run(f: RunFlags): number {
     serial.close();
     debugcon.close();
     throw e;
+  } finally {
+    translatorDefault(jitBefore);
   }
 
   const progress = new Progress("pvreplay", f.progress);

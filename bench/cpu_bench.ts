@@ -6,7 +6,7 @@
  * Both kernels print a checksum, and the run fails if pvreplay's differs from QEMU's.
  *
  * Under `deno task bench` (deno bench) each kernel is one benchmark on pvreplay. Run as a script
- * for the report: MIPS with the translator (core/cpu/jit) on and off, their ratio, and QEMU:
+ * for the report: MIPS with the translator (core/cpu/jit.ts) on and off, their ratio, and QEMU:
  *   deno run -A bench/cpu_bench.ts [--reps 3]
  * Each repetition runs translator off, on and QEMU back to back; the table shows the fastest of
  * each (the least disturbed by other load on a shared host).

@@ -46,7 +46,7 @@ import {
 } from "./paging.ts";
 import { refreshSegment } from "./segments.ts";
 import { type CpuSnapshot, restoreSnapshot, takeSnapshot } from "./snapshot.ts";
-import { runTranslated, Translator } from "./jit/jit.ts";
+import { runTranslated, Translator } from "./jit.ts";
 
 export type { CpuSnapshot } from "./snapshot.ts";
 
@@ -62,7 +62,7 @@ export interface CpuOptions {
   clock: VirtualClock;
   intr: InterruptController;
   hooks?: CpuHooks;
-  /** Translate hot code to JavaScript (jit/jit.ts); default {@link translatorDefault}. */
+  /** Translate hot code to JavaScript (jit.ts); default {@link translatorDefault}. */
   jit?: boolean;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The translator (core/cpu/jit) against the interpreter: random loops of translatable and
+ * The translator (core/cpu/jit.ts) against the interpreter: random loops of translatable and
  * untranslatable instructions, self-modifying code, faults inside blocks, and a host that forbids
  * code generation must all end in the interpreter's exact state (registers, EFLAGS, EIP, icount,
  * memory). tests/regression/translator_equality_test.ts compares whole guests.
@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { Cpu } from "../../core/cpu/cpu.ts";
-import { THRESHOLD } from "../../core/cpu/jit/jit.ts";
+import { THRESHOLD } from "../../core/cpu/jit.ts";
 import { gate, makeMachine, protectedMode, setIdt, type TestMachine } from "./machine.ts";
 
 /** xorshift32: a seeded generator so failures reproduce. */

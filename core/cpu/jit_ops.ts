@@ -5,14 +5,14 @@
  * An emitter returns {@link Emit.next} (execution continues with the next instruction),
  * {@link Emit.jump} (a control transfer: it set `nx`, the block ends) or {@link Emit.decline}
  * (a form left to the interpreter: nothing emitted, the block ends before it). Every emitter
- * performs its checks (side exits, gen.ts) before its store and updates registers and flags
+ * performs its checks (side exits, jit_gen.ts) before its store and updates registers and flags
  * last, so that a side exit leaves the instruction unexecuted.
  *
  * @module
  */
 
-import { Writer } from "./flags_src.ts";
-import type { Gen } from "./gen.ts";
+import { Writer } from "./jit_flags.ts";
+import type { Gen } from "./jit_gen.ts";
 
 export const enum Emit {
   next,

@@ -20,8 +20,8 @@
  * @module
  */
 
-import { FlagState } from "./flags_src.ts";
-import type { Insn, MemOperand } from "./decode.ts";
+import { FlagState } from "./jit_flags.ts";
+import type { Insn, MemOperand } from "./jit_decode.ts";
 
 const MASK_SRC = ["& 255", "& 65535", "| 0"];
 const LOAD = ["RAM[$]", "V.getUint16($, true)", "V.getInt32($, true)"];

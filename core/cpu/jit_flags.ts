@@ -10,7 +10,7 @@
  * @module
  */
 
-import { ARITH, CF, OF, PF, SF, ZF } from "../flags.ts";
+import { ARITH, CF, OF, PF, SF, ZF } from "./flags.ts";
 
 /** Last flag writer known at translation time. */
 export const enum Writer {

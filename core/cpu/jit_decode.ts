@@ -3,7 +3,7 @@
  * opcode, ModRM parts, immediates) rather than as a closure (translate.ts), so that its JS source
  * can carry every decode-time fact as a literal.
  *
- * Only the forms the emitters handle (emit.ts) are accepted; anything else, a LOCK prefix, a form
+ * Only the forms the emitters handle (jit_ops.ts) are accepted; anything else, a LOCK prefix, a form
  * that raises #UD at decode time, or bytes running past the page, gives null and ends the block
  * before it, leaving the instruction to the interpreter (which raises any fault exactly).
  * Operand/address sizes and segment defaults follow decoder.ts and operands.ts (SDM Vol.2 2.1).

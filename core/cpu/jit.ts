@@ -2,17 +2,17 @@
  * The translator: hot guest code compiled to JavaScript blocks, run from a per-physical-page
  * code cache, with the interpreter as the cold path.
  *
- * A block is the straight-line run of translatable instructions (decode.ts, ops.ts) from a head
+ * A block is the straight-line run of translatable instructions (jit_decode.ts, jit_ops.ts) from a head
  * address to the first control transfer, untranslatable instruction or page end, compiled with
  * `new Function` once its head was interpreted {@link THRESHOLD} times. A block that jumps back
- * to its own head loops inside its function. Guest state is in locals while it runs (gen.ts,
- * flags_src.ts) and written back when it returns.
+ * to its own head loops inside its function. Guest state is in locals while it runs (jit_gen.ts,
+ * jit_flags.ts) and written back when it returns.
  *
  * Determinism: a block retires its instructions exactly as the interpreter would. It is entered
  * only when all of them fit before the batch end (the next clock deadline or the budget), loops
  * only while the next pass fits too, and counts the instructions it retired on the clock once, at
  * its exit; an instruction it cannot complete inline (a fault, a TLB miss, MMIO, a store into
- * cached code) is left to the interpreter at the same instruction count (gen.ts side exit).
+ * cached code) is left to the interpreter at the same instruction count (jit_gen.ts side exit).
  * Devices and interrupts only act between batches, so they see the same counts.
  *
  * Validity: a block is keyed by CS.D and SS.B (all its decode-time and stack-size facts; CPL and
@@ -28,13 +28,13 @@
  * @module
  */
 
-import type { Cpu } from "../cpu.ts";
-import { PARITY } from "../flags.ts";
-import { mulHighS, mulHighU } from "../arith.ts";
-import { icWritten } from "../icache.ts";
-import { decodeInsn, type Insn } from "./decode.ts";
-import { EMIT, Emit } from "./ops.ts";
-import { Gen } from "./gen.ts";
+import type { Cpu } from "./cpu.ts";
+import { PARITY } from "./flags.ts";
+import { mulHighS, mulHighU } from "./arith.ts";
+import { icWritten } from "./icache.ts";
+import { decodeInsn, type Insn } from "./jit_decode.ts";
+import { EMIT, Emit } from "./jit_ops.ts";
+import { Gen } from "./jit_gen.ts";
 
 /** Interpreted executions of an address before a block is compiled there. */
 export const THRESHOLD = 40;

@@ -5,7 +5,8 @@
  * path (segmentation + software TLB). Instruction semantics live in sibling files split by family
  * (as Bochs' `cpu/`): `decoder.ts` (prefixes, ModRM, dispatch), `arith.ts`, `logical.ts`,
  * `shift.ts`, `string.ts`, `control.ts`, `system.ts`, `interrupts.ts`, `paging.ts`, `task.ts`,
- * `x87.ts`, `flags.ts`.
+ * `x87.ts`, `flags.ts`. Hot code is translated to JavaScript by `jit.ts` (same results; switched
+ * off per CPU with {@link CpuOptions.jit} or for new CPUs with {@link translatorDefault}).
  *
  * Why this file is long: the architectural state, the run loop and the memory access path share
  * private fields on the hot path; splitting them would put a call between every access and the TLB.

@@ -43,21 +43,21 @@ export { loadElf, parseElf, SymbolTable } from "./core/loaders/elf.ts";
 export { loadMultiboot } from "./core/loaders/multiboot.ts";
 
 // Backends
-export { createBackend, listBackends, parseBackendSpec } from "./backends/backend.ts";
+export { createBackend, listBackends, parseBackendSpec } from "./backends/registry.ts";
 export type { Backend, BackendContext, BackendSpec } from "./backends/backend.ts";
 
 // Traces
-export { EventKind, makeEvent, StateKey } from "./traces/event.ts";
-export type { EventSink, TraceEvent } from "./traces/event.ts";
-export type { TraceHeader } from "./traces/header.ts";
-export { checkReplayable } from "./traces/header.ts";
-export { TraceWriter } from "./traces/writer.ts";
-export { readTrace, TraceReader } from "./traces/reader.ts";
-export { TraceFormatError } from "./traces/format.ts";
-export { Recorder, ReplayChecker } from "./traces/recorder.ts";
-export { openSession } from "./traces/session.ts";
-export type { Session, SessionConfig } from "./traces/session.ts";
-export { replayCross, replaySame } from "./traces/replay.ts";
-export { diffTraces } from "./traces/diff.ts";
-export { recordCase, SCENARIOS, suiteCase, VARIANTS } from "./traces/suite.ts";
-export { runCell, vdsoRow } from "./traces/matrix.ts";
+export { EventKind, makeEvent, StateKey } from "./vocabulary/event.ts";
+export type { EventSink, TraceEvent } from "./vocabulary/event.ts";
+export type { TraceHeader } from "./traces/format/header.ts";
+export { checkReplayable } from "./traces/format/header.ts";
+export { TraceWriter } from "./traces/format/writer.ts";
+export { readTrace, TraceReader } from "./traces/format/reader.ts";
+export { TraceFormatError } from "./traces/format/format.ts";
+export { Recorder, ReplayChecker } from "./traces/session/recorder.ts";
+export { openSession } from "./traces/session/session.ts";
+export type { Session, SessionConfig } from "./traces/session/session.ts";
+export { replayCross, replaySame } from "./traces/session/replay.ts";
+export { diffTraces } from "./traces/analysis/diff.ts";
+export { recordCase, SCENARIOS, suiteCase, VARIANTS } from "./traces/session/suite.ts";
+export { runCell, vdsoRow } from "./traces/session/matrix.ts";

@@ -1,6 +1,6 @@
 /**
- * The backend contract: what native, kvm (and later xen, vmi, lguest) implement, and the
- * registry that turns a spec such as `kvm@2.6.25` into a backend.
+ * The backend contract: what native, kvm (and later xen, vmi, lguest) implement. The registry
+ * that turns a spec such as `kvm@2.6.25` into a backend is `registry.ts`.
  *
  * A backend is a {@link CpuHooks} (the CPU asks it about privileged operations) that also
  * records every boundary crossing to an {@link EventSink}. Backends only *describe* their calls
@@ -14,12 +14,8 @@ import type { IoBus, MmioObserver } from "../core/bus.ts";
 import type { VirtualClock } from "../core/clock.ts";
 import type { CpuHooks } from "../core/cpu/hooks.ts";
 import type { PhysicalMemory } from "../core/memory.ts";
-import type { EventSink } from "../traces/event.ts";
-import type { CallModel, ModelEnv } from "./cross_model.ts";
-import { createKvmBackend, KVM_VERSIONS } from "./kvm.ts";
-import { createNativeBackend, NATIVE_VERSIONS } from "./native.ts";
-
-export { DEFAULT_EPOCH } from "./base_backend.ts";
+import type { EventSink } from "../vocabulary/event.ts";
+import type { CallModel, ModelEnv } from "./model.ts";
 
 /**
  * The part of the CPU (`core/cpu/cpu.ts`) a backend uses. An interface so tests can supply a
@@ -53,7 +49,7 @@ export interface BackendContext {
   sink: EventSink;
   /**
    * Wall-clock seconds since 1970 at power-on (the machine's configured epoch, shared with its
-   * RTC). Never host time. Default `DEFAULT_EPOCH` (base_backend.ts).
+   * RTC). Never host time. Default `DEFAULT_EPOCH` (core/clock.ts).
    */
   epoch?: number;
   /**
@@ -84,7 +80,7 @@ export interface CallDescription {
   ret: string | null;
   /** The canonical operation it implements, or null. */
   op: string | null;
-  /** Source of the number (abi.md section or header). */
+  /** Source of the number (a docs/abi/*.md section or a public header). */
   source: string;
 }
 
@@ -93,7 +89,7 @@ export interface BackendDescription {
   name: string;
   version: string;
   summary: string;
-  /** How a guest discovers the backend (abi.md §1). */
+  /** How a guest discovers the backend (docs/abi/native.md §1). */
   discovery: string;
   /** Calling convention for hypercalls, or "none". */
   convention: string;
@@ -131,84 +127,4 @@ export type BackendSnapshot = Record<string, unknown>;
 export interface BackendSpec {
   name: string;
   version: string;
-}
-
-interface RegistryEntry {
-  versions: readonly string[];
-  defaultVersion: string;
-  create(version: string): Backend;
-}
-
-const REGISTRY: ReadonlyMap<string, RegistryEntry> = new Map<string, RegistryEntry>([
-  ["native", { ...NATIVE_VERSIONS, create: createNativeBackend }],
-  ["kvm", { ...KVM_VERSIONS, create: createKvmBackend }],
-]);
-
-/**
- * Lists every backend with its versions, default first-class.
- *
- * @example
- * ```ts
- * import { listBackends } from "./backend.ts";
- * console.assert(listBackends().some((b) => b.name === "kvm"));
- * ```
- */
-export function listBackends(): Array<
-  { name: string; versions: string[]; defaultVersion: string }
-> {
-  return [...REGISTRY].map(([name, e]) => ({
-    name,
-    versions: [...e.versions],
-    defaultVersion: e.defaultVersion,
-  }));
-}
-
-function validList(): string {
-  return listBackends().map((b) => `${b.name}@{${b.versions.join(",")}}`).join(" ");
-}
-
-/**
- * Parses `name` or `name@version`; the version defaults to the backend's default profile.
- * Throws naming the valid backends and versions.
- *
- * @example
- * ```ts
- * import { parseBackendSpec } from "./backend.ts";
- * const s = parseBackendSpec("kvm@2.6.25");
- * console.assert(s.name === "kvm" && s.version === "2.6.25");
- * ```
- */
-export function parseBackendSpec(spec: string): BackendSpec {
-  const m = /^([a-z][a-z0-9_]*)(?:@([0-9A-Za-z._-]+))?$/.exec(spec.trim());
-  if (!m) {
-    throw new Error(
-      `backend spec "${spec}" is not of the form name[@version]; valid: ${validList()}`,
-    );
-  }
-  const entry = REGISTRY.get(m[1]);
-  if (!entry) throw new Error(`unknown backend "${m[1]}" in "${spec}"; valid: ${validList()}`);
-  const version = m[2] ?? entry.defaultVersion;
-  if (!entry.versions.includes(version)) {
-    throw new Error(
-      `backend ${m[1]} has no version "${version}"; valid: ${entry.versions.join(", ")}`,
-    );
-  }
-  return { name: m[1], version };
-}
-
-/**
- * Creates a backend from a spec string or a parsed spec.
- *
- * @example
- * ```ts
- * import { createBackend } from "./backend.ts";
- * const kvm = createBackend("kvm");
- * console.assert(kvm.version === "2.6.25");
- * ```
- */
-export function createBackend(spec: string | BackendSpec): Backend {
-  const s = typeof spec === "string" ? parseBackendSpec(spec) : parseBackendSpec(
-    `${spec.name}@${spec.version}`,
-  );
-  return REGISTRY.get(s.name)!.create(s.version);
 }

@@ -8,8 +8,9 @@
  */
 
 import { Machine } from "../core/machine.ts";
-import { openSession } from "../traces/session.ts";
-import { IMAGE_DIR, recordCase, type SuiteCase, suiteCase } from "../traces/suite.ts";
+import { openSession } from "../traces/session/session.ts";
+import { recordCase, type SuiteCase, suiteCase } from "../traces/session/suite.ts";
+import { IMAGE_DIR } from "../traces/format/guest_image.ts";
 
 /** A guest to measure. */
 export interface OverheadCase {

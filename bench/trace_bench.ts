@@ -10,11 +10,11 @@
  * @module
  */
 
-import { diffTraces } from "../traces/diff.ts";
-import { StatsCollector } from "../traces/inspect.ts";
-import { TraceReader } from "../traces/reader.ts";
-import { encodeTrace } from "../traces/writer.ts";
-import type { TraceEvent } from "../traces/event.ts";
+import { diffTraces } from "../traces/analysis/diff.ts";
+import { StatsCollector } from "../traces/analysis/inspect.ts";
+import { TraceReader } from "../traces/format/reader.ts";
+import { encodeTrace } from "../traces/format/writer.ts";
+import type { TraceEvent } from "../vocabulary/event.ts";
 import { mulberry32, portPolls, syntheticEvents, testHeader } from "../tests/traces/synthetic.ts";
 
 const N = 1_000_000;

@@ -9,7 +9,7 @@ import {
   type ManifestEntry,
   REFERENCE_DIR,
   referenceTraces,
-} from "../traces/reference.ts";
+} from "../traces/session/reference.ts";
 import { command } from "./common.ts";
 
 const USAGE = `usage: pvreplay bless [--only SUBSTRING] [--dir DIR]

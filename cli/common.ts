@@ -8,9 +8,9 @@
 
 import { parseArgs } from "node:util";
 import { EXIT_IMAGE_ERROR, EXIT_TRACE_ERROR, EXIT_USAGE } from "../core/exit_status.ts";
-import { listBackends, parseBackendSpec } from "../backends/backend.ts";
+import { listBackends, parseBackendSpec } from "../backends/registry.ts";
 import { ImageError } from "../core/loaders/image_error.ts";
-import { TraceFormatError } from "../traces/format.ts";
+import { TraceFormatError } from "../traces/format/format.ts";
 import type { ByteSink } from "../core/devices/stateful.ts";
 
 /** A bad command line; the command prints its usage and exits with `EXIT_USAGE`. */

@@ -6,9 +6,10 @@
  * @module
  */
 
-import { diffTraces, type DivergenceClass } from "../traces/diff.ts";
-import { DEMO_VARIANT, recordCase, SCENARIOS, suiteCase } from "../traces/suite.ts";
+import { diffTraces } from "../traces/analysis/diff.ts";
+import { DEMO_VARIANT, recordCase, SCENARIOS, suiteCase } from "../traces/session/suite.ts";
 import { backendList, choiceList, command, Progress } from "./common.ts";
+import type { TraceDivergenceClass } from "../vocabulary/divergence.ts";
 
 const USAGE =
   `usage: pvreplay demo [--out DIR] [--scenarios a,b,...] [--backends x,y@v,...] [--json]
@@ -135,7 +136,7 @@ interface DemoRow {
     against: string;
     same: boolean;
     matched: number;
-    totals: Record<DivergenceClass, number>;
+    totals: Record<TraceDivergenceClass, number>;
     /** "class key xN" for every key that diverged. */
     byKey: string[];
     first: string | null;

@@ -6,11 +6,11 @@
 
 import { parseArgs } from "node:util";
 import { type CliIo, runWithIo, stdio } from "./io.ts";
-import { type DiffTolerances, diffTraces, parseTolerance } from "../traces/diff.ts";
-import { diffToHtml, diffToJson, formatDiffText } from "../traces/diff_format.ts";
-import { TraceFormatError } from "../traces/format.ts";
-import { IMAGE_DIR } from "../traces/suite.ts";
-import { guestSymbolizer, parseNmSymbols, type Symbolizer } from "../traces/symbols.ts";
+import { type DiffTolerances, diffTraces, parseTolerance } from "../traces/analysis/diff.ts";
+import { diffToHtml, diffToJson, formatDiffText } from "../traces/analysis/diff_format.ts";
+import { TraceFormatError } from "../traces/format/format.ts";
+import { IMAGE_DIR } from "../traces/format/guest_image.ts";
+import { guestSymbolizer, parseNmSymbols, type Symbolizer } from "../traces/analysis/symbols.ts";
 
 const USAGE = `usage: pvreplay diff A.pvt B.pvt [options]
 

@@ -6,8 +6,8 @@
 
 import { parseArgs } from "node:util";
 import { type CliIo, runWithIo, stdio } from "./io.ts";
-import { TraceFormatError } from "../traces/format.ts";
-import { endToJsonLine, eventToJsonLine, headerToJsonLine } from "../traces/jsonl.ts";
+import { TraceFormatError } from "../traces/format/format.ts";
+import { endToJsonLine, eventToJsonLine, headerToJsonLine } from "../traces/format/jsonl.ts";
 import {
   EVENT_TABLE_HEAD,
   type EventFilter,
@@ -20,10 +20,10 @@ import {
   type SeqRange,
   StatsCollector,
   type TraceStats,
-} from "../traces/inspect.ts";
-import { TraceReader } from "../traces/reader.ts";
-import { guestSymbolizer, parseNmSymbols, type Symbolizer } from "../traces/symbols.ts";
-import { IMAGE_DIR } from "../traces/suite.ts";
+} from "../traces/analysis/inspect.ts";
+import { TraceReader } from "../traces/format/reader.ts";
+import { guestSymbolizer, parseNmSymbols, type Symbolizer } from "../traces/analysis/symbols.ts";
+import { IMAGE_DIR } from "../traces/format/guest_image.ts";
 
 const USAGE = `usage: pvreplay inspect FILE [FILE2] [options]
 

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { listBackends } from "../backends/backend.ts";
-import { type MatrixCell, runCell, type VdsoRow, vdsoRow } from "../traces/matrix.ts";
-import { SCENARIOS, VARIANTS } from "../traces/suite.ts";
+import { listBackends } from "../backends/registry.ts";
+import { type MatrixCell, runCell, type VdsoRow, vdsoRow } from "../traces/session/matrix.ts";
+import { SCENARIOS, VARIANTS } from "../traces/session/suite.ts";
 import { backendList, choiceList, command, Progress } from "./common.ts";
 
 const USAGE =

@@ -7,9 +7,9 @@
 import { basename } from "node:path";
 import { EXIT_INTERNAL, EXIT_TRACE_ERROR } from "../core/exit_status.ts";
 import { ImageError } from "../core/loaders/image_error.ts";
-import { Recorder } from "../traces/recorder.ts";
-import { openSession } from "../traces/session.ts";
-import { TraceWriter } from "../traces/writer.ts";
+import { Recorder } from "../traces/session/recorder.ts";
+import { openSession } from "../traces/session/session.ts";
+import { TraceWriter } from "../traces/format/writer.ts";
 import {
   command,
   GUEST_FLAGS,

@@ -6,14 +6,19 @@
  */
 
 import { dirname, join } from "node:path";
-import { parseBackendSpec } from "../backends/backend.ts";
-import type { TraceEvent } from "../traces/event.ts";
-import { checkReplayable } from "../traces/header.ts";
-import { readTrace } from "../traces/reader.ts";
-import { Recorder } from "../traces/recorder.ts";
-import { type CrossReport, parseOverride, replayCross, replaySame } from "../traces/replay.ts";
-import { sha256Hex } from "../traces/session.ts";
-import { TraceWriter } from "../traces/writer.ts";
+import { parseBackendSpec } from "../backends/registry.ts";
+import type { TraceEvent } from "../vocabulary/event.ts";
+import { checkReplayable } from "../traces/format/header.ts";
+import { readTrace } from "../traces/format/reader.ts";
+import { Recorder } from "../traces/session/recorder.ts";
+import {
+  type CrossReport,
+  parseOverride,
+  replayCross,
+  replaySame,
+} from "../traces/session/replay.ts";
+import { sha256Hex } from "../traces/format/guest_image.ts";
+import { TraceWriter } from "../traces/format/writer.ts";
 import { command, Progress, UsageError } from "./common.ts";
 
 /** replay/diff statuses follow diff(1): 0 same, 1 different, 2 trouble. */

@@ -16,6 +16,12 @@
 export type TimerCallback = () => void;
 
 /** Default instruction rate: 100 M instructions per virtual second (10 ns per instruction). */
+/**
+ * 2007-03-09 00:00:00 UTC, the default wall-clock time at power-on (seconds since 1970): the one
+ * epoch of the machine, its RTC and every backend's wallclock.
+ */
+export const DEFAULT_EPOCH = 1173398400;
+
 export const DEFAULT_IPS = 100_000_000;
 /** Default TSC frequency: equal to the instruction rate (one TSC tick per instruction). */
 export const DEFAULT_TSC_HZ = 100_000_000;

@@ -25,7 +25,7 @@
  */
 
 import { IoBus } from "./bus.ts";
-import { VirtualClock } from "./clock.ts";
+import { DEFAULT_EPOCH, VirtualClock } from "./clock.ts";
 import { Cpu, type CpuSnapshot } from "./cpu/cpu.ts";
 import type { CpuHooks } from "./cpu/hooks.ts";
 import { DebugConsole, DebugExit, PostPorts, type PostState } from "./devices/debug_ports.ts";
@@ -35,7 +35,7 @@ import { type KbcState, KeyboardController } from "./devices/kbc.ts";
 import { LAPIC_BASE, type LapicState, LocalApic } from "./devices/lapic.ts";
 import { Pic, type PicState } from "./devices/pic.ts";
 import { Pit, type PitState } from "./devices/pit.ts";
-import { DEFAULT_EPOCH, Rtc, type RtcState } from "./devices/rtc.ts";
+import { Rtc, type RtcState } from "./devices/rtc.ts";
 import type { ByteSink } from "./devices/stateful.ts";
 import { A20_ON, SystemControlPort, type SystemControlState } from "./devices/system_control.ts";
 import { Uart, type UartState } from "./devices/uart.ts";

@@ -7,6 +7,9 @@
  * `shift.ts`, `string.ts`, `control.ts`, `system.ts`, `interrupts.ts`, `paging.ts`, `task.ts`,
  * `x87.ts`, `flags.ts`.
  *
+ * Why this file is long: the architectural state, the run loop and the memory access path share
+ * private fields on the hot path; splitting them would put a call between every access and the TLB.
+ *
  * @module
  */
 

@@ -3,6 +3,10 @@
  * Appendix A). Simple data movement and near control flow are executed inline here; everything
  * else calls the family modules.
  *
+ * Why this file is long: the one-byte and 0F opcode maps are one dispatch switch each (SDM Vol.2
+ * Appendix A order), so that V8 compiles them to jump tables; split by map it would still be one
+ * switch per file.
+ *
  * @module
  */
 

@@ -3,6 +3,9 @@
  * debug registers, MSRs, CPUID, RDTSC, SYSENTER/SYSEXIT, HLT, CLI/STI, PUSHF/POPF, port I/O with
  * IOPL and TSS I/O-bitmap checks, and the privileged-operation exits reported to the hooks.
  *
+ * Why this file is long: every system instruction shares the privilege, IOPL and exit-reporting
+ * checks kept private here; the families named above are each a few dozen lines.
+ *
  * @module
  */
 

@@ -17,6 +17,9 @@
  * A translator may return null to decline a form it leaves to the byte-by-byte handler of
  * decoder.ts (the caller rewinds EIP to just after the opcode byte).
  *
+ * Why this file is long: one translator per frequent opcode form, in the decoder's order, so a
+ * reader can check each against decoder.ts side by side.
+ *
  * @module
  */
 

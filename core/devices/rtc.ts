@@ -17,11 +17,9 @@
  */
 
 import type { AccessSize, IrqLine, PortDevice } from "../bus.ts";
-import type { VirtualClock } from "../clock.ts";
+import { civilFromDays, daysFromCivil } from "../civil_date.ts";
+import { DEFAULT_EPOCH, type VirtualClock } from "../clock.ts";
 import type { Stateful } from "./stateful.ts";
-
-/** 2007-03-09 00:00:00 UTC, the default wall-clock epoch (seconds since 1970). */
-export const DEFAULT_EPOCH = 1173398400;
 
 const NS = 1_000_000_000;
 /** Update-in-progress window before each second boundary: 244 us setup + 1984 us cycle. */
@@ -68,32 +66,6 @@ export interface RtcState {
   settled: number;
   irqLevel: boolean;
   deadline: number;
-}
-
-/** Calendar date from days since 1970-01-01 (H. Hinnant's civil_from_days). */
-function civilFromDays(z: number): [number, number, number] {
-  z += 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) -
-      Math.floor(doe / 146096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  return [era * 400 + yoe + (m <= 2 ? 1 : 0), m, d];
-}
-
-/** Days since 1970-01-01 from a calendar date (days_from_civil). */
-function daysFromCivil(y: number, m: number, d: number): number {
-  y -= m <= 2 ? 1 : 0;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
 }
 
 /** Registers 0x00-0x09 except the alarms (0x01, 0x03, 0x05). */

@@ -1,17 +1,17 @@
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { createBackend, listBackends } from "../../backends/backend.ts";
-import { CANONICAL_OPS } from "../../backends/canonical_ops.ts";
+import { createBackend, listBackends } from "../../backends/registry.ts";
+import { CANONICAL_OPS } from "../../vocabulary/canonical_ops.ts";
+import { CPUID_SIGNATURE } from "../../core/cpu/system.ts";
+import { makeEvent, type TraceEvent } from "../../vocabulary/event.ts";
+import type { TraceHeader } from "../../traces/format/header.ts";
+import { replayCross } from "../../traces/session/replay.ts";
+import { CROSS_DIVERGENCE_CLASSES } from "../../vocabulary/divergence.ts";
 import {
   type AbiCall,
   type CallModel,
-  DIVERGENCE_CLASSES,
   isUnsupported,
   type Unsupported,
-} from "../../backends/cross_model.ts";
-import { CPUID_SIGNATURE } from "../../core/cpu/system.ts";
-import { makeEvent, type TraceEvent } from "../../traces/event.ts";
-import type { TraceHeader } from "../../traces/header.ts";
-import { replayCross } from "../../traces/replay.ts";
+} from "../../backends/model.ts";
 
 const ENV = { epoch: 1_200_000_000, tscHz: 100_000_000 };
 
@@ -71,7 +71,7 @@ for (const spec of SPECS) {
       const c = t;
       assert(c.steps.length >= 1, op.name);
       assertEquals([c.nr, c.name], [c.steps.at(-1)!.nr, c.steps.at(-1)!.name]);
-      for (const n of c.notes) assert(DIVERGENCE_CLASSES.includes(n.class), n.class);
+      for (const n of c.notes) assert(CROSS_DIVERGENCE_CLASSES.includes(n.class), n.class);
       const r = m.apply(c, 2_500_000_000);
       for (const [k, v] of r.state) assertEquals(m.state.regs[k], v, `${op.name} ${k}`);
     }

@@ -9,13 +9,9 @@ import { type AccessSize, IoBus } from "../../core/bus.ts";
 import { ExitKind } from "../../core/cpu/hooks.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { PhysicalMemory } from "../../core/memory.ts";
-import type { TraceEvent } from "../../traces/event.ts";
-import {
-  type Backend,
-  type BackendContext,
-  type CpuLike,
-  createBackend,
-} from "../../backends/backend.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import type { Backend, BackendContext, CpuLike } from "../../backends/backend.ts";
+import { createBackend } from "../../backends/registry.ts";
 
 /** A CPU stand-in: registers only; linear = physical. */
 export class FakeCpu implements CpuLike {

@@ -1,7 +1,8 @@
 import { assertEquals } from "./assert.ts";
 import { ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
 import { ops, rig } from "./fake_machine.ts";
-import { APIC_BASE, cmosEpochSeconds, daysFromCivil } from "../../backends/hardware_ops.ts";
+import { APIC_BASE, cmosEpochSeconds } from "../../backends/common/hardware_ops.ts";
+import { daysFromCivil } from "../../core/civil_date.ts";
 
 Deno.test("sti immediately followed by hlt is safe_halt; sti alone is irq_enable", () => {
   const r = rig("native");

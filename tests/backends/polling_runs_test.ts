@@ -6,8 +6,8 @@
 
 import { assertEquals } from "./assert.ts";
 import { rig } from "./fake_machine.ts";
-import type { TraceEvent } from "../../traces/event.ts";
-import { Recorder } from "../../traces/recorder.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import { Recorder } from "../../traces/session/recorder.ts";
 
 /** Polls port 0x61, queues an after-exit marker mid-run, polls on; returns the events. */
 function script(takesRuns: boolean): { events: TraceEvent[]; runs: number } {

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { createBackend, listBackends, parseBackendSpec } from "../../backends/backend.ts";
+import { createBackend, listBackends, parseBackendSpec } from "../../backends/registry.ts";
 
 Deno.test("parseBackendSpec accepts name and name@version, defaulting the version", () => {
   assertEquals(parseBackendSpec("kvm@2.6.25"), { name: "kvm", version: "2.6.25" });

@@ -1,3 +1,10 @@
+/**
+ * Execution-mode tests of the CPU (real, protected, v86 mode, gates, privilege changes).
+ *
+ * Why this file is long: the cases share one assembler fixture and its descriptor helpers; each
+ * test is a few lines of guest code and its expected state.
+ */
+
 import assert from "node:assert/strict";
 import {
   assemble,

@@ -1,6 +1,7 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { VirtualClock } from "../../core/clock.ts";
-import { DEFAULT_EPOCH, Rtc } from "../../core/devices/rtc.ts";
+import { DEFAULT_EPOCH } from "../../core/clock.ts";
+import { Rtc } from "../../core/devices/rtc.ts";
 import { advance, recordingIrq } from "./clock_util.ts";
 
 const SECOND = 100_000_000; // instructions per virtual second at the default rate

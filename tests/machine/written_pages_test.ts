@@ -7,9 +7,10 @@
 import assert from "node:assert/strict";
 import { Machine } from "../../core/machine.ts";
 import { encodeSnapshot, restoreSnapshot } from "../../core/snapshot.ts";
-import { Recorder } from "../../traces/recorder.ts";
-import { openSession } from "../../traces/session.ts";
-import { IMAGE_DIR, SCENARIOS, suiteCase } from "../../traces/suite.ts";
+import { Recorder } from "../../traces/session/recorder.ts";
+import { openSession } from "../../traces/session/session.ts";
+import { SCENARIOS, suiteCase } from "../../traces/session/suite.ts";
+import { IMAGE_DIR } from "../../traces/format/guest_image.ts";
 
 /** Pages holding a non-zero byte without being marked written. */
 function unmarked(m: Machine): number[] {

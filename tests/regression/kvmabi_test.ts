@@ -1,11 +1,11 @@
 /**
  * A guest written only from the public KVM ABI (guests/kvmabi: its own header with the CPUID
  * signature, vmcall numbers and kvmclock MSRs) gets the answers the real ABI gives on every KVM
- * profile, and finds no KVM on the profiles that predate the PV ABI (abi.md §7.4).
+ * profile, and finds no KVM on the profiles that predate the PV ABI (docs/abi/kvm.md §7).
  */
 
 import assert from "node:assert/strict";
-import { recordCase } from "../../traces/suite.ts";
+import { recordCase } from "../../traces/session/suite.ts";
 
 const kvmabi = { image: "kvmabi.elf", cmdline: "", label: "kvmabi" };
 

@@ -4,9 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { createBackend, listBackends } from "../../backends/backend.ts";
-import { runCell, vdsoRow } from "../../traces/matrix.ts";
-import { DEMO_VARIANT, SCENARIOS } from "../../traces/suite.ts";
+import { createBackend, listBackends } from "../../backends/registry.ts";
+import { runCell, vdsoRow } from "../../traces/session/matrix.ts";
+import { DEMO_VARIANT, SCENARIOS } from "../../traces/session/suite.ts";
 
 const PROFILES = listBackends().flatMap((b) => b.versions.map((v) => `${b.name}@${v}`));
 

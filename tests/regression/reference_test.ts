@@ -6,12 +6,13 @@
  */
 
 import assert from "node:assert/strict";
-import { diffTraces } from "../../traces/diff.ts";
-import { readTrace } from "../../traces/reader.ts";
-import { REFERENCE_DIR, referenceTraces } from "../../traces/reference.ts";
-import { replaySame } from "../../traces/replay.ts";
-import { sha256Hex } from "../../traces/session.ts";
-import { IMAGE_DIR, recordCase } from "../../traces/suite.ts";
+import { diffTraces } from "../../traces/analysis/diff.ts";
+import { readTrace } from "../../traces/format/reader.ts";
+import { REFERENCE_DIR, referenceTraces } from "../../traces/session/reference.ts";
+import { replaySame } from "../../traces/session/replay.ts";
+import { sha256Hex } from "../../traces/format/guest_image.ts";
+import { recordCase } from "../../traces/session/suite.ts";
+import { IMAGE_DIR } from "../../traces/format/guest_image.ts";
 
 for (const ref of referenceTraces()) {
   Deno.test(`reference ${ref.file}: replay on ${ref.backend} is identical`, () => {

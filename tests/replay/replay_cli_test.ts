@@ -2,9 +2,10 @@
 
 import assert from "node:assert/strict";
 import { replayCommand } from "../../cli/replay.ts";
-import { readTrace } from "../../traces/reader.ts";
-import { IMAGE_DIR, recordCase, suiteCase } from "../../traces/suite.ts";
-import { encodeTrace } from "../../traces/writer.ts";
+import { readTrace } from "../../traces/format/reader.ts";
+import { recordCase, suiteCase } from "../../traces/session/suite.ts";
+import { IMAGE_DIR } from "../../traces/format/guest_image.ts";
+import { encodeTrace } from "../../traces/format/writer.ts";
 
 /** Runs `replay --json` and returns the status and the report. */
 async function replayJson(path: string): Promise<[number, Record<string, unknown>]> {

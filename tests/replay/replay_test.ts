@@ -1,11 +1,11 @@
 /** Same-backend replay, altered-event detection, what-if replay and cross-backend replay. */
 
 import assert from "node:assert/strict";
-import type { TraceEvent } from "../../traces/event.ts";
-import { Recorder, ReplayChecker } from "../../traces/recorder.ts";
-import { parseOverride, replayCross, replaySame } from "../../traces/replay.ts";
-import { openSession } from "../../traces/session.ts";
-import { IMAGE_DIR } from "../../traces/suite.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import { Recorder, ReplayChecker } from "../../traces/session/recorder.ts";
+import { parseOverride, replayCross, replaySame } from "../../traces/session/replay.ts";
+import { openSession } from "../../traces/session/session.ts";
+import { IMAGE_DIR } from "../../traces/format/guest_image.ts";
 
 const IMAGE = Deno.readFileSync(`${IMAGE_DIR}/pvkernel-2.6.22.elf`);
 

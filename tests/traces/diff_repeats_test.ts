@@ -7,10 +7,10 @@ import {
   defaultResultKind,
   diffStreams,
   diffTraces,
-} from "../../traces/diff.ts";
-import type { TraceEvent } from "../../traces/event.ts";
-import type { TraceHeader } from "../../traces/header.ts";
-import { encodeTrace } from "../../traces/writer.ts";
+} from "../../traces/analysis/diff.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import type { TraceHeader } from "../../traces/format/header.ts";
+import { encodeTrace } from "../../traces/format/writer.ts";
 import { testHeader } from "./synthetic.ts";
 
 function ev(op: string | null, opArgs: number[] = [], more: Partial<TraceEvent> = {}): TraceEvent {

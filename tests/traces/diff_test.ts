@@ -7,9 +7,9 @@ import {
   diffTraces,
   parseTolerance,
   unitFactors,
-} from "../../traces/diff.ts";
-import type { TraceEvent } from "../../traces/event.ts";
-import { encodeTrace, TraceWriter } from "../../traces/writer.ts";
+} from "../../traces/analysis/diff.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import { encodeTrace, TraceWriter } from "../../traces/format/writer.ts";
 import { mulberry32, syntheticEvents, testHeader } from "./synthetic.ts";
 
 function op(name: string, opArgs: number[] = [], more: Partial<TraceEvent> = {}): TraceEvent {

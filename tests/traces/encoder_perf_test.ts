@@ -4,10 +4,10 @@
  */
 
 import assert from "node:assert/strict";
-import type { TraceEvent } from "../../traces/event.ts";
-import { readTrace } from "../../traces/reader.ts";
-import { encodeTrace, TraceWriter } from "../../traces/writer.ts";
-import { ByteWriter } from "../../traces/format.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import { readTrace } from "../../traces/format/reader.ts";
+import { encodeTrace, TraceWriter } from "../../traces/format/writer.ts";
+import { ByteWriter } from "../../traces/format/format.ts";
 import { mulberry32, portPolls, syntheticEvents, testHeader } from "./synthetic.ts";
 
 /** A sink keeping every write, to compare the bytes of two writers. */

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import type { TraceEvent } from "../../traces/event.ts";
-import { ByteCursor, ByteWriter, crc32, TraceFormatError } from "../../traces/format.ts";
-import { checkReplayable, validateHeader } from "../../traces/header.ts";
-import { readTrace, TraceReader } from "../../traces/reader.ts";
-import { encodeTrace, TraceWriter } from "../../traces/writer.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import { ByteCursor, ByteWriter, crc32, TraceFormatError } from "../../traces/format/format.ts";
+import { checkReplayable, validateHeader } from "../../traces/format/header.ts";
+import { readTrace, TraceReader } from "../../traces/format/reader.ts";
+import { encodeTrace, TraceWriter } from "../../traces/format/writer.ts";
 import { syntheticEvents, testHeader } from "./synthetic.ts";
 
 function ev(seq: number, fields: Partial<TraceEvent> = {}): TraceEvent {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { crc32, TraceFormatError } from "../../traces/format.ts";
-import { readTrace } from "../../traces/reader.ts";
-import { encodeTrace } from "../../traces/writer.ts";
+import { crc32, TraceFormatError } from "../../traces/format/format.ts";
+import { readTrace } from "../../traces/format/reader.ts";
+import { encodeTrace } from "../../traces/format/writer.ts";
 import { mulberry32, syntheticEvents, testHeader, withPollingRuns } from "./synthetic.ts";
 
 /** Only a TraceFormatError (thrown or returned) or a valid/truncated result is acceptable. */

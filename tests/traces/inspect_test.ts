@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { inspectCommand } from "../../cli/inspect.ts";
 import { memoryIo } from "../../cli/io.ts";
-import type { TraceEvent } from "../../traces/event.ts";
-import { parseFilter, parseRange, selects, StatsCollector } from "../../traces/inspect.ts";
-import { fromJsonl, toJsonl } from "../../traces/jsonl.ts";
-import { readTrace } from "../../traces/reader.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import { parseFilter, parseRange, selects, StatsCollector } from "../../traces/analysis/inspect.ts";
+import { fromJsonl, toJsonl } from "../../traces/format/jsonl.ts";
+import { readTrace } from "../../traces/format/reader.ts";
 import { parseElf } from "../../core/loaders/elf.ts";
-import { sha256Hex } from "../../traces/session.ts";
-import { PROJECT_IMAGE_DIR } from "../../traces/symbols.ts";
-import { encodeTrace, TraceWriter } from "../../traces/writer.ts";
+import { sha256Hex } from "../../traces/format/guest_image.ts";
+import { PROJECT_IMAGE_DIR } from "../../traces/format/guest_image.ts";
+import { encodeTrace, TraceWriter } from "../../traces/format/writer.ts";
 import { syntheticEvents, testHeader } from "./synthetic.ts";
 
 function ev(

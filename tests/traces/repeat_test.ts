@@ -6,16 +6,17 @@
  */
 
 import assert from "node:assert/strict";
-import { decodeChunk } from "../../traces/chunk_codec.ts";
-import type { EventSink, TraceEvent } from "../../traces/event.ts";
-import { TraceFormatError } from "../../traces/format.ts";
-import { readTrace } from "../../traces/reader.ts";
-import { Recorder } from "../../traces/recorder.ts";
-import { REFERENCE_DIR } from "../../traces/reference.ts";
-import { replaySame } from "../../traces/replay.ts";
-import { openSession } from "../../traces/session.ts";
-import { IMAGE_DIR, suiteCase } from "../../traces/suite.ts";
-import { encodeTrace, TraceWriter, type TraceWriterOptions } from "../../traces/writer.ts";
+import { decodeChunk } from "../../traces/format/chunk_codec.ts";
+import type { EventSink, TraceEvent } from "../../vocabulary/event.ts";
+import { TraceFormatError } from "../../traces/format/format.ts";
+import { readTrace } from "../../traces/format/reader.ts";
+import { Recorder } from "../../traces/session/recorder.ts";
+import { REFERENCE_DIR } from "../../traces/session/reference.ts";
+import { replaySame } from "../../traces/session/replay.ts";
+import { openSession } from "../../traces/session/session.ts";
+import { suiteCase } from "../../traces/session/suite.ts";
+import { IMAGE_DIR } from "../../traces/format/guest_image.ts";
+import { encodeTrace, TraceWriter, type TraceWriterOptions } from "../../traces/format/writer.ts";
 import { syntheticEvents, testHeader, withPollingRuns } from "./synthetic.ts";
 
 const EVENTS = withPollingRuns(syntheticEvents(3000, 5), 9);

@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { diffCommand } from "../../cli/diff.ts";
 import { parseElf } from "../../core/loaders/elf.ts";
 import { memoryIo } from "../../cli/io.ts";
-import { makeEvent, type TraceEvent } from "../../traces/event.ts";
-import { sha256Hex } from "../../traces/session.ts";
-import { guestSymbolizer, parseNmSymbols, PROJECT_IMAGE_DIR } from "../../traces/symbols.ts";
-import { encodeTrace } from "../../traces/writer.ts";
+import { makeEvent, type TraceEvent } from "../../vocabulary/event.ts";
+import { sha256Hex } from "../../traces/format/guest_image.ts";
+import { guestSymbolizer, parseNmSymbols } from "../../traces/analysis/symbols.ts";
+import { PROJECT_IMAGE_DIR } from "../../traces/format/guest_image.ts";
+import { encodeTrace } from "../../traces/format/writer.ts";
 import { buildElf } from "../loaders/elf_fixture.ts";
 import { testHeader } from "./synthetic.ts";
 

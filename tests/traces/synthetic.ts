@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { TraceEvent } from "../../traces/event.ts";
-import type { TraceHeader } from "../../traces/header.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import type { TraceHeader } from "../../traces/format/header.ts";
 
 /** mulberry32: small seeded PRNG returning floats in [0, 1). */
 export function mulberry32(seed: number): () => number {

@@ -1,0 +1,94 @@
+/**
+ * KVM ABI numbers used by the kvm backend, each with its source.
+ *
+ * @module
+ */
+
+/**
+ * VMX basic exit reasons (Linux `arch/x86/include/uapi/asm/vmx.h`; SDM Vol.3 Appendix C).
+ * Only the reasons a 32-bit guest of this emulator can trigger.
+ */
+export const VmxExit = {
+  EXCEPTION_NMI: 0,
+  EXTERNAL_INTERRUPT: 1,
+  TRIPLE_FAULT: 2,
+  CPUID: 10,
+  HLT: 12,
+  INVD: 13,
+  INVLPG: 14,
+  RDTSC: 16,
+  VMCALL: 18,
+  CR_ACCESS: 28,
+  DR_ACCESS: 29,
+  IO_INSTRUCTION: 30,
+  MSR_READ: 31,
+  MSR_WRITE: 32,
+} as const;
+
+/** `kvm_run.exit_reason` values (Linux `include/uapi/linux/kvm.h`). */
+export const KvmExit = {
+  UNKNOWN: 0,
+  EXCEPTION: 1,
+  IO: 2,
+  HYPERCALL: 3,
+  DEBUG: 4,
+  HLT: 5,
+  MMIO: 6,
+  IRQ_WINDOW_OPEN: 7,
+  SHUTDOWN: 8,
+} as const;
+
+/** `kvm_run.io.direction` (Linux `include/uapi/linux/kvm.h`). */
+export const KVM_EXIT_IO_IN = 0;
+export const KVM_EXIT_IO_OUT = 1;
+
+/** CR-access exit qualification, access type field (SDM Vol.3 Table 27-3). */
+export const CrAccessType = { movToCr: 0, movFromCr: 1, clts: 2, lmsw: 3 } as const;
+
+/** Hypercall numbers (docs/abi/kvm.md §3). */
+export const KVM_HC_NAMES: Readonly<Record<number, string>> = {
+  1: "KVM_HC_VAPIC_POLL_IRQ",
+  2: "KVM_HC_MMU_OP",
+  3: "KVM_HC_FEATURES",
+  4: "KVM_HC_PPC_MAP_MAGIC_PAGE",
+  5: "KVM_HC_KICK_CPU",
+  9: "KVM_HC_CLOCK_PAIRING",
+  10: "KVM_HC_SEND_IPI",
+  11: "KVM_HC_SCHED_YIELD",
+  12: "KVM_HC_MAP_GPA_RANGE",
+};
+export const KVM_HC_VAPIC_POLL_IRQ = 1;
+
+/** Error returns (docs/abi/kvm.md §2, §3): -KVM_ENOSYS, -KVM_EPERM, -KVM_EINVAL. */
+export const KVM_ENOSYS = 1000;
+export const KVM_EPERM = 1;
+export const KVM_EINVAL = 1;
+
+/** CPUID leaves and the "KVMKVMKVM\0\0\0" signature (docs/abi/kvm.md §1). */
+export const KVM_CPUID_SIGNATURE = 0x4000_0000;
+export const KVM_CPUID_FEATURES = 0x4000_0001;
+export const KVM_SIGNATURE_EBX = 0x4b4d_564b; // "KVMK"
+export const KVM_SIGNATURE_ECX = 0x564b_4d56; // "VMKV"
+export const KVM_SIGNATURE_EDX = 0x0000_004d; // "M\0\0\0"
+
+/** CPUID 0x40000001 EAX feature bits (docs/abi/kvm.md §4). */
+export const KvmFeature = {
+  CLOCKSOURCE: 1 << 0,
+  NOP_IO_DELAY: 1 << 1,
+  MMU_OP: 1 << 2,
+  CLOCKSOURCE2: 1 << 3,
+} as const;
+
+/** kvmclock MSRs (docs/abi/kvm.md §4). */
+export const MSR_KVM_WALL_CLOCK = 0x11;
+export const MSR_KVM_SYSTEM_TIME = 0x12;
+export const MSR_KVM_WALL_CLOCK_NEW = 0x4b56_4d00;
+export const MSR_KVM_SYSTEM_TIME_NEW = 0x4b56_4d01;
+
+/**
+ * Experimental 2.6.21/22–2.6.24 interface (docs/abi/kvm.md §1, §2): WRMSR of the page-aligned GPA of
+ * `kvm_vcpu_para_state` {u32 guest_version @0, host_version @4, size @8, ret @12; u64
+ * hypercall_gpa @16} to MSR_KVM_API_MAGIC; KVM_PARA_API_VERSION 1.
+ */
+export const MSR_KVM_API_MAGIC = 0x8765_5678;
+export const KVM_PARA_API_VERSION = 1;

@@ -1,0 +1,241 @@
+/**
+ * KVM version profiles: what each kernel release's KVM answered (docs/abi/kvm.md §1, §2, §3, §4, §7;
+ * docs/abi/kvm.md), and the profile-level ABI rules (CPUID rewrite, VMCALL outcome, which MSRs
+ * fault) shared by the live backend (backend.ts) and the cross-replay model (model.ts).
+ *
+ * @module
+ */
+
+import { CPU_MSRS, type MsrFault, unknownMsr } from "../common/cross_model.ts";
+import {
+  KVM_CPUID_FEATURES,
+  KVM_CPUID_SIGNATURE,
+  KVM_EINVAL,
+  KVM_ENOSYS,
+  KVM_EPERM,
+  KVM_HC_NAMES,
+  KVM_HC_VAPIC_POLL_IRQ,
+  KVM_SIGNATURE_EBX,
+  KVM_SIGNATURE_ECX,
+  KVM_SIGNATURE_EDX,
+  KvmExit,
+  KvmFeature,
+  MSR_KVM_API_MAGIC,
+  MSR_KVM_SYSTEM_TIME,
+  MSR_KVM_SYSTEM_TIME_NEW,
+  MSR_KVM_WALL_CLOCK,
+  MSR_KVM_WALL_CLOCK_NEW,
+  VmxExit,
+} from "./abi.ts";
+
+/** Hypercall ABI generations (docs/abi/kvm.md §2, §7). */
+export type KvmHypercallAbi =
+  /** 2.6.20: no VMCALL handler; the exit reaches userspace as KVM_EXIT_UNKNOWN and stops. */
+  | "unhandled"
+  /** 2.6.21/22–2.6.24: nr in EBX, every call exits to userspace with -KVM_EINVAL. */
+  | "experimental"
+  /** 2.6.25+: nr in EAX, args EBX ECX EDX ESI, -KVM_ENOSYS for unknown numbers. */
+  | "pv";
+
+/** A KVM version profile. */
+export interface KvmProfile {
+  version: string;
+  hypercalls: KvmHypercallAbi;
+  /** CPUID 0x40000000/1 present. */
+  signature: boolean;
+  /**
+   * EAX of leaf 0x40000000. Hosts of this era answer 0, meaning "0x40000001 only" (Linux
+   * Documentation/kvm/cpuid.txt, 2010: "returns: eax = 0"; later revisions: "old hosts set eax
+   * value to 0x0"); later KVM puts KVM_CPUID_FEATURES there.
+   */
+  maxLeaf: number;
+  /** EAX of leaf 0x40000001 (docs/abi/kvm.md §4). */
+  features: number;
+  /** kvmclock MSR pairs understood. */
+  clockMsrs: ReadonlyArray<{ wall: number; system: number }>;
+  /** Experimental MSR_KVM_API_MAGIC registration (docs/abi/kvm.md §1). */
+  apiMagic: boolean;
+  /**
+   * -KVM_EPERM for hypercalls from CPL > 0 ("later kernels", docs/abi/kvm.md §2). Absent from the
+   * 2.6.26-era x86.c (no check before the switch); the fix for CVE-2009-3290 is said to have
+   * added it in 2.6.31, which the stored sources do not confirm (UNVERIFIED).
+   */
+  cplCheck: boolean;
+  /**
+   * INVLPG causes a VM exit. 2.6.20's vmx.c has no INVLPG handler (so it cannot have enabled
+   * INVLPG exiting); from which release it did is UNVERIFIED.
+   */
+  invlpgExits: boolean;
+  /** `pvclock_vcpu_time_info.flags` (TSC_STABLE 1 came later; 2.6.25 wrote padding 0). */
+  pvclockFlags: number;
+}
+
+const OLD_CLOCK = { wall: MSR_KVM_WALL_CLOCK, system: MSR_KVM_SYSTEM_TIME };
+const NEW_CLOCK = { wall: MSR_KVM_WALL_CLOCK_NEW, system: MSR_KVM_SYSTEM_TIME_NEW };
+
+/** The profiles; `2.6.25` is the default. */
+export const KVM_PROFILES: Readonly<Record<string, KvmProfile>> = {
+  "2.6.20": {
+    version: "2.6.20",
+    hypercalls: "unhandled",
+    signature: false,
+    maxLeaf: 0,
+    features: 0,
+    clockMsrs: [],
+    apiMagic: false,
+    cplCheck: false,
+    invlpgExits: false,
+    pvclockFlags: 0,
+  },
+  "2.6.22": {
+    version: "2.6.22",
+    hypercalls: "experimental",
+    signature: false,
+    maxLeaf: 0,
+    features: 0,
+    clockMsrs: [],
+    apiMagic: true,
+    cplCheck: false,
+    invlpgExits: true,
+    pvclockFlags: 0,
+  },
+  "2.6.25": {
+    version: "2.6.25",
+    hypercalls: "pv",
+    signature: true,
+    maxLeaf: 0,
+    // MMU_OP is not modelled (its batch layouts are not documented in docs/abi/kvm.md), so it is not advertised.
+    features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY,
+    clockMsrs: [OLD_CLOCK],
+    apiMagic: false,
+    cplCheck: false,
+    invlpgExits: true,
+    pvclockFlags: 0,
+  },
+  "2.6.33": {
+    version: "2.6.33",
+    hypercalls: "pv",
+    signature: true,
+    maxLeaf: 0,
+    // Still the original kvmclock MSRs only: CLOCKSOURCE2 is absent from a 2.6.32 tree's
+    // asm/kvm_para.h and was documented in 2010 together with the 0x4b564dxx MSRs (first
+    // release 2.6.35: UNVERIFIED).
+    features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY,
+    clockMsrs: [OLD_CLOCK],
+    apiMagic: false,
+    cplCheck: true,
+    invlpgExits: true,
+    pvclockFlags: 0,
+  },
+  "2.6.35": {
+    version: "2.6.35",
+    hypercalls: "pv",
+    signature: true,
+    maxLeaf: 0,
+    features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY | KvmFeature.CLOCKSOURCE2,
+    // The original MSRs stay accepted next to the new ones (docs/abi/kvm.md §4 "deprecated").
+    clockMsrs: [OLD_CLOCK, NEW_CLOCK],
+    apiMagic: false,
+    cplCheck: true,
+    invlpgExits: true,
+    // PVCLOCK_TSC_STABLE_BIT is defined guest-side from here but set by no host yet.
+    pvclockFlags: 0,
+  },
+};
+
+/** Registry entry data. */
+export const KVM_VERSIONS = { versions: Object.keys(KVM_PROFILES), defaultVersion: "2.6.25" };
+
+const PAGE = 4096;
+
+/** KVM's rewrite of a CPUID answer (`out` = EAX..EDX, holding the CPU's answer) (docs/abi/kvm.md §1). */
+export function kvmCpuid(p: KvmProfile, leaf: number, out: Int32Array): void {
+  if (!p.signature) return; // the CPU's native answer stands
+  if (leaf >>> 0 === KVM_CPUID_SIGNATURE) {
+    out[0] = p.maxLeaf;
+    out[1] = KVM_SIGNATURE_EBX;
+    out[2] = KVM_SIGNATURE_ECX;
+    out[3] = KVM_SIGNATURE_EDX;
+  } else if (leaf >>> 0 === KVM_CPUID_FEATURES) {
+    out[0] = p.features;
+    out[1] = out[2] = out[3] = 0;
+  }
+}
+
+/** What a profile does with VMCALL: the event it records and what the guest gets back. */
+export interface VmcallOutcome {
+  kind: "exit" | "hypercall";
+  nr: number;
+  name: string;
+  args: number[];
+  /** EAX afterwards (unsigned), or null when the VM stops. */
+  ret: number | null;
+  /** The exit reaches userspace, which stops the VM. */
+  stops: boolean;
+}
+
+/**
+ * VMCALL on a KVM profile, from the canonical `vmcall` registers [EAX, EBX, ECX, EDX, ESI, EDI,
+ * EBP, CPL] (docs/abi/kvm.md §2, §7). Shared by the live hook and the cross-replay model.
+ */
+export function kvmVmcall(p: KvmProfile, r: readonly number[]): VmcallOutcome {
+  const [eax, ebx, ecx, edx, esi, edi, ebp, cpl] = r.map((x) => x >>> 0);
+  if (p.hypercalls === "unhandled") {
+    // No handler for exit reason 18: userspace gets KVM_EXIT_UNKNOWN with the hardware exit
+    // reason and stops the VM (2.6.20 vmx.c kvm_handle_exit).
+    return {
+      kind: "exit",
+      nr: KvmExit.UNKNOWN,
+      name: "KVM_EXIT_UNKNOWN",
+      args: [VmxExit.VMCALL],
+      ret: null,
+      stops: true,
+    };
+  }
+  if (p.hypercalls === "experimental") {
+    // nr in EBX, args EAX ECX EDX ESI EDI EBP; exit to userspace, result -KVM_EINVAL.
+    return {
+      kind: "hypercall",
+      nr: ebx,
+      name: "KVM_EXIT_HYPERCALL",
+      args: [eax, ecx, edx, esi, edi, ebp],
+      ret: -KVM_EINVAL >>> 0,
+      stops: false,
+    };
+  }
+  const ret = p.cplCheck && cpl !== 0
+    ? -KVM_EPERM
+    : eax === KVM_HC_VAPIC_POLL_IRQ
+    ? 0
+    : -KVM_ENOSYS;
+  return {
+    kind: "hypercall",
+    nr: eax,
+    name: KVM_HC_NAMES[eax] ?? "unknown",
+    args: [ebx, ecx, edx, esi],
+    ret: ret >>> 0,
+    stops: false,
+  };
+}
+
+/** Whether an MSR access faults on a profile: the CPU's MSRs plus the profile's own. */
+export function kvmMsrFault(p: KvmProfile): MsrFault {
+  return (write, index, lo, hi) => {
+    index >>>= 0;
+    if (CPU_MSRS.has(index) || clockMsrOf(p, index)) return null;
+    if (write && p.apiMagic && index === MSR_KVM_API_MAGIC) {
+      // vcpu_register_para's err_gp: the GPA must be page aligned (and RAM, which the model
+      // cannot see).
+      return hi === 0 && lo % PAGE === 0
+        ? null
+        : `WRMSR of MSR_KVM_API_MAGIC with 0x${(lo >>> 0).toString(16)} raises #GP(0): ` +
+          "kvm_vcpu_para_state must be page aligned";
+    }
+    // kvm_set_msr_common / kvm_get_msr_common: "unhandled wrmsr/rdmsr" -> inject #GP.
+    return unknownMsr(write, index);
+  };
+}
+
+export function clockMsrOf(p: KvmProfile, index: number) {
+  return p.clockMsrs.find((m) => m.wall === index >>> 0 || m.system === index >>> 0);
+}

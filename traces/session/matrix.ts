@@ -1,0 +1,103 @@
+/**
+ * The compatibility matrix ("the QA matrix" of the 2007 paravirt_ops debate): every guest
+ * kernel variant × scenario × backend profile, each cell the guest's own verdict plus the trap
+ * or exit that ended it, and the vDSO view (kernel variant × old/new glibc) that reproduces the
+ * COMPAT_VDSO regression.
+ *
+ * @module
+ */
+
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import { type CaseRun, recordCase, type SuiteCase, suiteCase } from "./suite.ts";
+
+/** One cell of the matrix. */
+export interface MatrixCell {
+  variant: string;
+  scenario: string;
+  options: string;
+  backend: string;
+  /** The guest's verdict: PASS, FAIL, or the machine outcome when the guest printed none. */
+  verdict: "PASS" | "FAIL" | "NO-RESULT";
+  exit: string;
+  code: number;
+  instructions: number;
+  events: number;
+  /** The guest's RESULT fields (backend detected, vdso, ...). */
+  fields: Record<string, string>;
+  /** Exceptions the guest took, by name (e.g. page_fault: 1). */
+  traps: Record<string, number>;
+}
+
+/** Runs one cell. */
+export function runCell(
+  variant: string,
+  scenario: string,
+  backend: string,
+  options = "",
+): MatrixCell {
+  return runCellWithOutput(variant, scenario, backend, options).cell;
+}
+
+function runCellWithOutput(
+  variant: string,
+  scenario: string,
+  backend: string,
+  options: string,
+): { cell: MatrixCell; serial: string } {
+  const c: SuiteCase = suiteCase(variant, scenario, options);
+  const events: TraceEvent[] = [];
+  const run: CaseRun = recordCase(c, backend, { events });
+  const traps: Record<string, number> = {};
+  for (const e of events) if (e.kind === "exception") traps[e.name] = (traps[e.name] ?? 0) + 1;
+  const cell: MatrixCell = {
+    variant,
+    scenario,
+    options,
+    backend,
+    verdict: run.verdict.pass === true ? "PASS" : run.verdict.pass === false ? "FAIL" : "NO-RESULT",
+    exit: run.result.reason,
+    code: run.result.exitCode,
+    instructions: run.result.instructions,
+    events: run.events,
+    fields: run.verdict.fields,
+    traps,
+  };
+  return { cell, serial: run.serial };
+}
+
+/** A row of the vDSO view. */
+export interface VdsoRow {
+  variant: string;
+  options: string;
+  vdso: string;
+  sysinfo: string;
+  newGlibc: string;
+  oldGlibc: string;
+  /** Instructions per system call measured by the guest (RDTSC counts instructions here). */
+  int80Cost: string;
+  sysenterCost: string;
+  cell: MatrixCell;
+}
+
+/**
+ * The 2007 vDSO story on bare hardware: for each kernel variant (and `vdso=` / `reservetop=`
+ * boot options), which of an "old glibc" (calls 0xFFFFE400) and a "new glibc" (uses
+ * AT_SYSINFO) work, the trap that breaks the broken ones, and the cost of `int $0x80` vs
+ * `sysenter` in instructions per call.
+ */
+export function vdsoRow(variant: string, options: string, backend = "native"): VdsoRow {
+  const { cell, serial } = runCellWithOutput(variant, "syscall", backend, options);
+  // guests/kernel: "INFO syscall-cost: ... int80=72 vsyscall=85 (sysenter)"
+  const cost = /INFO syscall-cost:.*int80=(\S+) vsyscall=(\S+)/.exec(serial);
+  return {
+    variant,
+    options,
+    vdso: cell.fields.vdso ?? "?",
+    sysinfo: cell.fields.sysinfo ?? "?",
+    newGlibc: cell.fields.newglibc ?? "?",
+    oldGlibc: cell.fields.oldglibc ?? "?",
+    int80Cost: cost?.[1] ?? "?",
+    sysenterCost: cost?.[2] ?? "?",
+    cell,
+  };
+}

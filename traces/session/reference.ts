@@ -1,0 +1,72 @@
+/**
+ * The reference traces in `traces/reference/`: which suite cases are recorded there, on which
+ * backends, and how they are (re)written. `deno test` re-executes each one and requires an
+ * identical event stream; `deno task pvreplay bless` rewrites them after an intended change.
+ *
+ * @module
+ */
+
+import { DEMO_VARIANT, recordCase, SCENARIOS, type SuiteCase, suiteCase } from "./suite.ts";
+import { sha256Hex } from "../format/guest_image.ts";
+
+/** Directory of the committed reference traces, relative to the project root. */
+export const REFERENCE_DIR = "traces/reference";
+
+/** Backends every reference case is recorded on. */
+export const REFERENCE_BACKENDS = ["native@p6", "kvm@2.6.25"] as const;
+
+/** One reference trace. */
+export interface ReferenceTrace {
+  case: SuiteCase;
+  backend: string;
+  /** File name in {@link REFERENCE_DIR}. */
+  file: string;
+}
+
+/** Every reference trace: each scenario of the demo variant on each reference backend. */
+export function referenceTraces(): ReferenceTrace[] {
+  return SCENARIOS.flatMap((s) =>
+    REFERENCE_BACKENDS.map((backend) => {
+      const c = suiteCase(DEMO_VARIANT, s);
+      return { case: c, backend, file: `pvkernel-${c.label}-${backend.replace("@", "_")}.pvt` };
+    })
+  );
+}
+
+/** A manifest line: what `bless` wrote. */
+export interface ManifestEntry {
+  file: string;
+  image: string;
+  cmdline: string;
+  backend: string;
+  events: number;
+  instructions: number;
+  exit: string;
+  sha256: string;
+}
+
+/**
+ * Records `ref` to `dir/ref.file` and returns its manifest entry.
+ *
+ * @example
+ * ```ts
+ * import { blessOne, referenceTraces } from "./reference.ts";
+ * const dir = Deno.makeTempDirSync();
+ * const e = blessOne(referenceTraces()[0], dir);
+ * console.assert(e.events > 0 && e.sha256.length === 64);
+ * ```
+ */
+export function blessOne(ref: ReferenceTrace, dir = REFERENCE_DIR): ManifestEntry {
+  const path = `${dir}/${ref.file}`;
+  const run = recordCase(ref.case, ref.backend, { out: path });
+  return {
+    file: ref.file,
+    image: ref.case.image,
+    cmdline: ref.case.cmdline,
+    backend: ref.backend,
+    events: run.events,
+    instructions: run.result.instructions,
+    exit: run.result.reason,
+    sha256: sha256Hex(Deno.readFileSync(path)),
+  };
+}

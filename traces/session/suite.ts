@@ -1,0 +1,129 @@
+/**
+ * The bundled scenario suite: which guest images and scenarios `demo`, `matrix`, the reference
+ * traces and `bless` run, and how one case is recorded and judged.
+ *
+ * @module
+ */
+
+import { Recorder } from "./recorder.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import { openSession, type Session } from "./session.ts";
+import { IMAGE_DIR } from "../format/guest_image.ts";
+import { TraceWriter } from "../format/writer.ts";
+import type { RunResult } from "../../core/machine.ts";
+
+/** Scenarios of the bundled guest kernel (guests/README.md). */
+export const SCENARIOS = [
+  "boot",
+  "irq",
+  "timer",
+  "clock",
+  "mmu",
+  "syscall",
+  "halt",
+  "shutdown",
+] as const;
+
+/** Kernel variants (guests/images/pvkernel-VARIANT.elf). */
+export const VARIANTS = ["2.6.20", "2.6.21", "2.6.21-vdso", "2.6.22", "nopv"] as const;
+
+/** The variant whose scenarios the demo and the reference traces use. */
+export const DEMO_VARIANT = "2.6.22";
+
+/** Budget of one suite case: every scenario finishes in well under this. */
+export const CASE_INSNS = 400_000_000;
+
+/** One guest run of the suite. */
+export interface SuiteCase {
+  /** Image file name in {@link IMAGE_DIR}. */
+  image: string;
+  cmdline: string;
+  /** Short label, e.g. `2.6.22-timer`. */
+  label: string;
+}
+
+/** The case for `scenario` on kernel `variant`, with optional extra boot options. */
+export function suiteCase(variant: string, scenario: string, extra = ""): SuiteCase {
+  const cmdline = `scenario=${scenario}${extra ? " " + extra : ""}`;
+  const suffix = extra ? "-" + extra.replaceAll(/[^a-z0-9]+/gi, "_") : "";
+  return { image: `pvkernel-${variant}.elf`, cmdline, label: `${variant}-${scenario}${suffix}` };
+}
+
+/** The guest's verdict, from its `RESULT ...` line. */
+export interface GuestVerdict {
+  /** true pass=1, false pass=0, null when no RESULT line was printed. */
+  pass: boolean | null;
+  /** key=value fields of the RESULT line. */
+  fields: Record<string, string>;
+  /** The RESULT line itself, or "". */
+  line: string;
+}
+
+/**
+ * Parses the guest's `RESULT key=value ...` summary line from its serial output.
+ *
+ * @example
+ * ```ts
+ * import { parseVerdict } from "./suite.ts";
+ * const v = parseVerdict("boot\nRESULT scenario=boot backend=kvm pass=1 ops=52\n");
+ * console.assert(v.pass === true && v.fields.backend === "kvm");
+ * ```
+ */
+export function parseVerdict(serial: string): GuestVerdict {
+  const line = serial.split("\n").reverse().find((l) => l.startsWith("RESULT ")) ?? "";
+  const fields: Record<string, string> = {};
+  for (const kv of line.split(" ").slice(1)) {
+    const i = kv.indexOf("=");
+    if (i > 0) fields[kv.slice(0, i)] = kv.slice(i + 1).trim();
+  }
+  return { pass: line ? fields.pass === "1" : null, fields, line: line.trim() };
+}
+
+/** What recording one case produced. */
+export interface CaseRun {
+  result: RunResult;
+  verdict: GuestVerdict;
+  serial: string;
+  events: number;
+  session: Session;
+}
+
+/**
+ * Records one case under `backend`: to `out` (a .pvt path), to `events` (an array), or nowhere.
+ *
+ * @example
+ * ```ts
+ * import { recordCase, suiteCase } from "./suite.ts";
+ * const r = recordCase(suiteCase("2.6.22", "boot"), "native", {});
+ * console.assert(r.verdict.pass === true);
+ * ```
+ */
+export function recordCase(
+  c: SuiteCase,
+  backend: string,
+  to: { out?: string; events?: TraceEvent[]; imageDir?: string; maxInsns?: number },
+): CaseRun {
+  const image = Deno.readFileSync(`${to.imageDir ?? IMAGE_DIR}/${c.image}`);
+  let writer: TraceWriter | null = null;
+  const events = to.events;
+  // An event list needs every event as an object; a trace file alone takes polling runs whole.
+  const recorder = new Recorder(
+    events ? { append: (e) => (writer?.append(e), events.push(e)) } : {
+      append: (e) => writer?.append(e),
+      appendRepeat: (n, step) => writer?.appendRepeat(n, step),
+    },
+  );
+  const maxInsns = to.maxInsns ?? CASE_INSNS;
+  const session = openSession(
+    { image, imageName: c.image, cmdline: c.cmdline, backend, maxInsns },
+    recorder,
+  );
+  if (to.out) writer = TraceWriter.create(to.out, session.header);
+  const result = session.run(maxInsns);
+  if (writer) {
+    if (result.reason === "budget") writer.abort("instruction budget exhausted");
+    else writer.close({ finalDigest: session.digest() });
+  }
+  const serial = new TextDecoder().decode(Uint8Array.from(session.serial));
+  return { result, verdict: parseVerdict(serial), serial, events: recorder.count, session };
+}

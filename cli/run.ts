@@ -39,7 +39,7 @@ options:
   --initrd FILE          initial ramdisk for a Linux kernel (as QEMU's -initrd)
   --bios FILE            raw firmware image (multiple of 64 KiB), mapped below 4 GiB and 1 MiB
   --restore FILE         continue from a snapshot written by --snapshot-out
-  --mem MIB              RAM size in MiB (default 32)
+  --mem MIB              RAM size in MiB (default 128, as QEMU)
   --serial -|FILE|none   COM1 output (default -: stdout)
   --debugcon -|FILE      port 0xE9 output (default: discarded)
   --serial-input STR|@FILE  bytes fed to COM1's receiver at the line rate

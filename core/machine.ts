@@ -62,7 +62,7 @@ import { PhysicalMemory } from "./memory.ts";
 
 /** Machine configuration. Every field has a deterministic default. */
 export interface MachineConfig {
-  /** RAM size in MiB (default 32). */
+  /** RAM size in MiB (default 128, as QEMU). */
   memMiB?: number;
   /** COM1 output (default: discarded). */
   serialOut?: ByteSink;
@@ -141,8 +141,8 @@ interface PendingStop {
   value?: number;
 }
 
-/** Default RAM size. */
-export const DEFAULT_MEM_MIB = 32;
+/** Default RAM size: 128 MiB, QEMU's default (`-m`) for the pc machine. */
+export const DEFAULT_MEM_MIB = 128;
 /** Largest RAM: everything below the I/O APIC / local APIC window at 0xFEC00000. */
 export const MAX_MEM_MIB = 0xfec00000 / 1048576;
 const SLICE = 4_000_000;

@@ -41,6 +41,6 @@ printf '%s %s\n%s %s\n' \
   "$pkg" "$(dpkg-deb -f "$kdeb" Version)" busybox-static "$(dpkg-deb -f "$bdeb" Version)" \
   >"$out/VERSION"
 
-deno run --allow-read=guests/linux,"$out" --allow-write="$out" guests/linux/initramfs.ts \
+${DENO:-deno} run --allow-read=guests/linux,"$out" --allow-write="$out" guests/linux/initramfs.ts \
   "$out/busybox" "$out/initrd.cpio"
 cat "$out/VERSION"

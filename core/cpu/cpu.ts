@@ -14,6 +14,8 @@
  * @module
  */
 
+import { watchAccess } from "./watchpoints.ts";
+import { MsrFile } from "./msr.ts";
 import type { InterruptController, IoBus } from "../bus.ts";
 import type { VirtualClock } from "../clock.ts";
 import type { PhysicalMemory } from "../memory.ts";
@@ -172,6 +174,8 @@ export class Cpu {
   sysenterEsp = 0;
   sysenterEip = 0;
   apicBase = 0xfee00900;
+  /** MTRRs, IA32_MISC_ENABLE, IA32_BIOS_SIGN_ID (`msr.ts`). */
+  readonly msrFile: MsrFile = new MsrFile();
   /** x87 control, status and tag words (the subset this CPU implements). */
   fpuCw = 0x37f;
   fpuSw = 0;
@@ -219,8 +223,12 @@ export class Cpu {
   faultErr = 0;
   /** EXT bit for selector error codes: 1 while delivering an external event or exception. */
   ext = 0;
-  /** DR7 enables at least one execution breakpoint (forces the single-step path). */
+  /** DR7 enables at least one breakpoint (forces the single-step path). */
   breakpoints = false;
+  /** DR7 enables at least one data breakpoint (`watchpoints.ts`). */
+  dataBp = false;
+  /** Data breakpoints matched by the current instruction (bit n = DRn). */
+  dataHits = 0;
   /** Set when the current instruction loaded EFLAGS.RF = 1 (IRET, task switch). */
   rfLoaded = false;
   /** Set when the current instruction vectored through the IDT/IVT (INT n). */
@@ -317,6 +325,8 @@ export class Cpu {
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;
     this.breakpoints = false;
+    this.dataBp = false;
+    this.dataHits = 0;
     this.cpl = 0;
     this.halted = false;
     this.gdtrBase = 0;
@@ -325,6 +335,7 @@ export class Cpu {
     this.idtrLimit = 0x3ff;
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.apicBase = 0xfee00900;
+    this.msrFile.reset();
     this.fpuCw = 0x37f;
     this.fpuSw = 0;
     this.fpuTw = 0xffff;
@@ -535,6 +546,7 @@ export class Cpu {
       this.startEip = this.eip;
       if (this.breakpoints && (this.flags & RF) === 0) checkCodeBreakpoints(this);
       this.rfLoaded = false;
+      this.dataHits = 0;
       execute(this);
       this.clock.icount++;
       // RF covers one instruction: cleared when it completes, unless the instruction itself
@@ -548,9 +560,14 @@ export class Cpu {
     }
     // A REP string instruction yields after each iteration here, so it traps per iteration.
     // INT n / INT3 / INTO vector through a gate that clears TF: no single-step trap.
-    if (singleStep && !this.inhibitSS && !this.vectored) {
-      // SDM Vol.3 17.3.1.4: single-step #DB is a trap after the instruction; DR6.BS set.
-      this.dr[6] |= 0x4000;
+    const step = singleStep && !this.inhibitSS && !this.vectored;
+    const hits = this.dataHits;
+    if (step || hits) {
+      // SDM Vol.3 17.3.1.4: single-step #DB is a trap after the instruction, DR6.BS set; data
+      // breakpoints (17.3.1.2) trap then too, with DR6.Bn; both arrive as one #DB.
+      if (step) this.dr[6] |= 0x4000;
+      if (hits) this.dr[6] = (this.dr[6] & ~0xf) | hits;
+      this.dataHits = 0;
       this.raiseTrap(Vec.DB);
     }
   }
@@ -698,7 +715,9 @@ export class Cpu {
     if ((info & (this.rdMask | TLB_RAM)) === (this.rdMask | TLB_RAM)) {
       return this.ram[this.tlbPhys[lin >>> 12] | (lin & 0xfff)];
     }
-    return this.readPhys(this.xlate(lin, false), 1);
+    const pa = this.xlate(lin, false);
+    if (this.dataBp) watchAccess(this, lin, 1, false);
+    return this.readPhys(pa, 1);
   }
 
   readL16(lin: number): number {
@@ -711,7 +730,9 @@ export class Cpu {
       this.xlate(nextPage(lin), false);
       return this.readL8(lin) | (this.readL8(lin + 1) << 8);
     }
-    return this.readPhys(this.xlate(lin, false), 2);
+    const pa = this.xlate(lin, false);
+    if (this.dataBp) watchAccess(this, lin, 2, false);
+    return this.readPhys(pa, 2);
   }
 
   readL32(lin: number): number {
@@ -727,7 +748,9 @@ export class Cpu {
       for (let i = 0; i < 4; i++) v |= this.readL8(lin + i) << (8 * i);
       return v;
     }
-    return this.readPhys(this.xlate(lin, false), 4) | 0;
+    const pa = this.xlate(lin, false);
+    if (this.dataBp) watchAccess(this, lin, 4, false);
+    return this.readPhys(pa, 4) | 0;
   }
 
   writeL8(lin: number, v: number): void {
@@ -738,7 +761,9 @@ export class Cpu {
       if (this.memory.codePages[pa >>> 12] !== 0) icWritten(this, pa, 1);
       return;
     }
-    this.writePhys(this.xlate(lin, true), 1, v);
+    const pa = this.xlate(lin, true);
+    if (this.dataBp) watchAccess(this, lin, 1, true);
+    this.writePhys(pa, 1, v);
   }
 
   writeL16(lin: number, v: number): void {
@@ -756,7 +781,9 @@ export class Cpu {
       this.writeL8(lin + 1, v >>> 8);
       return;
     }
-    this.writePhys(this.xlate(lin, true), 2, v);
+    const pa = this.xlate(lin, true);
+    if (this.dataBp) watchAccess(this, lin, 2, true);
+    this.writePhys(pa, 2, v);
   }
 
   writeL32(lin: number, v: number): void {
@@ -773,7 +800,9 @@ export class Cpu {
       for (let i = 0; i < 4; i++) this.writeL8(lin + i, v >>> (8 * i));
       return;
     }
-    this.writePhys(this.xlate(lin, true), 4, v);
+    const pa = this.xlate(lin, true);
+    if (this.dataBp) watchAccess(this, lin, 4, true);
+    this.writePhys(pa, 4, v);
   }
 
   /** Checks that `size` bytes at `lin` are writable (RMW instructions check before reading). */

@@ -15,11 +15,13 @@ import {
   type CrossReport,
   parseOverride,
   replayCross,
-  replaySame,
+  replaySameAsync,
 } from "../traces/session/replay.ts";
 import { sha256Hex } from "../traces/format/guest_image.ts";
 import { TraceWriter } from "../traces/format/writer.ts";
 import { command, Progress, UsageError } from "./common.ts";
+import { SigintGuard } from "./interrupt.ts";
+import { EXIT_INTERRUPTED } from "../core/exit_status.ts";
 
 /** replay/diff statuses follow diff(1): 0 same, 1 different, 2 trouble. */
 export const REPLAY_SAME = 0;
@@ -49,11 +51,12 @@ options:
   --context N         events of context around the first mismatch (default 5)
   --max N             divergences listed in cross-backend mode (default 20; all with --json)
   --json              machine-readable report on stdout
-  --progress          progress line on stderr
+  --progress, --no-progress  progress line on stderr (default: when stderr is a terminal)
   --help              show this help
 
 exit status: 0 no divergence, 1 divergence (or what-if changed the outcome), 2 error
-(unreadable trace, missing or different image, unsafe replay, bad flags).`;
+(unreadable trace, missing or different image, unsafe replay, bad flags), 130 interrupted
+(Ctrl-C; --out is then marked aborted; a second Ctrl-C exits at once).`;
 
 /**
  * Implements `pvreplay replay`.
@@ -104,7 +107,7 @@ function intFlag(name: string, v: string | undefined, dflt: number): number {
   return Number(v);
 }
 
-function replay(path: string, f: ReplayFlags): number {
+async function replay(path: string, f: ReplayFlags): Promise<number> {
   const trace = readTrace(path);
   if (trace.error) {
     console.error(
@@ -170,13 +173,27 @@ function replay(path: string, f: ReplayFlags): number {
     : undefined;
   if (f.out) writer = TraceWriter.create(f.out, header);
   const progress = new Progress("pvreplay replay", f.progress);
-  const report = replaySame(header, trace.events, image, {
-    context: intFlag("context", f.context, 5),
-    overrides,
-    tee,
-    onProgress: (icount) => progress.update(icount),
-  });
-  progress.done();
+  const guard = new SigintGuard("pvreplay replay");
+  let report;
+  try {
+    report = await replaySameAsync(header, trace.events, image, {
+      context: intFlag("context", f.context, 5),
+      overrides,
+      tee,
+      onProgress: (icount) => progress.update(icount, header.run?.maxInsns ?? 0),
+      interrupted: () => guard.interrupted,
+    });
+  } finally {
+    guard.close();
+    progress.done();
+  }
+  if (report.result.reason === "interrupted") {
+    writer?.abort("interrupted (SIGINT)");
+    console.error(
+      `pvreplay replay: interrupted after ${report.checked} identical events of ${trace.events.length}`,
+    );
+    return EXIT_INTERRUPTED;
+  }
   if (writer) {
     if (report.result.reason === "budget") writer.abort("instruction budget exhausted");
     else writer.close({ finalDigest: report.session.digest() });

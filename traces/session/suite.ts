@@ -30,6 +30,12 @@ export const VARIANTS = ["2.6.20", "2.6.21", "2.6.21-vdso", "2.6.22", "nopv"] as
 /** The variant whose scenarios the demo and the reference traces use. */
 export const DEMO_VARIANT = "2.6.22";
 
+/**
+ * RAM of every suite case: the size the suite's guests and the reference traces were recorded
+ * with (32 MiB, the machine default before it became QEMU's 128), kept so they stay identical.
+ */
+export const SUITE_MEM_MIB = 32;
+
 /** Budget of one suite case: every scenario finishes in well under this. */
 export const CASE_INSNS = 400_000_000;
 
@@ -115,7 +121,7 @@ export function recordCase(
   );
   const maxInsns = to.maxInsns ?? CASE_INSNS;
   const session = openSession(
-    { image, imageName: c.image, cmdline: c.cmdline, backend, maxInsns },
+    { image, imageName: c.image, cmdline: c.cmdline, backend, maxInsns, memMiB: SUITE_MEM_MIB },
     recorder,
   );
   if (to.out) writer = TraceWriter.create(to.out, session.header);

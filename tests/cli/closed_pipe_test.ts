@@ -7,7 +7,7 @@ const BIG = new URL("../../traces/reference/pvkernel-2.6.22-timer-native_p6.pvt"
   .pathname;
 
 Deno.test("inspect into a pipe closed after one line: status 0, no stack trace", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command("deno", {
     args: ["run", "--allow-read", CLI, "inspect", BIG],
     stdout: "piped",
     stderr: "piped",

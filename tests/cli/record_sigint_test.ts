@@ -14,7 +14,7 @@ Deno.test("SIGINT to a running record leaves an aborted trace readable to its la
   const dir = await Deno.makeTempDir({ prefix: "pvreplay-sigint-" });
   try {
     const out = `${dir}/x.pvt`;
-    const child = new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command("deno", {
       args: [
         "run",
         "--allow-read",

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { EXIT_INTERNAL, EXIT_TRACE_ERROR } from "../core/exit_status.ts";
 import { DEFAULT_MEM_MIB } from "../core/machine.ts";
 import { ImageError } from "../core/loaders/image_error.ts";
@@ -103,6 +103,7 @@ async function record(f: RecordFlags): Promise<number> {
     session = openSession({
       image,
       imageName: basename(f.kernel),
+      imagePath: resolve(f.kernel),
       cmdline: f.append ?? "",
       backend: f.backend,
       memMiB: f.mem === undefined ? undefined : parseCount("mem", f.mem),

@@ -6,6 +6,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseBackendSpec } from "../backends/registry.ts";
 import type { TraceEvent } from "../vocabulary/event.ts";
 import { checkReplayable } from "../traces/format/header.ts";
@@ -17,9 +18,9 @@ import {
   replayCross,
   replaySameAsync,
 } from "../traces/session/replay.ts";
-import { sha256Hex } from "../traces/format/guest_image.ts";
+import { PROJECT_IMAGE_DIR, sha256Hex } from "../traces/format/guest_image.ts";
 import { TraceWriter } from "../traces/format/writer.ts";
-import { command, Progress, UsageError } from "./common.ts";
+import { command, Progress, readInput, UsageError } from "./common.ts";
 import { SigintGuard } from "./interrupt.ts";
 import { EXIT_INTERRUPTED } from "../core/exit_status.ts";
 
@@ -138,7 +139,7 @@ async function replay(path: string, f: ReplayFlags): Promise<number> {
     return report.divergences.length ? REPLAY_DIVERGED : REPLAY_SAME;
   }
 
-  const image = findImage(path, header.guest.name, f.kernel);
+  const image = findImage(path, header.guest, f.kernel);
   const env = { ...sessionHeaderEnv(header), guest: { ...header.guest, sha256: sha256Hex(image) } };
   const check = checkReplayable(header, env);
   if (!check.ok) {
@@ -250,20 +251,38 @@ function sessionHeaderEnv(header: ReturnType<typeof readTrace>["header"]) {
   return rest;
 }
 
-/** Finds the guest image: explicit flag, next to the trace, then guests/images/. */
-export function findImage(tracePath: string, name: string, explicit?: string): Uint8Array {
-  const candidates = explicit !== undefined
-    ? [explicit]
-    : [join(dirname(tracePath), name), join("guests", "images", name)];
+/**
+ * Finds the guest image: the explicit flag as given; else, among those with the recorded
+ * SHA-256, where it was recorded (header `guest.path`), next to the trace, then the project's
+ * guests/images/ (located from the code, so any working directory works).
+ */
+export function findImage(
+  tracePath: string,
+  guest: { name: string; sha256: string; path?: string },
+  explicit?: string,
+): Uint8Array {
+  if (explicit !== undefined) return readInput(explicit, "kernel");
+  const candidates = [
+    ...(guest.path !== undefined ? [guest.path] : []),
+    join(dirname(tracePath), guest.name),
+    join(fileURLToPath(PROJECT_IMAGE_DIR), guest.name),
+  ];
+  const seen: string[] = [];
   for (const c of candidates) {
+    let bytes;
     try {
-      return Deno.readFileSync(c);
+      bytes = Deno.readFileSync(c);
     } catch {
-      // try the next place
+      seen.push(`${c} (absent)`);
+      continue;
     }
+    if (sha256Hex(bytes) === guest.sha256) return bytes;
+    seen.push(`${c} (different SHA-256)`);
   }
   throw new UsageError(
-    `guest image ${name} not found (looked in ${candidates.join(", ")}); pass --kernel FILE`,
+    `guest image ${guest.name} with SHA-256 ${guest.sha256} not found: ${
+      seen.join(", ")
+    }; pass --kernel FILE`,
   );
 }
 

@@ -29,6 +29,8 @@ export interface SessionConfig {
   /** Guest image bytes and the name recorded for it (file name, no directories). */
   image: Uint8Array;
   imageName: string;
+  /** Where the image was read from (absolute), recorded in the header for replay to find it. */
+  imagePath?: string;
   /** Multiboot command line. */
   cmdline: string;
   /** `name[@version]`. */
@@ -100,7 +102,12 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
   machine.bootMultiboot(config.image, { file: config.imageName, cmdline: config.cmdline });
   const header: TraceHeader = {
     toolVersion: TOOL_VERSION,
-    guest: { name: config.imageName, sha256: sha256Hex(config.image), cmdline: config.cmdline },
+    guest: {
+      name: config.imageName,
+      sha256: sha256Hex(config.image),
+      cmdline: config.cmdline,
+      ...(config.imagePath !== undefined ? { path: config.imagePath } : {}),
+    },
     backend: { name: spec.name, profile: spec.version },
     machine: {
       memMiB: machine.config.memMiB,

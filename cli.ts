@@ -6,7 +6,7 @@
  * @module
  */
 
-import { EXIT_USAGE } from "./core/exit_status.ts";
+import { EXIT_SUCCESS, EXIT_USAGE } from "./core/exit_status.ts";
 
 type Command = {
   summary: string;
@@ -76,7 +76,15 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   const run = await command.load();
-  return await run(rest);
+  try {
+    return await run(rest);
+  } catch (e) {
+    // The reader of stdout went away (`pvreplay inspect big.pvt | head -1`): the output it
+    // wanted is written, so end quietly with success, as ripgrep does. Not 141 (128 + SIGPIPE):
+    // odd statuses are the guest's isa-debug-exit values (core/exit_status.ts).
+    if (e instanceof Deno.errors.BrokenPipe) return EXIT_SUCCESS;
+    throw e;
+  }
 }
 
 if (import.meta.main) {

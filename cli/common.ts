@@ -45,6 +45,7 @@ export function writeAll(fd: { writeSync(p: Uint8Array): number }, bytes: Uint8A
 export class OutputSink {
   #buf: number[] = [];
   #file: Deno.FsFile | null = null;
+  #readerGone = false;
   readonly sink: ByteSink = (b) => {
     this.#buf.push(b);
   };
@@ -62,8 +63,15 @@ export class OutputSink {
     if (this.#buf.length === 0) return;
     const bytes = Uint8Array.from(this.#buf);
     this.#buf = [];
-    if (this.target === null) return;
-    writeAll(this.#file ?? Deno.stdout, bytes);
+    if (this.target === null || this.#readerGone) return;
+    try {
+      writeAll(this.#file ?? Deno.stdout, bytes);
+    } catch (e) {
+      // `record ... | head`: the guest runs on and its trace completes; the rest of its console
+      // output has nobody to read it.
+      if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+      this.#readerGone = true;
+    }
   }
 
   close(): void {
@@ -90,40 +98,66 @@ export function serialInputBytes(value: string | undefined): Uint8Array | undefi
 }
 
 /**
- * A progress line on stderr, at most every two seconds of host time, only when `enabled`
- * (default: stderr is a terminal).
+ * A progress line on stderr for anything that can take more than two seconds: done/total, rate
+ * and ETA, redrawn at most every half second, only when `enabled` (default: stderr is a
+ * terminal; `--progress` / `--no-progress` override). Never part of a trace or of stdout.
+ *
+ * Host wall time is read here and only here (and for `--stats`): it measures the host, it never
+ * reaches a guest, a trace or a result.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Progress } from "./common.ts";
+ * const p = new Progress("pvreplay x", false, "cells");
+ * p.update(1, 4);
+ * p.done();
+ * assert.ok(p.seconds >= 0);
+ * ```
  */
 export class Progress {
   #t0 = performance.now();
   #last = this.#t0;
   #shown = false;
 
-  constructor(readonly label: string, readonly enabled = Deno.stderr.isTerminal()) {}
+  constructor(
+    readonly label: string,
+    readonly enabled = Deno.stderr.isTerminal(),
+    /** What is counted: "insns" (shown in millions, rate in MIPS) or e.g. "cells", "events". */
+    readonly unit = "insns",
+  ) {}
 
   /** Host seconds since construction. */
   get seconds(): number {
     return (performance.now() - this.#t0) / 1000;
   }
 
-  update(done: number, extra = ""): void {
+  /** Reports `done` of `total` (0 if unknown) with an optional note. */
+  update(done: number, total = 0, note = ""): void {
     if (!this.enabled) return;
     const now = performance.now();
-    if (now - this.#last < 2000) return;
+    if (now - this.#last < 500) return;
     this.#last = now;
     this.#shown = true;
-    const mips = done / ((now - this.#t0) * 1000);
-    writeAll(
-      Deno.stderr,
-      new TextEncoder().encode(
-        `\r[${this.label}] ${(done / 1e6).toFixed(1)} M insns, ${mips.toFixed(1)} MIPS${extra}   `,
-      ),
-    );
+    const secs = (now - this.#t0) / 1000;
+    const rate = done / Math.max(secs, 1e-9);
+    const mega = this.unit === "insns";
+    const fmt = (n: number) => mega ? `${(n / 1e6).toFixed(1)} M` : String(n);
+    const parts = [`${fmt(done)}${total > 0 ? ` / ${fmt(total)}` : ""} ${this.unit}`];
+    parts.push(mega ? `${(rate / 1e6).toFixed(1)} MIPS` : `${rate.toFixed(2)}/s`);
+    if (total > 0 && rate > 0) parts.push(`ETA ${Math.ceil((total - done) / rate)} s`);
+    if (note) parts.push(note);
+    // \x1b[K clears what a longer previous line left behind.
+    writeAll(Deno.stderr, ENCODER.encode(`\r[${this.label}] ${parts.join(", ")}\x1b[K`));
   }
 
   done(): void {
-    if (this.#shown) writeAll(Deno.stderr, new TextEncoder().encode("\n"));
+    if (this.#shown) writeAll(Deno.stderr, ENCODER.encode("\n"));
+    this.#shown = false;
   }
 }
+
+const ENCODER = new TextEncoder();
 
 /** Flag values as `node:util` parseArgs returns them. */
 export type FlagValues = Record<string, string | boolean | string[] | undefined>;
@@ -146,8 +180,9 @@ export interface CommandOptions {
  * @example
  * ```ts
  * import { command } from "./common.ts";
+ * import assert from "node:assert/strict";
  * const status = await command("x", "usage: x", ["--bad"], {}, {}, () => 0);
- * console.assert(status === 2);
+ * assert.equal(status, 2);
  * ```
  */
 export async function command(
@@ -160,12 +195,16 @@ export async function command(
 ): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: options.positionals ?? false,
-      options: { ...flags, help: { type: "boolean" } },
-    });
+    parsed = parseArgs(
+      {
+        args,
+        strict: true,
+        allowPositionals: options.positionals ?? false,
+        options: { ...flags, help: { type: "boolean" } },
+        // --no-progress and the like (node:util parseArgs `allowNegative`).
+        allowNegative: true,
+      } as Parameters<typeof parseArgs>[0],
+    );
   } catch (e) {
     console.error(`pvreplay ${name}: ${(e as Error).message}\n\n${usage}`);
     return EXIT_USAGE;

@@ -23,6 +23,7 @@ options:
   --scenarios LIST     subset of: ${SCENARIOS.join(",")}
   --backends LIST      backend specs (default: every profile of every backend)
   --json               one JSON object on stdout instead of tables
+  --progress, --no-progress  cells done, rate, ETA on stderr (default: when it is a terminal)
   --help               show this help
 
 exit status: 0 when every scenario passed on every backend, 1 otherwise, 2 usage error.`;
@@ -46,6 +47,7 @@ export function demoCommand(args: string[]): Promise<number> {
       scenarios: { type: "string" },
       backends: { type: "string" },
       json: { type: "boolean" },
+      progress: { type: "boolean" },
     },
     {},
     (values) => demo(values as DemoFlags),
@@ -57,6 +59,7 @@ interface DemoFlags {
   scenarios?: string;
   backends?: string;
   json?: boolean;
+  progress?: boolean;
 }
 
 function demo(f: DemoFlags): number {
@@ -65,16 +68,16 @@ function demo(f: DemoFlags): number {
   const outDir = f.out ?? "out/demo";
   Deno.mkdirSync(outDir, { recursive: true });
 
-  const progress = new Progress("pvreplay demo");
+  const progress = new Progress("pvreplay demo", f.progress, "cells");
+  const total = scenarios.length * backends.length;
   const rows: DemoRow[] = [];
-  let icount = 0;
+  let cells = 0;
   for (const scenario of scenarios) {
     const c = suiteCase(DEMO_VARIANT, scenario);
     for (const backend of backends) {
       const path = `${outDir}/${c.label}-${backend.replace("@", "_")}.pvt`;
       const run = recordCase(c, backend, { out: path });
-      icount += run.result.instructions;
-      progress.update(icount, `, ${scenario} on ${backend}`);
+      progress.update(++cells, total, `${scenario} on ${backend}`);
       rows.push({
         scenario,
         backend,

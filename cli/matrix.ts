@@ -25,6 +25,7 @@ guest could not say (triple fault, budget, ...), plus the exceptions it took.
                      the trap that breaks a combination, int $0x80 vs sysenter cost
   --list             list backends and their version profiles
   --json             JSON Lines on stdout, one object per cell
+  --progress, --no-progress  cells done, rate, ETA on stderr (default: when it is a terminal)
   --help             show this help
 
 exit status: 0 every cell PASS (or, with --vdso, the table was produced), 1 some cell did
@@ -63,6 +64,7 @@ export function matrixCommand(args: string[]): Promise<number> {
       vdso: { type: "boolean" },
       list: { type: "boolean" },
       json: { type: "boolean" },
+      progress: { type: "boolean" },
     },
     {},
     (values) => matrix(values as MatrixFlags),
@@ -76,6 +78,7 @@ interface MatrixFlags {
   vdso?: boolean;
   list?: boolean;
   json?: boolean;
+  progress?: boolean;
 }
 
 function matrix(f: MatrixFlags): number {
@@ -89,14 +92,13 @@ function matrix(f: MatrixFlags): number {
     }
     return 0;
   }
-  const progress = new Progress("pvreplay matrix");
+  const progress = new Progress("pvreplay matrix", f.progress, "cells");
   let done = 0;
   if (f.vdso) {
     const rows: VdsoRow[] = [];
     for (const [variant, options] of VDSO_CASES) {
       const row = vdsoRow(variant, options);
-      done += row.cell.instructions;
-      progress.update(done, `, ${variant} ${options}`);
+      progress.update(++done, VDSO_CASES.length, `${variant} ${options}`);
       rows.push(row);
       if (f.json) {
         console.log(JSON.stringify({ ...row, cell: undefined, verdict: row.cell.verdict }));
@@ -111,8 +113,11 @@ function matrix(f: MatrixFlags): number {
     for (const scenario of scenarios) {
       for (const backend of backends) {
         const cell = runCell(variant, scenario, backend);
-        done += cell.instructions;
-        progress.update(done, `, ${variant} ${scenario} ${backend}`);
+        progress.update(
+          ++done,
+          variants.length * scenarios.length * backends.length,
+          `${variant} ${scenario} ${backend}`,
+        );
         cells.push(cell);
         if (f.json) console.log(JSON.stringify(cell));
       }

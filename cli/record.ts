@@ -4,12 +4,14 @@
  * @module
  */
 
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { EXIT_INTERNAL, EXIT_TRACE_ERROR } from "../core/exit_status.ts";
+import { DEFAULT_MEM_MIB } from "../core/machine.ts";
 import { ImageError } from "../core/loaders/image_error.ts";
 import { Recorder } from "../traces/session/recorder.ts";
 import { openSession } from "../traces/session/session.ts";
 import { TraceWriter } from "../traces/format/writer.ts";
+import { SigintGuard } from "./interrupt.ts";
 import {
   command,
   GUEST_FLAGS,
@@ -34,11 +36,11 @@ options:
   --append STR           kernel command line
   --backend SPEC         native, kvm, kvm@2.6.20, ... (see 'pvreplay matrix --list')
   --out FILE             trace file to write (.pvt)
-  --mem MIB              RAM size in MiB (default 128, as QEMU)
+  --mem MIB              RAM size in MiB (default ${DEFAULT_MEM_MIB}, as QEMU)
   --serial -|FILE        COM1 output (default -: stdout; 'none' discards)
   --serial-input STR|@FILE  bytes fed to COM1 (recorded in the trace header)
   --max-insns N          instruction budget (default ${DEFAULT_RECORD_INSNS}; k/M/G suffixes)
-  --progress             progress line on stderr (default: when stderr is a terminal)
+  --progress, --no-progress  progress line on stderr (default: when stderr is a terminal)
   --json                 print a JSON summary on stdout
   --help                 show this help
 
@@ -46,7 +48,8 @@ A run cut short (Ctrl-C, budget) leaves a trace readable up to its last event, m
 incomplete with the reason.
 
 exit status: the guest's, as for 'run' ((v<<1)|1 isa-debug-exit, 0 halted, 8 triple fault,
-10 budget, 12 reset); 2 usage, 4 bad image, 6 trace file not writable.`;
+10 budget, 12 reset, 18 the backend stopped the VM); 2 usage, 4 bad image, 6 trace file not
+writable, 130 interrupted (Ctrl-C; a second Ctrl-C exits at once).`;
 
 /**
  * Implements `pvreplay record`; returns the exit status.
@@ -81,7 +84,7 @@ interface RecordFlags {
   json?: boolean;
 }
 
-function record(f: RecordFlags): number {
+async function record(f: RecordFlags): Promise<number> {
   if (f.kernel === undefined) throw new UsageError("--kernel is required");
   if (f.backend === undefined) throw new UsageError("--backend is required");
   if (f.out === undefined) throw new UsageError("--out is required");
@@ -100,6 +103,7 @@ function record(f: RecordFlags): number {
     session = openSession({
       image,
       imageName: basename(f.kernel),
+      imagePath: resolve(f.kernel),
       cmdline: f.append ?? "",
       backend: f.backend,
       memMiB: f.mem === undefined ? undefined : parseCount("mem", f.mem),
@@ -121,20 +125,16 @@ function record(f: RecordFlags): number {
     return EXIT_TRACE_ERROR;
   }
 
-  // Ctrl-C ends the run at the next instruction boundary; the trace keeps every event so far.
-  let interrupted = false;
-  const onSigint = () => {
-    interrupted = true;
-    session.machine.cpu.requestStop();
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  // Ctrl-C ends the run at the next slice boundary; the trace keeps every event so far.
+  const guard = new SigintGuard("pvreplay record");
   const progress = new Progress("pvreplay record", f.progress);
   let result;
   try {
-    result = session.run(maxInsns, {
+    result = await session.runAsync(maxInsns, {
+      interrupted: () => guard.interrupted,
       onProgress: (icount) => {
         serialOut.flush();
-        progress.update(icount, `, ${recorder.count} events`);
+        progress.update(icount, maxInsns, `${recorder.count} events`);
       },
     });
   } catch (e) {
@@ -150,10 +150,11 @@ function record(f: RecordFlags): number {
     console.error(e);
     return EXIT_INTERNAL;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    guard.close();
     progress.done();
   }
   serialOut.close();
+  const interrupted = result.reason === "interrupted";
   if (interrupted) writer.abort("interrupted (SIGINT)");
   else if (result.reason === "budget") writer.abort(`instruction budget exhausted (${maxInsns})`);
   else writer.close({ finalDigest: session.digest() });
@@ -163,7 +164,7 @@ function record(f: RecordFlags): number {
     backend: `${session.header.backend.name}@${session.header.backend.profile}`,
     events: recorder.count,
     instructions: result.instructions,
-    exit: interrupted ? "interrupted" : result.reason,
+    exit: result.reason,
     code: result.exitCode,
     seconds: Number(progress.seconds.toFixed(3)),
   };

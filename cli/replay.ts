@@ -6,6 +6,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseBackendSpec } from "../backends/registry.ts";
 import type { TraceEvent } from "../vocabulary/event.ts";
 import { checkReplayable } from "../traces/format/header.ts";
@@ -15,11 +16,13 @@ import {
   type CrossReport,
   parseOverride,
   replayCross,
-  replaySame,
+  replaySameAsync,
 } from "../traces/session/replay.ts";
-import { sha256Hex } from "../traces/format/guest_image.ts";
+import { PROJECT_IMAGE_DIR, sha256Hex } from "../traces/format/guest_image.ts";
 import { TraceWriter } from "../traces/format/writer.ts";
-import { command, Progress, UsageError } from "./common.ts";
+import { command, Progress, readInput, UsageError } from "./common.ts";
+import { SigintGuard } from "./interrupt.ts";
+import { EXIT_INTERRUPTED } from "../core/exit_status.ts";
 
 /** replay/diff statuses follow diff(1): 0 same, 1 different, 2 trouble. */
 export const REPLAY_SAME = 0;
@@ -49,11 +52,12 @@ options:
   --context N         events of context around the first mismatch (default 5)
   --max N             divergences listed in cross-backend mode (default 20; all with --json)
   --json              machine-readable report on stdout
-  --progress          progress line on stderr
+  --progress, --no-progress  progress line on stderr (default: when stderr is a terminal)
   --help              show this help
 
 exit status: 0 no divergence, 1 divergence (or what-if changed the outcome), 2 error
-(unreadable trace, missing or different image, unsafe replay, bad flags).`;
+(unreadable trace, missing or different image, unsafe replay, bad flags), 130 interrupted
+(Ctrl-C; --out is then marked aborted; a second Ctrl-C exits at once).`;
 
 /**
  * Implements `pvreplay replay`.
@@ -104,7 +108,7 @@ function intFlag(name: string, v: string | undefined, dflt: number): number {
   return Number(v);
 }
 
-function replay(path: string, f: ReplayFlags): number {
+async function replay(path: string, f: ReplayFlags): Promise<number> {
   const trace = readTrace(path);
   if (trace.error) {
     console.error(
@@ -135,7 +139,7 @@ function replay(path: string, f: ReplayFlags): number {
     return report.divergences.length ? REPLAY_DIVERGED : REPLAY_SAME;
   }
 
-  const image = findImage(path, header.guest.name, f.kernel);
+  const image = findImage(path, header.guest, f.kernel);
   const env = { ...sessionHeaderEnv(header), guest: { ...header.guest, sha256: sha256Hex(image) } };
   const check = checkReplayable(header, env);
   if (!check.ok) {
@@ -170,13 +174,27 @@ function replay(path: string, f: ReplayFlags): number {
     : undefined;
   if (f.out) writer = TraceWriter.create(f.out, header);
   const progress = new Progress("pvreplay replay", f.progress);
-  const report = replaySame(header, trace.events, image, {
-    context: intFlag("context", f.context, 5),
-    overrides,
-    tee,
-    onProgress: (icount) => progress.update(icount),
-  });
-  progress.done();
+  const guard = new SigintGuard("pvreplay replay");
+  let report;
+  try {
+    report = await replaySameAsync(header, trace.events, image, {
+      context: intFlag("context", f.context, 5),
+      overrides,
+      tee,
+      onProgress: (icount) => progress.update(icount, header.run?.maxInsns ?? 0),
+      interrupted: () => guard.interrupted,
+    });
+  } finally {
+    guard.close();
+    progress.done();
+  }
+  if (report.result.reason === "interrupted") {
+    writer?.abort("interrupted (SIGINT)");
+    console.error(
+      `pvreplay replay: interrupted after ${report.checked} identical events of ${trace.events.length}`,
+    );
+    return EXIT_INTERRUPTED;
+  }
   if (writer) {
     if (report.result.reason === "budget") writer.abort("instruction budget exhausted");
     else writer.close({ finalDigest: report.session.digest() });
@@ -233,20 +251,38 @@ function sessionHeaderEnv(header: ReturnType<typeof readTrace>["header"]) {
   return rest;
 }
 
-/** Finds the guest image: explicit flag, next to the trace, then guests/images/. */
-export function findImage(tracePath: string, name: string, explicit?: string): Uint8Array {
-  const candidates = explicit !== undefined
-    ? [explicit]
-    : [join(dirname(tracePath), name), join("guests", "images", name)];
+/**
+ * Finds the guest image: the explicit flag as given; else, among those with the recorded
+ * SHA-256, where it was recorded (header `guest.path`), next to the trace, then the project's
+ * guests/images/ (located from the code, so any working directory works).
+ */
+export function findImage(
+  tracePath: string,
+  guest: { name: string; sha256: string; path?: string },
+  explicit?: string,
+): Uint8Array {
+  if (explicit !== undefined) return readInput(explicit, "kernel");
+  const candidates = [
+    ...(guest.path !== undefined ? [guest.path] : []),
+    join(dirname(tracePath), guest.name),
+    join(fileURLToPath(PROJECT_IMAGE_DIR), guest.name),
+  ];
+  const seen: string[] = [];
   for (const c of candidates) {
+    let bytes;
     try {
-      return Deno.readFileSync(c);
+      bytes = Deno.readFileSync(c);
     } catch {
-      // try the next place
+      seen.push(`${c} (absent)`);
+      continue;
     }
+    if (sha256Hex(bytes) === guest.sha256) return bytes;
+    seen.push(`${c} (different SHA-256)`);
   }
   throw new UsageError(
-    `guest image ${name} not found (looked in ${candidates.join(", ")}); pass --kernel FILE`,
+    `guest image ${guest.name} with SHA-256 ${guest.sha256} not found: ${
+      seen.join(", ")
+    }; pass --kernel FILE`,
   );
 }
 

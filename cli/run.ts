@@ -9,7 +9,7 @@
  * @module
  */
 
-import { Machine, type RunResult } from "../core/machine.ts";
+import { DEFAULT_MEM_MIB, Machine, type RunResult } from "../core/machine.ts";
 import { translatorDefault } from "../core/cpu/cpu.ts";
 import { encodeSnapshot, restoreSnapshot } from "../core/snapshot.ts";
 import {
@@ -40,7 +40,7 @@ options:
   --initrd FILE          initial ramdisk for a Linux kernel (as QEMU's -initrd)
   --bios FILE            raw firmware image (multiple of 64 KiB), mapped below 4 GiB and 1 MiB
   --restore FILE         continue from a snapshot written by --snapshot-out
-  --mem MIB              RAM size in MiB (default 128, as QEMU)
+  --mem MIB              RAM size in MiB (default ${DEFAULT_MEM_MIB}, as QEMU)
   --serial -|FILE|none   COM1 output (default -: stdout)
   --debugcon -|FILE      port 0xE9 output (default: discarded)
   --serial-input STR|@FILE  bytes fed to COM1's receiver at the line rate
@@ -50,7 +50,7 @@ options:
   --stats                print one JSON line of run statistics to stderr
   --no-jit               interpret only: no translation of hot code to JavaScript (same
                          results, slower; for comparison)
-  --progress             print progress to stderr (default: only when stderr is a terminal)
+  --progress, --no-progress  progress line on stderr (default: when stderr is a terminal)
   --json                 print the run result as one JSON object on stdout
   --help                 show this help
 
@@ -183,7 +183,7 @@ function run(f: RunFlags): number {
   const onProgress = (icount: number) => {
     serial.flush();
     debugcon.flush();
-    progress.update(icount - startIcount);
+    progress.update(icount - startIcount, maxInsns);
   };
   const startIcount = machine.clock.icount;
   let result: RunResult;

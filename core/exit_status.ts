@@ -16,6 +16,8 @@
  * | 12 | the guest requested a platform reset (8042 0xFE, port 0x92, output port) |
  * | 14 | divergence found (replay or diff) |
  * | 16 | internal error (a bug in pvreplay) |
+ * | 18 | the VM was stopped: the backend's userspace stops it (e.g. kvm@2.6.20 on VMCALL) |
+ * | 130 | interrupted by the user (SIGINT, Ctrl-C: 128 + 2, the shell convention) |
  * | odd | `(v << 1) \| 1` from isa-debug-exit (the low 8 bits, as a process status) |
  *
  * @module
@@ -40,14 +42,20 @@ export const EXIT_DIVERGENCE = 14;
 /** Unexpected internal error. */
 export const EXIT_INTERNAL = 16;
 
+/** The backend stopped the VM (an exit its userspace does not handle). */
+export const EXIT_STOPPED = 18;
+/** Interrupted by SIGINT (128 + signal 2, as a shell reports a process killed by it). */
+export const EXIT_INTERRUPTED = 130;
+
 /**
  * Exit status of a guest write of `value` to isa-debug-exit (QEMU `hw/misc/debugexit.c`:
  * `exit((val << 1) | 1)`), reduced to the 8 bits a process status carries.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { debugExitStatus } from "./exit_status.ts";
- * console.assert(debugExitStatus(0x10) === 0x21);
+ * assert.equal(debugExitStatus(0x10), 0x21);
  * ```
  */
 export function debugExitStatus(value: number): number {

@@ -19,7 +19,10 @@
  *
  * The run ends on an isa-debug-exit write, a platform reset request (run ends with "reset"; the
  * machine does not reboot, like `qemu -no-reboot`), a triple fault, a backend's
- * {@link Machine.requestShutdown}, an idle CPU, or the instruction budget.
+ * {@link Machine.requestShutdown}, a stop request (a backend's `cpu.requestStop()`, e.g. an exit
+ * its userspace cannot handle, or a replay's first mismatch: "stopped"), an idle CPU, or the
+ * instruction budget. {@link Machine.runAsync} runs the same slices but yields to the host's
+ * event loop between them, so a host can interrupt a long run (Ctrl-C).
  *
  * @module
  */
@@ -42,10 +45,13 @@ import { Uart, type UartState } from "./devices/uart.ts";
 import {
   debugExitStatus,
   EXIT_BUDGET,
+  EXIT_INTERRUPTED,
   EXIT_RESET,
+  EXIT_STOPPED,
   EXIT_SUCCESS,
   EXIT_TRIPLE_FAULT,
 } from "./exit_status.ts";
+import { yieldToHost } from "./host_yield.ts";
 import { parseElf, SymbolTable } from "./loaders/elf.ts";
 import { ImageError } from "./loaders/image_error.ts";
 import { type LinuxBoot, type LinuxBootOptions, loadLinux } from "./loaders/linux_boot.ts";
@@ -83,7 +89,15 @@ export interface MachineConfig {
 }
 
 /** Why {@link Machine.run} returned. */
-export type RunReason = "debug-exit" | "shutdown" | "triple-fault" | "reset" | "budget" | "idle";
+export type RunReason =
+  | "debug-exit"
+  | "shutdown"
+  | "triple-fault"
+  | "reset"
+  | "stopped"
+  | "interrupted"
+  | "budget"
+  | "idle";
 
 /** Outcome of {@link Machine.run}. */
 export interface RunResult {
@@ -104,7 +118,13 @@ export interface RunResult {
 export interface RunOptions {
   /** Called between slices of about `progressEvery` instructions with the total icount. */
   onProgress?: (icount: number) => void;
+  /** Guest instructions per slice (default 4 M for `run`, 1 M for `runAsync`). */
   progressEvery?: number;
+  /**
+   * Polled between slices: true ends the run with reason "interrupted" (a host request such as
+   * Ctrl-C; guest-visible state is untouched, the run just ends at a slice boundary).
+   */
+  interrupted?: () => boolean;
 }
 
 /** Complete machine state except RAM (see `core/snapshot.ts`). */
@@ -146,19 +166,27 @@ export const DEFAULT_MEM_MIB = 128;
 /** Largest RAM: everything below the I/O APIC / local APIC window at 0xFEC00000. */
 export const MAX_MEM_MIB = 0xfec00000 / 1048576;
 const SLICE = 4_000_000;
+/**
+ * Slice of {@link Machine.runAsync}: small enough that the host sees a signal within a few tens
+ * of milliseconds of guest progress at the emulator's speed (tens of MIPS).
+ */
+const ASYNC_SLICE = 1 << 20;
 
 /**
  * A PC with one CPU.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Machine } from "./machine.ts";
  * const out: number[] = [];
  * const m = new Machine({ memMiB: 4, serialOut: (b) => out.push(b) });
  * // mov dx,0x3f8; mov al,'A'; out dx,al; mov al,0x10; out 0xf4,al  (at the reset vector)
  * m.memory.mapRom(0xfffffff0, new Uint8Array([0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee, 0xb0, 0x10, 0xe6, 0xf4]));
  * const r = m.run(100);
- * console.assert(r.reason === "debug-exit" && r.exitCode === 0x21 && out[0] === 0x41);
+ * assert.equal(r.reason, "debug-exit");
+ * assert.equal(r.exitCode, 0x21);
+ * assert.equal(out[0], 0x41);
  * ```
  */
 export class Machine {
@@ -330,10 +358,11 @@ export class Machine {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Machine } from "./machine.ts";
    * const m = new Machine({ memMiB: 8 });
    * // m.bootMultiboot(await Deno.readFile("kernel.elf"), { file: "kernel.elf", cmdline: "" });
-   * console.assert(m.cpu.eip === 0xfff0);
+   * assert.equal(m.cpu.eip, 0xfff0);
    * ```
    */
   bootMultiboot(
@@ -410,38 +439,76 @@ export class Machine {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Machine } from "./machine.ts";
    * const m = new Machine({ memMiB: 2 });
    * m.memory.mapRom(0xfffffff0, new Uint8Array([0xfa, 0xf4])); // cli; hlt
-   * console.assert(m.run(1000).reason === "idle");
+   * assert.equal(m.run(1000).reason, "idle");
    * ```
    */
   run(maxInsns: number, options: RunOptions = {}): RunResult {
-    const clock = this.clock;
-    const start = clock.icount;
+    const start = this.clock.icount;
     const end = start + Math.max(0, Math.floor(maxInsns));
     const every = options.progressEvery ?? SLICE;
     let reason: RunReason | null = null;
+    while (reason === null) reason = this.#slice(end, every, options);
+    return this.#result(reason, start);
+  }
+
+  /**
+   * {@link run}, yielding to the host event loop after every slice (default 1 M instructions) so
+   * that signal handlers and timers run (`options.interrupted` is polled after each slice). The
+   * guest sees exactly what {@link run} gives it: slice boundaries are not guest-visible.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Machine } from "./machine.ts";
+   * const m = new Machine({ memMiB: 2 });
+   * m.memory.mapRom(0xfffffff0, new Uint8Array([0xeb, 0xfe])); // jmp $
+   * const r = await m.runAsync(10_000, { progressEvery: 100, interrupted: () => true });
+   * assert.equal(r.reason, "interrupted");
+   * assert.equal(r.instructions, 100);
+   * ```
+   */
+  async runAsync(maxInsns: number, options: RunOptions = {}): Promise<RunResult> {
+    const start = this.clock.icount;
+    const end = start + Math.max(0, Math.floor(maxInsns));
+    const every = options.progressEvery ?? ASYNC_SLICE;
+    let reason: RunReason | null = null;
     while (reason === null) {
-      if (this.#stop) break;
-      const left = end - clock.icount;
-      if (left <= 0) {
-        reason = "budget";
-        break;
-      }
-      const before = clock.icount;
-      const r = this.cpu.run(Math.min(left, every));
-      if (r === "shutdown") reason = "triple-fault";
-      else if (r === "idle") reason = "idle";
-      else if (r === "budget" && clock.icount === before) reason = "budget";
-      if (options.onProgress) options.onProgress(clock.icount);
+      reason = this.#slice(end, every, options);
+      if (reason === null) await yieldToHost();
     }
+    return this.#result(reason, start);
+  }
+
+  /** One slice of at most `every` instructions; the run's end reason, or null to go on. */
+  #slice(end: number, every: number, options: RunOptions): RunReason | null {
+    const clock = this.clock;
+    if (this.#stop) return this.#stop.reason;
+    const left = end - clock.icount;
+    if (left <= 0) return "budget";
+    const before = clock.icount;
+    const r = this.cpu.run(Math.min(left, every));
+    options.onProgress?.(clock.icount);
+    const stop = this.#stop as PendingStop | null; // set by devices during cpu.run
+    if (stop) return stop.reason;
+    if (r === "shutdown") return "triple-fault";
+    if (r === "idle") return "idle";
+    // A stop nobody on the machine asked for: a backend's (its VM stops) or the host's.
+    if (r === "stop") return "stopped";
+    if (clock.icount === before) return "budget";
+    return options.interrupted?.() ? "interrupted" : null;
+  }
+
+  #result(reason: RunReason, start: number): RunResult {
     const stop = this.#stop;
     this.#stop = null;
     const result: RunResult = {
-      reason: stop ? stop.reason : reason!,
-      exitCode: 0,
-      instructions: clock.icount - start,
+      reason,
+      exitCode: EXIT_SUCCESS,
+      instructions: this.clock.icount - start,
       post: this.post.last,
     };
     if (stop) {
@@ -452,8 +519,10 @@ export class Machine {
       result.shutdownVector = this.cpu.shutdownVector;
     } else if (reason === "budget") {
       result.exitCode = EXIT_BUDGET;
-    } else {
-      result.exitCode = EXIT_SUCCESS;
+    } else if (reason === "stopped") {
+      result.exitCode = EXIT_STOPPED;
+    } else if (reason === "interrupted") {
+      result.exitCode = EXIT_INTERRUPTED;
     }
     return result;
   }

@@ -25,7 +25,6 @@ export class FakeCpu implements CpuLike {
   cpl = 0;
   segBase = new Int32Array(8);
   gdtrBase = 0;
-  stops = 0;
   getEflags(): number {
     return this.eflags;
   }
@@ -33,7 +32,7 @@ export class FakeCpu implements CpuLike {
     return lin >>> 0;
   }
   requestStop(): void {
-    this.stops++;
+    // Stopping is a Machine outcome (tests/machine/run_control_test.ts); a fake CPU never runs.
   }
 }
 

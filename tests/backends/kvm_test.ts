@@ -75,10 +75,10 @@ Deno.test("KVM 2.6.22 experimental ABI: nr in EBX, exit to userspace, EAX = -1",
   assertEquals(r.backend.hypercall("vmmcall"), false);
 });
 
-Deno.test("KVM 2.6.20: vmcall has no handler, exits as KVM_EXIT_UNKNOWN and stops", () => {
+Deno.test("KVM 2.6.20: vmcall has no handler, exits as KVM_EXIT_UNKNOWN", () => {
+  // That the VM then stops is checked on a real machine in tests/machine/run_control_test.ts.
   const r = rig("kvm@2.6.20");
   assert(r.backend.hypercall("vmcall"));
-  assertEquals(r.cpu.stops, 1);
   const e = r.events[0];
   assertEquals([e.kind, e.nr, e.name, e.args, e.ret, e.op], [
     "exit",

@@ -9,20 +9,17 @@ import assert from "node:assert/strict";
 import { IoBus } from "../../core/bus.ts";
 import { VirtualClock } from "../../core/clock.ts";
 import { PhysicalMemory } from "../../core/memory.ts";
-import { CPU_MODULE, type LockstepCpu, moduleMissing } from "../lockstep/lockstep.ts";
+import type { LockstepCpu } from "../lockstep/lockstep.ts";
+import { Cpu } from "../../core/cpu/cpu.ts";
 
 interface TestCpu extends LockstepCpu {
   dr: Int32Array;
 }
 
-const missing = await moduleMissing(CPU_MODULE);
-if (missing) console.log(`cpu_regressions_test: ${missing}; skipping`);
-
 /** Handler address of vector `v`. */
 const handler = (v: number) => 0x3000 + 16 * v;
 
-async function flatCpu(code: number[]): Promise<{ cpu: TestCpu; memory: PhysicalMemory }> {
-  const { Cpu } = await import(CPU_MODULE.href);
+function flatCpu(code: number[]): { cpu: TestCpu; memory: PhysicalMemory } {
   const memory = new PhysicalMemory({ size: 16 << 20 });
   const cpu: TestCpu = new Cpu({
     memory,
@@ -58,7 +55,7 @@ async function flatCpu(code: number[]): Promise<{ cpu: TestCpu; memory: Physical
   return { cpu, memory };
 }
 
-const opts = { ignore: missing !== null };
+const opts = {};
 
 Deno.test({
   ...opts,

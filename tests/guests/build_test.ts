@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { buildGuests, GUEST_TARGETS, sha256Hex } from "../../guests/build.ts";
+import { needs } from "../requirements.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const IMAGES = `${ROOT}/guests/images`;
@@ -26,8 +27,7 @@ async function gccM32Works(): Promise<boolean> {
   }
 }
 
-const HAVE_GCC = await gccM32Works();
-if (!HAVE_GCC) console.warn("SKIP tests/guests/build_test.ts: gcc -m32 is not usable");
+const HAVE_GCC = !needs("gcc -m32", await gccM32Works(), "tests/guests/build_test.ts");
 
 Deno.test({
   name: "guest images rebuild byte-for-byte identical to guests/images",

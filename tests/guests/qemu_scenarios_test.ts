@@ -7,6 +7,7 @@
  * 1 = pass, 3 = fail, 5 = kernel panic, 7 = kvmabi found no KVM; 0 = reset with -no-reboot.
  */
 import assert from "node:assert/strict";
+import { needs } from "../requirements.ts";
 
 const IMAGES = new URL("../../guests/images/", import.meta.url).pathname;
 const QEMU = "qemu-system-i386";
@@ -27,8 +28,7 @@ async function qemuAvailable(): Promise<boolean> {
   }
 }
 
-const HAVE_QEMU = await qemuAvailable();
-if (!HAVE_QEMU) console.warn(`SKIP tests/guests/qemu_scenarios_test.ts: ${QEMU} not found on PATH`);
+const HAVE_QEMU = !needs(QEMU, await qemuAvailable(), "tests/guests/qemu_scenarios_test.ts");
 
 interface Run {
   code: number;

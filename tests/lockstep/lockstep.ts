@@ -15,6 +15,7 @@
  * @module
  */
 
+import { Cpu } from "../../core/cpu/cpu.ts";
 import { parseArgs } from "node:util";
 import { GdbReg, parseInfoRegisters, type QemuSession, startQemu } from "./gdb_remote.ts";
 import { parseElf } from "./elf.ts";
@@ -57,24 +58,6 @@ export interface LockstepCpu {
   /** Present in pvreplay's CPU: recompute derived mode/segment state after direct writes. */
   updateMode?(): void;
   flushTlb?(all: boolean): void;
-}
-
-/** Path of the CPU under test. */
-export const CPU_MODULE = new URL("../../core/cpu/cpu.ts", import.meta.url);
-
-/**
- * Why `url` cannot be used yet (the CPU and the machine land incrementally): null when it
- * imports, else a one-line reason for the skip message.
- */
-export async function moduleMissing(url: URL): Promise<string | null> {
-  try {
-    await import(url.href);
-    return null;
-  } catch (e) {
-    return `${url.pathname.replace(/.*\/(core\/)/, "$1")} cannot be loaded yet (${
-      (e as Error).message.split("\n")[0]
-    })`;
-  }
 }
 
 /** Segment register indices in pvreplay's order (ES CS SS DS FS GS LDTR TR). */
@@ -207,7 +190,6 @@ export class Lockstep {
       }
       const sys = parseInfoRegisters(await gdb.monitor("info registers"));
 
-      const { Cpu } = await import(CPU_MODULE.href);
       const memory = new PhysicalMemory({ size: memMiB << 20 });
       const io = new IoBus();
       const clock = new VirtualClock();

@@ -4,12 +4,13 @@
  *    (default 1,000,000: about 8-9 minutes at the ~2,000 steps/s QEMU's gdb stub allows);
  *  - the CPU test kernels from guests/cputests and the bundled guests/images/*.elf,
  *    LOCKSTEP_KERNEL_INSNS each (default 5,000).
- * Skipped with a message when qemu-system-i386 or core/cpu/cpu.ts is missing.
+ * Skipped with a message when qemu-system-i386 is missing (a failure under CI=true).
  */
 
 import assert from "node:assert/strict";
 import { qemuAvailable } from "./gdb_remote.ts";
-import { CPU_MODULE, formatMismatch, Lockstep, moduleMissing, runRandom } from "./lockstep.ts";
+import { formatMismatch, Lockstep, runRandom } from "./lockstep.ts";
+import { needs } from "../requirements.ts";
 import { generateCode } from "./random_code.ts";
 import { generateX87Code } from "./random_x87.ts";
 import { undefinedEffects } from "./flag_masks.ts";
@@ -24,11 +25,7 @@ const X87_INSNS = Number(Deno.env.get("LOCKSTEP_X87_INSNS") ?? 20_000);
 // harness itself and the benchmarks.
 const KERNELS = BUILT_KERNELS.filter((k) => k !== "harness" && !BENCH_KERNELS.includes(k));
 
-const haveQemu = await qemuAvailable();
-const cpuMissing = await moduleMissing(CPU_MODULE);
-const skip = !haveQemu || cpuMissing !== null;
-if (!haveQemu) console.log("lockstep_test: qemu-system-i386 not found; skipping lockstep tests");
-if (cpuMissing) console.log(`lockstep_test: ${cpuMissing}; skipping lockstep tests`);
+const skip = needs("qemu-system-i386", await qemuAvailable(), "lockstep_test");
 
 Deno.test("random code generator is deterministic and seed-dependent", () => {
   const a = generateCode(7, 500), b = generateCode(7, 500), c = generateCode(8, 500);

@@ -32,13 +32,18 @@ Deno.test("replay on the recording backend reports zero divergences", () => {
   assert.equal(r.checked, boot.events.length);
 });
 
-Deno.test("a trace with one event altered is caught at exactly that event", () => {
+Deno.test("a trace with one event altered is caught at exactly that event, and replay stops there", () => {
   for (const pick of [0, 231, boot.events.length - 1]) {
     const altered = boot.events.map((e) => e.seq === pick ? { ...e, eip: (e.eip + 1) >>> 0 } : e);
     const r = replaySame(boot.header, altered, IMAGE);
     assert.ok(r.mismatch, `alteration at ${pick} not caught`);
     assert.equal(r.mismatch.seq, pick);
     assert.deepEqual(r.mismatch.fields, ["eip"]);
+    // The guest ran no further than the instruction that produced the mismatching event (the
+    // last one is the isa-debug-exit write, whose own stop comes first).
+    const last = pick === boot.events.length - 1;
+    assert.equal(r.result.reason, last ? "debug-exit" : "stopped", `pick ${pick}`);
+    assert.equal(r.events, pick + 1, `pick ${pick}`);
   }
 });
 

@@ -27,6 +27,11 @@ export interface TraceHeader {
     /** SHA-256 of the guest image, 64 lower-case hex digits. */
     sha256: string;
     cmdline: string;
+    /**
+     * Absolute path of the image when it was recorded (optional; `pvreplay record` writes it,
+     * the reference suite does not). Replay looks there first, checking the hash.
+     */
+    path?: string;
   };
   backend: {
     /** `native`, `kvm`, `xen`, `vmi`, `lguest`, ... */
@@ -68,7 +73,12 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export function headerToJson(h: TraceHeader): Record<string, Json> {
   return {
     tool_version: h.toolVersion,
-    guest: { name: h.guest.name, sha256: h.guest.sha256, cmdline: h.guest.cmdline },
+    guest: {
+      name: h.guest.name,
+      sha256: h.guest.sha256,
+      cmdline: h.guest.cmdline,
+      ...(h.guest.path !== undefined ? { path: h.guest.path } : {}),
+    },
     backend: { name: h.backend.name, profile: h.backend.profile },
     machine: {
       mem_mib: h.machine.memMiB,
@@ -151,7 +161,7 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
     "seed",
     "quirks",
   ], ["run"]);
-  const g = p.object(o.guest, "guest", ["name", "sha256", "cmdline"]);
+  const g = p.object(o.guest, "guest", ["name", "sha256", "cmdline"], ["path"]);
   const b = p.object(o.backend, "backend", ["name", "profile"]);
   const m = p.object(o.machine, "machine", [
     "mem_mib",
@@ -188,6 +198,7 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
       name: p.string(g.name, "guest.name", /^\S/),
       sha256: p.string(g.sha256, "guest.sha256", /^[0-9a-f]{64}$/),
       cmdline: p.string(g.cmdline, "guest.cmdline"),
+      ...(g.path !== undefined ? { path: p.string(g.path, "guest.path", /^\S/) } : {}),
     },
     backend: {
       name: p.string(b.name, "backend.name", /^[a-z0-9_-]+$/),

@@ -58,6 +58,8 @@ export interface SameReplayOptions {
   /** Instruction budget; default: the recording's (header `run.maxInsns`). */
   maxInsns?: number;
   onProgress?: (icount: number) => void;
+  /** Polled between slices: true ends the replay early (reason "interrupted", no verdict). */
+  interrupted?: () => boolean;
 }
 
 /** Outcome of {@link replaySame}. */
@@ -82,12 +84,13 @@ export const DEFAULT_REPLAY_INSNS = 1_000_000_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readTrace } from "../format/reader.ts";
  * import { replaySame } from "./replay.ts";
- * const t = readTrace("traces/reference/pvkernel-2.6.22-boot-native.pvt");
+ * const t = readTrace("traces/reference/pvkernel-2.6.22-boot-native_p6.pvt");
  * const image = await Deno.readFile("guests/images/pvkernel-2.6.22.elf");
  * const r = replaySame(t.header, t.events, image);
- * console.assert(r.mismatch === null);
+ * assert.equal(r.mismatch, null);
  * ```
  */
 export function replaySame(
@@ -96,6 +99,41 @@ export function replaySame(
   image: Uint8Array,
   options: SameReplayOptions = {},
 ): SameReplayReport {
+  const r = prepareSame(header, recorded, image, options);
+  return r.finish(r.session.run(r.budget, r.runOptions));
+}
+
+/**
+ * {@link replaySame} yielding to the host between slices (Ctrl-C; `options.interrupted`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readTrace } from "../format/reader.ts";
+ * import { replaySameAsync } from "./replay.ts";
+ * const t = readTrace("traces/reference/pvkernel-2.6.22-halt-native_p6.pvt");
+ * const image = await Deno.readFile("guests/images/pvkernel-2.6.22.elf");
+ * const r = await replaySameAsync(t.header, t.events, image);
+ * assert.equal(r.mismatch, null);
+ * ```
+ */
+export async function replaySameAsync(
+  header: TraceHeader,
+  recorded: Iterable<TraceEvent>,
+  image: Uint8Array,
+  options: SameReplayOptions = {},
+): Promise<SameReplayReport> {
+  const r = prepareSame(header, recorded, image, options);
+  return r.finish(await r.session.runAsync(r.budget, r.runOptions));
+}
+
+/** The session of a same-backend replay, its budget and how its report is made. */
+function prepareSame(
+  header: TraceHeader,
+  recorded: Iterable<TraceEvent>,
+  image: Uint8Array,
+  options: SameReplayOptions,
+) {
   const checker = new ReplayChecker(recorded, options.context ?? 5);
   const overrides = new Map((options.overrides ?? []).map((o) => [o.seq, o.ret]));
   const whatIf = overrides.size > 0;
@@ -134,10 +172,21 @@ export function replaySame(
       return v;
     });
   } else checker.onMismatch = () => session.machine.cpu.requestStop();
-  const budget = options.maxInsns ?? header.run?.maxInsns ?? DEFAULT_REPLAY_INSNS;
-  const result = session.run(budget, { onProgress: options.onProgress });
-  if (!whatIf) checker.finish();
-  return { checked: checker.checked, mismatch: checker.mismatch, result, events: count, session };
+  return {
+    session,
+    budget: options.maxInsns ?? header.run?.maxInsns ?? DEFAULT_REPLAY_INSNS,
+    runOptions: { onProgress: options.onProgress, interrupted: options.interrupted },
+    finish(result: RunResult): SameReplayReport {
+      if (!whatIf && result.reason !== "interrupted") checker.finish();
+      return {
+        checked: checker.checked,
+        mismatch: checker.mismatch,
+        result,
+        events: count,
+        session,
+      };
+    },
+  };
 }
 
 /** The session configuration that reproduces a recording. */

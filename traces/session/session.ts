@@ -29,6 +29,8 @@ export interface SessionConfig {
   /** Guest image bytes and the name recorded for it (file name, no directories). */
   image: Uint8Array;
   imageName: string;
+  /** Where the image was read from (absolute), recorded in the header for replay to find it. */
+  imagePath?: string;
   /** Multiboot command line. */
   cmdline: string;
   /** `name[@version]`. */
@@ -55,6 +57,8 @@ export interface Session {
   serial: number[];
   /** Runs the guest; flushes the backend's held-back events at the end. */
   run(maxInsns: number, options?: RunOptions): RunResult;
+  /** {@link run} yielding to the host between slices (Ctrl-C, progress; see Machine.runAsync). */
+  runAsync(maxInsns: number, options?: RunOptions): Promise<RunResult>;
   /** Digest of the final machine state (registers + RAM), hex. */
   digest(): string;
 }
@@ -65,6 +69,7 @@ export interface Session {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openSession } from "./session.ts";
  * import { Recorder } from "./recorder.ts";
  * const image = await Deno.readFile("guests/images/pvkernel-2.6.22.elf");
@@ -74,7 +79,8 @@ export interface Session {
  *   new Recorder({ append: (e) => events.push(e) }),
  * );
  * const r = s.run(50_000_000);
- * console.assert(r.reason === "debug-exit" && events.length > 0);
+ * assert.equal(r.reason, "debug-exit");
+ * assert.ok(events.length > 0);
  * ```
  */
 export function openSession(config: SessionConfig, sink: EventSink): Session {
@@ -96,7 +102,12 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
   machine.bootMultiboot(config.image, { file: config.imageName, cmdline: config.cmdline });
   const header: TraceHeader = {
     toolVersion: TOOL_VERSION,
-    guest: { name: config.imageName, sha256: sha256Hex(config.image), cmdline: config.cmdline },
+    guest: {
+      name: config.imageName,
+      sha256: sha256Hex(config.image),
+      cmdline: config.cmdline,
+      ...(config.imagePath !== undefined ? { path: config.imagePath } : {}),
+    },
     backend: { name: spec.name, profile: spec.version },
     machine: {
       memMiB: machine.config.memMiB,
@@ -129,6 +140,11 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     serial,
     run(maxInsns, options) {
       const result = machine.run(maxInsns, options);
+      backend.flush();
+      return result;
+    },
+    async runAsync(maxInsns, options) {
+      const result = await machine.runAsync(maxInsns, options);
       backend.flush();
       return result;
     },

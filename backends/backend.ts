@@ -14,6 +14,7 @@ import type { IoBus, MmioObserver } from "../core/bus.ts";
 import type { VirtualClock } from "../core/clock.ts";
 import type { CpuHooks } from "../core/cpu/hooks.ts";
 import type { PhysicalMemory } from "../core/memory.ts";
+import type { BootProtocol, GuestImage, Platform } from "../core/platform.ts";
 import type { EventSink } from "../vocabulary/event.ts";
 import type { CallModel, ModelEnv } from "./model.ts";
 
@@ -59,6 +60,12 @@ export interface BackendContext {
   irqOfVector?: (vector: number) => number;
   /** Local-APIC timer input clock in Hz (must match the machine's LAPIC model). */
   apicBusHz?: number;
+  /**
+   * The hypervisor side's control over the machine (core/platform.ts): TLB, CR3, segments,
+   * trap bounces, block/wake, interrupt source, shutdown, console, reservations. Absent in
+   * unit tests that drive a backend with a fake CPU.
+   */
+  platform?: Platform;
 }
 
 /** Where an ABI argument lives and what it means. */
@@ -101,6 +108,14 @@ export interface Backend extends CpuHooks, MmioObserver {
   readonly name: string;
   readonly version: string;
   describe(): BackendDescription;
+  /** How this backend loads and enters a guest; recorded in the trace header. */
+  readonly bootProtocol: BootProtocol;
+  /**
+   * Loads `image` into the machine behind `platform` and sets the entry state by
+   * {@link bootProtocol} (before {@link attach}). Throws `ImageError` (core/loaders) for an
+   * image the protocol cannot boot.
+   */
+  boot(platform: Platform, image: GuestImage): void;
   /**
    * Binds the backend to a machine; installs itself as `memory.mmioObserver`, forwarding to any
    * observer already installed (port I/O reaches it as CPU exits).

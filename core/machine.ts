@@ -212,6 +212,7 @@ export class Machine {
   /** The firmware image mapped with {@link loadFirmware} (kept for snapshots). */
   firmware: Uint8Array | null = null;
   #stop: PendingStop | null = null;
+  readonly #serialOut: ByteSink | undefined;
 
   constructor(config: MachineConfig = {}) {
     this.config = {
@@ -242,6 +243,7 @@ export class Machine {
       ? new TextEncoder().encode(config.serialInput)
       : config.serialInput;
     this.uart = new Uart({ clock, irq, sink: config.serialOut, input });
+    this.#serialOut = config.serialOut;
     this.rtc = new Rtc({ clock, irq, epoch: c.epoch, ramBytes });
     this.lapic = new LocalApic({ clock, hz: c.apicHz });
     // IA32_APIC_BASE lives in the CPU (MSR 0x1B); bit 11 is the APIC global enable.
@@ -297,6 +299,14 @@ export class Machine {
    */
   requestShutdown(exitCode = EXIT_SUCCESS): void {
     this.#requestStop({ reason: "shutdown", exitCode });
+  }
+
+  /**
+   * One byte of a paravirtual console (Xen's console ring, lguest's virtio console): it goes
+   * where COM1 output goes, so `--serial` shows it as `xl console` would.
+   */
+  consoleWrite(byte: number): void {
+    this.#serialOut?.(byte & 0xff);
   }
 
   /**

@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { BootProtocol, GuestImage, Platform } from "../../core/platform.ts";
 import type { AccessSize, MmioObserver } from "../../core/bus.ts";
 import { ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
 import { DEFAULT_EPOCH, DEFAULT_TSC_HZ } from "../../core/clock.ts";
@@ -89,13 +90,18 @@ const PREFIXES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 
 /**
  * Base class for every backend. Subclasses implement {@link BaseBackend.exitRecord} and
  * {@link BaseBackend.portRecord} (their exit vocabulary) and override the CPU hooks they take
- * over (`cpuid`, `rdmsr`, `wrmsr`, `hypercall`, `softwareInterrupt`).
+ * over (`cpuid`, `rdmsr`, `wrmsr`, `hypercall`, `softwareInterrupt`, `takeTrap`).
  */
 export abstract class BaseBackend implements Backend, MmioObserver {
   abstract readonly name: string;
   abstract readonly version: string;
   abstract describe(): BackendDescription;
   abstract model(env?: Partial<ModelEnv>): CallModel;
+  /** Multiboot unless a backend boots its own way (docs/backends.md). */
+  readonly bootProtocol: BootProtocol = "multiboot";
+  boot(platform: Platform, image: GuestImage): void {
+    platform.bootMultiboot(image);
+  }
   /** The backend's name and number for a CPU exit. */
   protected abstract exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord;
   /** The backend's name and arguments for a port access (nr is always the port). */
@@ -237,6 +243,9 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     return false;
   }
   softwareInterrupt(_vector: number): boolean {
+    return false;
+  }
+  takeTrap(_kind: TrapKind, _vector: number, _errorCode: number): boolean {
     return false;
   }
 

@@ -123,7 +123,8 @@ export class Cpu {
   readonly memory: PhysicalMemory;
   readonly io: IoBus;
   readonly clock: VirtualClock;
-  readonly intr: InterruptController;
+  /** Interrupt source; a backend that owns interrupt sources swaps it (core/platform.ts). */
+  intr: InterruptController;
   /** Guest RAM and its views (the fast path of every access). */
   readonly ram: Uint8Array;
   readonly view: DataView;
@@ -590,7 +591,9 @@ export class Cpu {
     try {
       this.ext = 1;
       this.hooks.onTrap(TrapKind.interrupt, vector, -1, this.eip, this.cr2);
-      deliverInterrupt(this, vector, -1, false);
+      if (!this.hooks.takeTrap(TrapKind.interrupt, vector, -1)) {
+        deliverInterrupt(this, vector, -1, false);
+      }
       this.ext = 0;
     } catch (e) {
       this.ext = 0;
@@ -613,7 +616,9 @@ export class Cpu {
       try {
         this.ext = 1;
         this.hooks.onTrap(TrapKind.exception, vec, err, this.eip, this.cr2);
-        deliverInterrupt(this, vec, err, false);
+        if (!this.hooks.takeTrap(TrapKind.exception, vec, err)) {
+          deliverInterrupt(this, vec, err, false);
+        }
         this.ext = 0;
         return;
       } catch (e) {

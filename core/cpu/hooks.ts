@@ -97,6 +97,13 @@ export interface CpuHooks {
    * 0x82, lguest's int 0x1F); the CPU then continues after the instruction.
    */
   softwareInterrupt(vector: number): boolean;
+  /**
+   * Called after {@link onTrap}, before the CPU vectors through its IDT: return true if the
+   * hypervisor consumed the trap — it emulated the faulting instruction (advancing EIP), bounced
+   * it through a guest-registered trap table or callback (`core/platform.ts` `bounce`), or
+   * stopped the guest. False delivers it as hardware does. See docs/backends.md.
+   */
+  takeTrap(kind: TrapKind, vector: number, errorCode: number): boolean;
 }
 
 /** Bare-hardware behaviour: observe nothing, take over nothing. */
@@ -108,4 +115,5 @@ export const NATIVE_HOOKS: CpuHooks = {
   wrmsr: () => false,
   hypercall: () => false,
   softwareInterrupt: () => false,
+  takeTrap: () => false,
 };

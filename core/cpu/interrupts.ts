@@ -76,7 +76,24 @@ function deliverProtected(c: Cpu, vector: number, err: number, software: boolean
   const trapGate = (type & 1) !== 0;
   const sel = lo >>> 16;
   const off = gate32 ? ((hi & 0xffff0000) | (lo & 0xffff)) >>> 0 : lo & 0xffff;
-  const ext = software ? 0 : c.ext;
+  enterHandler(c, sel, off, err, gate32, !trapGate, software ? 0 : c.ext);
+}
+
+/**
+ * Builds the interrupt frame and enters handler `sel:off` as an IDT gate does (SDM Vol.3
+ * 6.12.1): code-segment checks, inner-stack switch through the TSS, v86 exit, the pushes
+ * (SS ESP if inner, EFLAGS CS EIP, error code if `err` >= 0), then TF NT RF VM (and IF when
+ * `maskIf`) cleared. Used by IDT delivery and by a hypervisor's trap bounce (core/platform.ts).
+ */
+export function enterHandler(
+  c: Cpu,
+  sel: number,
+  off: number,
+  err: number,
+  gate32: boolean,
+  maskIf: boolean,
+  ext: number,
+): void {
   if ((sel & 0xfffc) === 0) c.fault(Vec.GP, ext);
   const lin = fetchDescriptor(c, sel);
   if (lin === -1) c.fault(Vec.GP, (sel & 0xfffc) | ext);
@@ -128,7 +145,7 @@ function deliverProtected(c: Cpu, vector: number, err: number, software: boolean
     for (const i of V86_DATA_SEGS) loadSegment(c, i, 0);
   }
   let clear = TF | NT | RF | VM;
-  if (!trapGate) clear |= IF;
+  if (maskIf) clear |= IF;
   c.flags = (readEflags(c) & ~clear) | 2;
   c.lazy = 0;
   c.updateMode();
@@ -157,6 +174,11 @@ export function softwareInterrupt(c: Cpu, vector: number, kind: number): void {
   c.hooks.onTrap(TrapKind.software, vector, -1, c.eip, c.cr2);
   c.ext = 0;
   c.vectored = true;
+  if (c.hooks.takeTrap(TrapKind.software, vector, -1)) {
+    c.breakLoop = true;
+    c.updateMode();
+    return;
+  }
   deliverInterrupt(c, vector, -1, kind !== 2);
 }
 

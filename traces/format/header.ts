@@ -55,6 +55,11 @@ export interface TraceHeader {
     cpuid: CpuidLeaf[];
   };
   seed: number;
+  /**
+   * Boot protocol the backend used (core/platform.ts `BootProtocol`); absent means
+   * `multiboot`, so traces written before it existed read unchanged.
+   */
+  boot?: string;
   /** Backend quirks enabled for the run (unique names). */
   quirks: string[];
   /**
@@ -99,6 +104,7 @@ export function headerToJson(h: TraceHeader): Record<string, Json> {
       })),
     },
     seed: h.seed,
+    ...(h.boot !== undefined ? { boot: h.boot } : {}),
     quirks: [...h.quirks],
     ...(h.run ? { run: { max_insns: h.run.maxInsns } } : {}),
   };
@@ -160,7 +166,7 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
     "cpu",
     "seed",
     "quirks",
-  ], ["run"]);
+  ], ["run", "boot"]);
   const g = p.object(o.guest, "guest", ["name", "sha256", "cmdline"], ["path"]);
   const b = p.object(o.backend, "backend", ["name", "profile"]);
   const m = p.object(o.machine, "machine", [
@@ -215,6 +221,9 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
     },
     cpu: { cpuid },
     seed: p.int(o.seed, "seed", 0, SAFE),
+    ...(o.boot !== undefined
+      ? { boot: p.string(o.boot, "boot", /^(?:multiboot|xen|linux)$/) }
+      : {}),
     quirks,
     ...(run ? { run: { maxInsns: p.int(run.max_insns, "run.max_insns", 0, SAFE) } } : {}),
   };

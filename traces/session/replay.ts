@@ -195,6 +195,7 @@ export function sessionConfig(header: TraceHeader, image: Uint8Array) {
     image,
     imageName: header.guest.name,
     cmdline: header.guest.cmdline,
+    boot: header.boot ?? "multiboot",
     backend: `${header.backend.name}@${header.backend.profile}`,
     memMiB: header.machine.memMiB,
     serialInput: hexBytes(header.machine.serialInput),
@@ -238,6 +239,7 @@ function withOverride(hooks: CpuHooks, session: Session, take: () => number | nu
       apply();
       return handled;
     },
+    takeTrap: (kind, vector, errorCode) => hooks.takeTrap(kind, vector, errorCode),
   };
 }
 

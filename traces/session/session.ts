@@ -14,6 +14,7 @@ import type { Backend } from "../../backends/backend.ts";
 import { createBackend, parseBackendSpec } from "../../backends/registry.ts";
 import { nativeCpuid } from "../../core/cpu/system.ts";
 import { Machine, type RunOptions, type RunResult } from "../../core/machine.ts";
+import { MachinePlatform } from "../../core/platform.ts";
 import { sha256Hex } from "../format/guest_image.ts";
 import type { CpuidLeaf, TraceHeader } from "../format/header.ts";
 import type { EventSink } from "../../vocabulary/event.ts";
@@ -31,8 +32,13 @@ export interface SessionConfig {
   imageName: string;
   /** Where the image was read from (absolute), recorded in the header for replay to find it. */
   imagePath?: string;
-  /** Multiboot command line. */
+  /** Kernel command line (passed by the backend's boot protocol). */
   cmdline: string;
+  /**
+   * The boot protocol a recording used (its header's `boot`, default multiboot): a replay
+   * refuses a backend that would boot the guest another way.
+   */
+  boot?: string;
   /** `name[@version]`. */
   backend: string;
   memMiB?: number;
@@ -64,7 +70,7 @@ export interface Session {
 }
 
 /**
- * Boots `config.image` (Multiboot) on a fresh machine under the backend, with `sink` receiving
+ * Boots `config.image` on a fresh machine by the backend's boot protocol, with `sink` receiving
  * every event.
  *
  * @example
@@ -99,7 +105,14 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     tscHz: config.tscHz,
     apicHz: config.apicHz,
   });
-  machine.bootMultiboot(config.image, { file: config.imageName, cmdline: config.cmdline });
+  const protocol = backend.bootProtocol;
+  if (config.boot !== undefined && config.boot !== protocol) {
+    throw new Error(
+      `the trace was booted by the ${config.boot} protocol; backend ${spec.name}@${spec.version} boots by ${protocol}`,
+    );
+  }
+  const platform = new MachinePlatform(machine);
+  backend.boot(platform, { bytes: config.image, file: config.imageName, cmdline: config.cmdline });
   const header: TraceHeader = {
     toolVersion: TOOL_VERSION,
     guest: {
@@ -119,6 +132,7 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     },
     cpu: { cpuid: identity(backend) },
     seed: 0,
+    ...(protocol !== "multiboot" ? { boot: protocol } : {}),
     quirks: [],
     ...(config.maxInsns !== undefined ? { run: { maxInsns: config.maxInsns } } : {}),
   };
@@ -131,6 +145,7 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     epoch: machine.config.epoch,
     apicBusHz: machine.config.apicHz,
     irqOfVector: (vector) => machine.pic.irqOfVector(vector),
+    platform,
   });
   machine.cpu.hooks = backend;
   return {

@@ -1,0 +1,236 @@
+/**
+ * The platform contract's machine side: what a paravirtual backend (Xen, VMI, lguest) may do to
+ * the machine it runs, as the real hypervisor does to its guest. The CPU asks the backend through
+ * `core/cpu/hooks.ts`; the backend answers through this {@link Platform}. docs/backends.md
+ * explains the whole contract with a worked example.
+ *
+ * @module
+ */
+
+import type { InterruptController } from "./bus.ts";
+import type { Cpu } from "./cpu/cpu.ts";
+import { FAULT } from "./cpu/fault.ts";
+import { atomic } from "./cpu/control.ts";
+import { enterHandler } from "./cpu/interrupts.ts";
+import { flushTlb, invalidatePage } from "./cpu/paging.ts";
+import { loadSegment } from "./cpu/segments.ts";
+import type { MultibootBoot } from "./loaders/multiboot.ts";
+import type { Machine } from "./machine.ts";
+import type { PhysicalMemory } from "./memory.ts";
+
+/**
+ * How a guest image is loaded and entered. The backend chooses (`Backend.bootProtocol`); the
+ * trace header names it when it is not `multiboot`, so a replay boots the same way.
+ * `linux` (the bzImage boot protocol) is reserved for the loader in `core/loaders/`.
+ */
+export type BootProtocol = "multiboot" | "xen" | "linux";
+
+/** Every boot protocol name, for validating headers. */
+export const BOOT_PROTOCOLS: readonly BootProtocol[] = ["multiboot", "xen", "linux"];
+
+/** A guest image and what the user passed with it. */
+export interface GuestImage {
+  bytes: Uint8Array;
+  /** File name recorded in the trace (no directories). */
+  file: string;
+  cmdline: string;
+}
+
+/** A linear range or a run of descriptor-table entries the hypervisor keeps for itself. */
+export interface Reservation {
+  /** Who owns it (e.g. `xen hypervisor hole`). */
+  owner: string;
+  /** First linear address or first GDT index. */
+  start: number;
+  /** One past the last (linear addresses as unsigned 32-bit, up to 2^32). */
+  end: number;
+}
+
+/** Where a trap bounce enters the guest (a trap-table entry or a callback). */
+export interface BounceTarget {
+  /** Code selector and offset of the guest handler. */
+  cs: number;
+  eip: number;
+  /** Error code to push, or -1 for none. */
+  errorCode: number;
+  /** Clear EFLAGS.IF on entry (an interrupt gate; Xen masks events in shared memory instead). */
+  maskIf: boolean;
+}
+
+/**
+ * The hypervisor side's control over the machine. Every operation is one a real hypervisor
+ * performs on its guest's virtual CPU; none reads host state, so determinism is kept.
+ *
+ * @example
+ * ```ts
+ * import { Machine } from "./machine.ts";
+ * import { MachinePlatform } from "./platform.ts";
+ * const p = new MachinePlatform(new Machine({ memMiB: 4 }));
+ * p.reserveLinear("hole", 0xfc000000, 0x1_0000_0000);
+ * console.assert(p.linearReservation(0xfc001000, 4)?.owner === "hole");
+ * ```
+ */
+export interface Platform {
+  /** The machine's CPU and RAM, for a domain builder and for hypercalls that read guest state. */
+  readonly cpu: Cpu;
+  readonly memory: PhysicalMemory;
+  /** Invalidates the TLB; `global` also drops global entries. */
+  flushTlb(global: boolean): void;
+  /** Invalidates one linear page. */
+  invlpg(lin: number): void;
+  /** Loads CR3 (page-directory base) and flushes non-global TLB entries, as MOV CR3 does. */
+  setCr3(value: number): void;
+  /**
+   * Loads segment register `index` (ES0 CS1 SS2 DS3 FS4 GS5) with `selector` under the CPU's
+   * own checks at the current CPL. Returns false (state unchanged) if the load would fault.
+   */
+  loadSegment(index: number, selector: number): boolean;
+  /**
+   * Enters a guest handler with the CPU's own interrupt-frame code (core/cpu/interrupts.ts
+   * `enterHandler`): inner-stack switch through the TSS, EFLAGS CS EIP [error] pushed. Returns
+   * false, with the CPU state unchanged, if building the frame faults (bad stack or selector):
+   * the hypervisor decides what follows (Xen: failsafe callback or domain crash).
+   */
+  bounce(target: BounceTarget): boolean;
+  /** The guest's vCPU waits for an interrupt (as HLT with interrupts enabled). */
+  block(): void;
+  /** Ends a block. */
+  wake(): void;
+  /**
+   * Makes the CPU look for a pending interrupt at the next instruction boundary: call it when
+   * the backend's gate may have opened (Xen checks events on every return to the guest).
+   */
+  kick(): void;
+  /**
+   * Replaces the CPU's interrupt source (the PC's PIC/APIC router) with the backend's own,
+   * or restores the router with null. The CPU still gates on EFLAGS.IF; a backend whose gate
+   * lives in guest memory answers `hasInterrupt()` from it.
+   */
+  setInterruptSource(source: InterruptController | null): void;
+  /** Ends the current `run()` call at the next instruction boundary (the guest can resume). */
+  stop(): void;
+  /** Ends the run as a guest power-off/reboot/crash with process status `exitCode`. */
+  shutdown(exitCode: number): void;
+  /** Writes one byte of guest console output (shown on `--serial` as `xl console` would). */
+  console(byte: number): void;
+  /** Claims a linear range for the hypervisor (validators refuse guest mappings of it). */
+  reserveLinear(owner: string, start: number, end: number): void;
+  /** Claims GDT entries `first` .. `first + count - 1` for the hypervisor. */
+  reserveGdt(owner: string, first: number, count: number): void;
+  /** The reservation overlapping linear `[lin, lin + len)`, or null. */
+  linearReservation(lin: number, len: number): Reservation | null;
+  /** The reservation holding GDT entry `index`, or null. */
+  gdtReservation(index: number): Reservation | null;
+  /** Loads a Multiboot image (the `multiboot` protocol; native and kvm use it). */
+  bootMultiboot(image: GuestImage): MultibootBoot;
+}
+
+/** {@link Platform} over a {@link Machine}. */
+export class MachinePlatform implements Platform {
+  readonly cpu: Cpu;
+  readonly memory: PhysicalMemory;
+  readonly #machine: Machine;
+  readonly #cpu: Cpu;
+  readonly #linear: Reservation[] = [];
+  readonly #gdt: Reservation[] = [];
+
+  constructor(machine: Machine) {
+    this.#machine = machine;
+    this.#cpu = machine.cpu;
+    this.cpu = machine.cpu;
+    this.memory = machine.memory;
+  }
+
+  flushTlb(global: boolean): void {
+    flushTlb(this.#cpu, global);
+  }
+
+  invlpg(lin: number): void {
+    invalidatePage(this.#cpu, lin);
+  }
+
+  setCr3(value: number): void {
+    const c = this.#cpu;
+    c.cr3 = value;
+    flushTlb(c, false);
+  }
+
+  loadSegment(index: number, selector: number): boolean {
+    const c = this.#cpu;
+    return this.#guarded(() => loadSegment(c, index, selector));
+  }
+
+  bounce(t: BounceTarget): boolean {
+    const c = this.#cpu;
+    const ok = this.#guarded(() => enterHandler(c, t.cs, t.eip, t.errorCode, true, t.maskIf, 0));
+    if (ok) {
+      c.halted = false;
+      c.breakLoop = true;
+    }
+    return ok;
+  }
+
+  block(): void {
+    this.#cpu.halted = true;
+    this.#cpu.breakLoop = true;
+  }
+
+  wake(): void {
+    this.#cpu.halted = false;
+  }
+
+  kick(): void {
+    this.#cpu.irqCheck = true;
+  }
+
+  setInterruptSource(source: InterruptController | null): void {
+    this.#cpu.intr = source ?? this.#machine.router;
+    this.#cpu.irqCheck = true;
+  }
+
+  stop(): void {
+    this.#cpu.requestStop();
+  }
+
+  shutdown(exitCode: number): void {
+    this.#machine.requestShutdown(exitCode);
+  }
+
+  console(byte: number): void {
+    this.#machine.consoleWrite(byte);
+  }
+
+  reserveLinear(owner: string, start: number, end: number): void {
+    this.#linear.push({ owner, start: start >>> 0, end });
+  }
+
+  reserveGdt(owner: string, first: number, count: number): void {
+    this.#gdt.push({ owner, start: first, end: first + count });
+  }
+
+  linearReservation(lin: number, len: number): Reservation | null {
+    const a = lin >>> 0, b = a + len;
+    return this.#linear.find((r) => a < r.end && b > r.start) ?? null;
+  }
+
+  gdtReservation(index: number): Reservation | null {
+    return this.#gdt.find((r) => index >= r.start && index < r.end) ?? null;
+  }
+
+  bootMultiboot(image: GuestImage): MultibootBoot {
+    return this.#machine.bootMultiboot(image.bytes, { file: image.file, cmdline: image.cmdline });
+  }
+
+  /** Runs a CPU operation transactionally: a guest fault rolls it back and yields false. */
+  #guarded(fn: () => void): boolean {
+    const c = this.#cpu;
+    try {
+      atomic(c, fn);
+      c.updateMode();
+      return true;
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      return false;
+    }
+  }
+}

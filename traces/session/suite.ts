@@ -11,6 +11,7 @@ import { openSession, type Session } from "./session.ts";
 import { IMAGE_DIR } from "../format/guest_image.ts";
 import { TraceWriter } from "../format/writer.ts";
 import type { RunResult } from "../../core/machine.ts";
+import type { ProfileTweak } from "../../backends/registry.ts";
 
 /** Scenarios of the bundled guest kernel (guests/README.md). */
 export const SCENARIOS = [
@@ -101,7 +102,13 @@ export interface CaseRun {
 export function recordCase(
   c: SuiteCase,
   backend: string,
-  to: { out?: string; events?: TraceEvent[]; imageDir?: string; maxInsns?: number },
+  to: {
+    out?: string;
+    events?: TraceEvent[];
+    imageDir?: string;
+    maxInsns?: number;
+    profileTweak?: ProfileTweak;
+  },
 ): CaseRun {
   const image = Deno.readFileSync(`${to.imageDir ?? IMAGE_DIR}/${c.image}`);
   let writer: TraceWriter | null = null;
@@ -115,7 +122,14 @@ export function recordCase(
   );
   const maxInsns = to.maxInsns ?? CASE_INSNS;
   const session = openSession(
-    { image, imageName: c.image, cmdline: c.cmdline, backend, maxInsns },
+    {
+      image,
+      imageName: c.image,
+      cmdline: c.cmdline,
+      backend,
+      maxInsns,
+      profileTweak: to.profileTweak,
+    },
     recorder,
   );
   if (to.out) writer = TraceWriter.create(to.out, session.header);

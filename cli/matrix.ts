@@ -14,19 +14,21 @@ import {
   runRow,
   type StatusCell,
 } from "../traces/session/matrix_status.ts";
+import { runRows } from "../traces/session/matrix_pool.ts";
 import { SCENARIOS, VARIANTS } from "../traces/session/suite.ts";
 import {
   allBackendSpecs,
   backendList,
   choiceList,
   command,
+  parseCount,
   Progress,
   UsageError,
 } from "./common.ts";
 import { baselineRegressions, junitXml } from "./matrix_junit.ts";
 
 const USAGE = `usage: pvreplay matrix [--variants LIST] [--scenarios LIST] [--backends LIST]
-                       [--reference SPEC] [--out DIR] [--shard I/N] [--json] [--junit FILE]
+                       [--reference SPEC] [--out DIR] [--jobs N] [--shard I/N] [--json] [--junit FILE]
                        [--baseline FILE] [--progress]
        pvreplay matrix merge DIR|FILE... [--json] [--junit FILE] [--baseline FILE] [--out DIR]
        pvreplay matrix --vdso [--json]
@@ -42,6 +44,7 @@ divergence), fails (guest failed, triple fault, budget, reset), n/a (the referen
   --backends LIST    backend specs (default every profile of every registered backend)
   --reference SPEC   the backend every cell is diffed against (default native)
   --out DIR          keep the traces and write DIR/matrix.json
+  --jobs N           rows run in parallel on N workers (default: the core count)
   --shard I/N        run only rows i with i mod N = I (0 <= I < N); merge the parts with merge
   --json             the matrix document (docs/matrix.md) on stdout instead of the grid
   --junit FILE       JUnit XML, one test case per cell
@@ -93,6 +96,7 @@ export function matrixCommand(args: string[]): Promise<number> {
       reference: { type: "string" },
       out: { type: "string" },
       shard: { type: "string" },
+      jobs: { type: "string" },
       junit: { type: "string" },
       baseline: { type: "string" },
       "profile-tweak": { type: "string", multiple: true },
@@ -114,6 +118,7 @@ interface MatrixFlags {
   reference?: string;
   out?: string;
   shard?: string;
+  jobs?: string;
   junit?: string;
   baseline?: string;
   "profile-tweak"?: string[];
@@ -123,7 +128,7 @@ interface MatrixFlags {
   json?: boolean;
 }
 
-function matrix(f: MatrixFlags): number {
+async function matrix(f: MatrixFlags): Promise<number> {
   const variants = choiceList("variants", f.variants, VARIANTS);
   const scenarios = choiceList("scenarios", f.scenarios, SCENARIOS);
   const backends = backendList(f.backends);
@@ -156,14 +161,14 @@ function matrix(f: MatrixFlags): number {
   const rows = matrixRows(variants, scenarios, backends, reference, parseShard(f.shard));
   const tweaks = parseTweaks(f["profile-tweak"] ?? []);
   const outDir = f.out ?? Deno.makeTempDirSync({ prefix: "pvreplay-matrix-" });
-  const cells: StatusCell[] = [];
-  for (const [i, row] of rows.entries()) {
-    for (const c of runRow(row, { outDir, keep: f.out !== undefined, tweaks })) {
-      done += c.instructions;
-      cells.push(c);
-    }
-    progress.update(done, `, row ${i + 1}/${rows.length} (${row.variant} ${row.scenario})`);
-  }
+  const jobs = f.jobs === undefined ? navigator.hardwareConcurrency : parseCount("jobs", f.jobs);
+  if (jobs < 1) throw new UsageError("--jobs must be at least 1");
+  const opts = { outDir, keep: f.out !== undefined, tweaks };
+  const results = await runRows(rows, jobs, opts, (row, n) => {
+    for (const c of row) done += c.instructions;
+    progress.update(done, `, ${n}/${rows.length} rows, ${jobs} jobs`);
+  });
+  const cells = results.flat();
   progress.done();
   if (f.out === undefined) Deno.removeSync(outDir, { recursive: true });
   const doc: MatrixDocument = { schema: "pvreplay-matrix/1", reference, cells };

@@ -11,7 +11,6 @@ import {
   type MatrixDocument,
   matrixRows,
   mergeDocuments,
-  runRow,
   type StatusCell,
 } from "../traces/session/matrix_status.ts";
 import { runRows } from "../traces/session/matrix_pool.ts";
@@ -28,7 +27,7 @@ import {
 import { baselineRegressions, junitXml } from "./matrix_junit.ts";
 
 const USAGE = `usage: pvreplay matrix [--variants LIST] [--scenarios LIST] [--backends LIST]
-                       [--reference SPEC] [--out DIR] [--jobs N] [--shard I/N] [--json] [--junit FILE]
+                       [--reference SPEC] [--out DIR] [--jobs N] [--cache DIR] [--shard I/N] [--json] [--junit FILE]
                        [--baseline FILE] [--progress]
        pvreplay matrix merge DIR|FILE... [--json] [--junit FILE] [--baseline FILE] [--out DIR]
        pvreplay matrix --vdso [--json]
@@ -45,6 +44,8 @@ divergence), fails (guest failed, triple fault, budget, reset), n/a (the referen
   --reference SPEC   the backend every cell is diffed against (default native)
   --out DIR          keep the traces and write DIR/matrix.json
   --jobs N           rows run in parallel on N workers (default: the core count)
+  --cache DIR        reuse cells whose image, backend profile, scenario and tool version are
+                     unchanged (content-addressed results in DIR)
   --shard I/N        run only rows i with i mod N = I (0 <= I < N); merge the parts with merge
   --json             the matrix document (docs/matrix.md) on stdout instead of the grid
   --junit FILE       JUnit XML, one test case per cell
@@ -97,6 +98,7 @@ export function matrixCommand(args: string[]): Promise<number> {
       out: { type: "string" },
       shard: { type: "string" },
       jobs: { type: "string" },
+      cache: { type: "string" },
       junit: { type: "string" },
       baseline: { type: "string" },
       "profile-tweak": { type: "string", multiple: true },
@@ -119,6 +121,7 @@ interface MatrixFlags {
   out?: string;
   shard?: string;
   jobs?: string;
+  cache?: string;
   junit?: string;
   baseline?: string;
   "profile-tweak"?: string[];
@@ -163,7 +166,7 @@ async function matrix(f: MatrixFlags): Promise<number> {
   const outDir = f.out ?? Deno.makeTempDirSync({ prefix: "pvreplay-matrix-" });
   const jobs = f.jobs === undefined ? navigator.hardwareConcurrency : parseCount("jobs", f.jobs);
   if (jobs < 1) throw new UsageError("--jobs must be at least 1");
-  const opts = { outDir, keep: f.out !== undefined, tweaks };
+  const opts = { outDir, keep: f.out !== undefined, tweaks, cacheDir: f.cache };
   const results = await runRows(rows, jobs, opts, (row, n) => {
     for (const c of row) done += c.instructions;
     progress.update(done, `, ${n}/${rows.length} rows, ${jobs} jobs`);

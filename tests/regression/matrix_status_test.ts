@@ -100,3 +100,27 @@ Deno.test("matrix --baseline: an altered kvm profile regresses a same cell: exit
     Deno.removeSync(tmp, { recursive: true });
   }
 });
+
+Deno.test("matrix --cache: an unchanged cell is read back, a changed profile is recomputed", async () => {
+  const tmp = Deno.makeTempDirSync({ prefix: "matrix-cache-" });
+  const args = ["--variants", "2.6.22", "--scenarios", "boot", "--backends", "kvm@2.6.22"];
+  const cache = ["--cache", `${tmp}/cache`];
+  try {
+    assert.equal(await quiet([...args, ...cache, "--out", `${tmp}/a`]), 0);
+    const [entry] = [...Deno.readDirSync(`${tmp}/cache`)];
+    assert.match(entry.name, /^[0-9a-f]{64}\.json$/);
+    // Mark the stored cell: a second run that reports the mark did not recompute it.
+    const file = `${tmp}/cache/${entry.name}`;
+    const cell = JSON.parse(Deno.readTextFileSync(file));
+    Deno.writeTextFileSync(file, JSON.stringify({ ...cell, events: -1 }));
+    assert.equal(await quiet([...args, ...cache, "--out", `${tmp}/a`]), 0);
+    assert.equal(load(`${tmp}/a`).cells[0].events, -1);
+    // Another profile (a tweak) is another key: recorded afresh.
+    const tweak = ["--profile-tweak", "kvm@2.6.22:pvclockFlags=1"];
+    assert.equal(await quiet([...args, ...cache, ...tweak, "--out", `${tmp}/a`]), 0);
+    assert.equal(load(`${tmp}/a`).cells[0].events, cell.events);
+    assert.equal([...Deno.readDirSync(`${tmp}/cache`)].length, 2);
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
+  }
+});

@@ -11,6 +11,8 @@
 import { diffTraces } from "../analysis/diff.ts";
 import type { TraceDivergenceClass } from "../../vocabulary/divergence.ts";
 import type { ProfileTweak } from "../../backends/registry.ts";
+import { IMAGE_DIR, sha256Hex } from "../format/guest_image.ts";
+import { TOOL_VERSION } from "./session.ts";
 import { recordCase, suiteCase } from "./suite.ts";
 
 /** Status of one cell (docs/matrix.md "Statuses"). */
@@ -63,6 +65,12 @@ export interface RowOptions {
   keep?: boolean;
   /** Per-backend-spec profile overrides (a deliberate what-if; see registry.ts ProfileTweak). */
   tweaks?: Record<string, ProfileTweak>;
+  /**
+   * Result cache directory: a cell is stored under the SHA-256 of what determines it (image
+   * bytes, command line, backend and reference profiles and their tweaks, tool version), and a
+   * row whose cells are all there is not run again.
+   */
+  cacheDir?: string;
 }
 
 /**
@@ -81,6 +89,11 @@ export interface RowOptions {
 export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
   Deno.mkdirSync(opts.outDir, { recursive: true });
   const c = suiteCase(row.variant, row.scenario, row.options);
+  const keys = opts.cacheDir ? cacheKeys(row, c.image, c.cmdline, opts) : null;
+  if (keys) {
+    const hits = keys.map((k) => cached(opts.cacheDir!, k));
+    if (hits.every((h) => h !== null)) return hits as StatusCell[];
+  }
   const path = (b: string) => `${opts.outDir}/${c.label}-${b.replace("@", "_")}.pvt`;
   const record = (backend: string) => {
     const trace = path(backend);
@@ -127,10 +140,41 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
     }
     cells.push(cell);
   }
+  if (keys) {
+    Deno.mkdirSync(opts.cacheDir!, { recursive: true });
+    for (const [i, k] of keys.entries()) {
+      const tmp = `${opts.cacheDir}/${k}.json.${Deno.pid}`;
+      Deno.writeTextFileSync(tmp, JSON.stringify(cells[i]));
+      Deno.renameSync(tmp, `${opts.cacheDir}/${k}.json`); // atomic: parallel shards share a cache
+    }
+  }
   if (!opts.keep) {
     for (const b of new Set([row.reference, ...row.backends])) Deno.removeSync(path(b));
   }
   return cells;
+}
+
+function cacheKeys(row: MatrixRow, image: string, cmdline: string, opts: RowOptions): string[] {
+  const imageSha = sha256Hex(Deno.readFileSync(`${IMAGE_DIR}/${image}`));
+  const side = (b: string) => ({ spec: b, tweak: opts.tweaks?.[b] ?? null });
+  return row.backends.map((b) =>
+    sha256Hex(new TextEncoder().encode(JSON.stringify({
+      tool: TOOL_VERSION,
+      image: imageSha,
+      cmdline,
+      backend: side(b),
+      reference: side(row.reference),
+      keep: opts.keep ? opts.outDir : null,
+    })))
+  );
+}
+
+function cached(dir: string, key: string): StatusCell | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(`${dir}/${key}.json`)) as StatusCell;
+  } catch {
+    return null;
+  }
 }
 
 function judge(cell: StatusCell, refTrace: string, trace: string): void {

@@ -90,6 +90,12 @@ export interface CaseRun {
 }
 
 /**
+ * RAM of every suite case: 32 MiB, the machine default when the reference traces were recorded
+ * (their headers say so and replays compare it), kept explicit since the default became 128.
+ */
+export const SUITE_MEM_MIB = 32;
+
+/**
  * Records one case under `backend`: to `out` (a .pvt path), to `events` (an array), or nowhere.
  *
  * @example
@@ -128,6 +134,7 @@ export function recordCase(
       cmdline: c.cmdline,
       backend,
       maxInsns,
+      memMiB: SUITE_MEM_MIB,
       profileTweak: to.profileTweak,
     },
     recorder,

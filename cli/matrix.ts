@@ -24,10 +24,12 @@ import {
   Progress,
   UsageError,
 } from "./common.ts";
+import { dirname } from "node:path";
+import { matrixHtml } from "./matrix_html.ts";
 import { baselineRegressions, junitXml } from "./matrix_junit.ts";
 
 const USAGE = `usage: pvreplay matrix [--variants LIST] [--scenarios LIST] [--backends LIST]
-                       [--reference SPEC] [--out DIR] [--jobs N] [--cache DIR] [--shard I/N] [--json] [--junit FILE]
+                       [--reference SPEC] [--out DIR] [--jobs N] [--cache DIR] [--shard I/N] [--json] [--junit FILE] [--html FILE]
                        [--baseline FILE] [--progress]
        pvreplay matrix merge DIR|FILE... [--json] [--junit FILE] [--baseline FILE] [--out DIR]
        pvreplay matrix --vdso [--json]
@@ -49,6 +51,7 @@ divergence), fails (guest failed, triple fault, budget, reset), n/a (the referen
   --shard I/N        run only rows i with i mod N = I (0 <= I < N); merge the parts with merge
   --json             the matrix document (docs/matrix.md) on stdout instead of the grid
   --junit FILE       JUnit XML, one test case per cell
+  --html FILE        self-contained HTML report: grid, filters, per-cell first divergence
   --baseline FILE    a matrix.json: exit 1 naming every cell that was same/equivalent there and
                      is now diverges/fails
   --profile-tweak SPEC:FIELD=VALUE
@@ -100,6 +103,7 @@ export function matrixCommand(args: string[]): Promise<number> {
       jobs: { type: "string" },
       cache: { type: "string" },
       junit: { type: "string" },
+      html: { type: "string" },
       baseline: { type: "string" },
       "profile-tweak": { type: "string", multiple: true },
       progress: { type: "boolean" },
@@ -123,6 +127,7 @@ interface MatrixFlags {
   jobs?: string;
   cache?: string;
   junit?: string;
+  html?: string;
   baseline?: string;
   "profile-tweak"?: string[];
   progress?: boolean;
@@ -231,6 +236,7 @@ function report(doc: MatrixDocument, f: MatrixFlags): number {
     Deno.writeTextFileSync(`${f.out}/matrix.json`, JSON.stringify(doc, null, 1) + "\n");
   }
   if (f.junit) Deno.writeTextFileSync(f.junit, junitXml(doc, regressions));
+  if (f.html) Deno.writeTextFileSync(f.html, matrixHtml(doc, dirname(f.html)));
   if (f.json) console.log(JSON.stringify(doc, null, 1));
   else printMatrix(doc);
   for (const r of regressions) {

@@ -10,6 +10,7 @@
 
 import { diffTraces } from "../analysis/diff.ts";
 import type { TraceDivergenceClass } from "../../vocabulary/divergence.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
 import type { ProfileTweak } from "../../backends/registry.ts";
 import { IMAGE_DIR, sha256Hex } from "../format/guest_image.ts";
 import { TOOL_VERSION } from "./session.ts";
@@ -37,6 +38,8 @@ export interface StatusCell {
   divergence: TraceDivergenceClass | null;
   /** The first divergence, one line, with the event numbers on both sides. */
   first: string | null;
+  /** Events around the first divergence: `ref`/`cell` lines of reference and this trace. */
+  context: string[] | null;
   /** Why the cell failed or is n/a. */
   reason: string | null;
   verdict: "PASS" | "FAIL" | "NO-RESULT";
@@ -119,6 +122,7 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
       status: "same",
       divergence: null,
       first: null,
+      context: null,
       reason: null,
       verdict: r.verdict,
       exit: r.run.result.reason,
@@ -192,6 +196,21 @@ function judge(cell: StatusCell, refTrace: string, trace: string): void {
   } else {
     cell.status = "diverges";
     cell.divergence = d.class;
+    const f = report.first;
+    if (f) {
+      const line = (side: string, mark: string) => (e: TraceEvent) =>
+        `${side}${mark} #${e.seq} ${e.kind} ${e.name}${
+          e.op ? ` ${e.op}(${e.opArgs.join(",")})` : ""
+        }${e.ret !== null ? ` = ${e.ret}` : ""}`;
+      cell.context = [
+        ...f.beforeA.map(line("ref ", " ")),
+        ...(f.divergence.a ? [line("ref ", ">")(f.divergence.a)] : []),
+        ...f.afterA.map(line("ref ", " ")),
+        ...f.beforeB.map(line("cell", " ")),
+        ...(f.divergence.b ? [line("cell", ">")(f.divergence.b)] : []),
+        ...f.afterB.map(line("cell", " ")),
+      ];
+    }
   }
 }
 
@@ -231,7 +250,10 @@ export interface MatrixDocument {
 }
 
 /** Merges shard documents into one, cells in canonical order; throws on overlap or mismatch. */
-export function mergeDocuments(docs: MatrixDocument[], order: (c: StatusCell) => number[]) {
+export function mergeDocuments(
+  docs: MatrixDocument[],
+  order: (c: StatusCell) => number[],
+): MatrixDocument {
   const seen = new Map<string, StatusCell>();
   for (const d of docs) {
     if (d.schema !== "pvreplay-matrix/1") throw new Error(`not a matrix document: ${d.schema}`);
@@ -249,5 +271,5 @@ export function mergeDocuments(docs: MatrixDocument[], order: (c: StatusCell) =>
     for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] - y[i];
     return 0;
   });
-  return { schema: "pvreplay-matrix/1" as const, reference: docs[0]?.reference ?? "", cells };
+  return { schema: "pvreplay-matrix/1", reference: docs[0]?.reference ?? "", cells };
 }

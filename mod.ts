@@ -61,3 +61,16 @@ export { replayCross, replaySame } from "./traces/session/replay.ts";
 export { diffTraces } from "./traces/analysis/diff.ts";
 export { recordCase, SCENARIOS, suiteCase, VARIANTS } from "./traces/session/suite.ts";
 export { runCell, vdsoRow } from "./traces/session/matrix.ts";
+export {
+  EQUIVALENT_CLASSES,
+  matrixRows,
+  mergeDocuments,
+  runRow,
+} from "./traces/session/matrix_status.ts";
+export type {
+  CellStatus,
+  MatrixDocument,
+  MatrixRow,
+  StatusCell,
+} from "./traces/session/matrix_status.ts";
+export { runRows } from "./traces/session/matrix_pool.ts";

@@ -12,8 +12,16 @@ import { createNativeBackend, NATIVE_VERSIONS } from "./native/backend.ts";
 interface RegistryEntry {
   versions: readonly string[];
   defaultVersion: string;
-  create(version: string): Backend;
+  create(version: string, tweak?: ProfileTweak): Backend;
 }
+
+/**
+ * Profile fields overridden for one run (e.g. `{ signature: false }` on kvm): a what-if on the
+ * backend's version profile, used by `matrix --profile-tweak` to inject a deliberate regression.
+ * The session records it in the trace header's quirks, so a tweaked trace never passes for a
+ * plain one.
+ */
+export type ProfileTweak = Record<string, string | number | boolean>;
 
 const REGISTRY: ReadonlyMap<string, RegistryEntry> = new Map<string, RegistryEntry>([
   ["native", { ...NATIVE_VERSIONS, create: createNativeBackend }],
@@ -85,9 +93,9 @@ export function parseBackendSpec(spec: string): BackendSpec {
  * assert.equal(kvm.version, "2.6.25");
  * ```
  */
-export function createBackend(spec: string | BackendSpec): Backend {
+export function createBackend(spec: string | BackendSpec, tweak?: ProfileTweak): Backend {
   const s = typeof spec === "string" ? parseBackendSpec(spec) : parseBackendSpec(
     `${spec.name}@${spec.version}`,
   );
-  return REGISTRY.get(s.name)!.create(s.version);
+  return REGISTRY.get(s.name)!.create(s.version, tweak);
 }

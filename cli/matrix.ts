@@ -4,32 +4,67 @@
  * @module
  */
 
-import { listBackends } from "../backends/registry.ts";
-import { type MatrixCell, runCell, type VdsoRow, vdsoRow } from "../traces/session/matrix.ts";
+import { listBackends, type ProfileTweak } from "../backends/registry.ts";
+import { type VdsoRow, vdsoRow } from "../traces/session/matrix.ts";
+import {
+  cellName,
+  type MatrixDocument,
+  matrixRows,
+  mergeDocuments,
+  type StatusCell,
+} from "../traces/session/matrix_status.ts";
+import { runRows } from "../traces/session/matrix_pool.ts";
 import { SCENARIOS, VARIANTS } from "../traces/session/suite.ts";
-import { backendList, choiceList, command, Progress } from "./common.ts";
+import {
+  allBackendSpecs,
+  backendList,
+  choiceList,
+  command,
+  parseCount,
+  Progress,
+  UsageError,
+} from "./common.ts";
+import { dirname } from "node:path";
+import { matrixHtml } from "./matrix_html.ts";
+import { baselineRegressions, junitXml } from "./matrix_junit.ts";
 
-const USAGE =
-  `usage: pvreplay matrix [--variants LIST] [--scenarios LIST] [--backends LIST] [--json]
+const USAGE = `usage: pvreplay matrix [--variants LIST] [--scenarios LIST] [--backends LIST]
+                       [--reference SPEC] [--out DIR] [--jobs N] [--cache DIR] [--shard I/N] [--json] [--junit FILE] [--html FILE]
+                       [--baseline FILE] [--progress]
+       pvreplay matrix merge DIR|FILE... [--json] [--junit FILE] [--baseline FILE] [--out DIR]
        pvreplay matrix --vdso [--json]
        pvreplay matrix --list
 
-Runs every bundled guest kernel variant x scenario on every backend profile and prints the
-compatibility matrix: the guest's own verdict (PASS/FAIL), or how the machine ended when the
-guest could not say (triple fault, budget, ...), plus the exceptions it took.
+Runs every bundled guest kernel variant x scenario on every backend profile, records each cell,
+diffs each trace against the reference backend's and gives each cell a status (docs/matrix.md):
+same, equivalent (differs only in units or polling repeats), diverges (class of the first
+divergence), fails (guest failed, triple fault, budget, reset), n/a (the reference failed).
 
   --variants LIST    kernel variants (default all: ${VARIANTS.join(",")})
   --scenarios LIST   scenarios (default all: ${SCENARIOS.join(",")})
-  --backends LIST    backend specs (default every profile: native@p6,kvm@2.6.20,...)
+  --backends LIST    backend specs (default every profile of every registered backend)
+  --reference SPEC   the backend every cell is diffed against (default native)
+  --out DIR          keep the traces and write DIR/matrix.json
+  --jobs N           rows run in parallel on N workers (default: the core count)
+  --cache DIR        reuse cells whose image, backend profile, scenario and tool version are
+                     unchanged (content-addressed results in DIR)
+  --shard I/N        run only rows i with i mod N = I (0 <= I < N); merge the parts with merge
+  --json             the matrix document (docs/matrix.md) on stdout instead of the grid
+  --junit FILE       JUnit XML, one test case per cell
+  --html FILE        self-contained HTML report: grid, filters, per-cell first divergence
+  --baseline FILE    a matrix.json: exit 1 naming every cell that was same/equivalent there and
+                     is now diverges/fails
+  --profile-tweak SPEC:FIELD=VALUE
+                     override a version-profile field for SPEC's cells (a what-if; recorded in
+                     the trace header's quirks), e.g. kvm@2.6.25:signature=false
+  --progress, --no-progress  progress on stderr (default: when it is a terminal)
   --vdso             the 2007 vDSO story on bare hardware: kernel variant x (old, new glibc),
                      the trap that breaks a combination, int $0x80 vs sysenter cost
   --list             list backends and their version profiles
-  --json             JSON Lines on stdout, one object per cell
-  --progress, --no-progress  cells done, rate, ETA on stderr (default: when it is a terminal)
   --help             show this help
 
-exit status: 0 every cell PASS (or, with --vdso, the table was produced), 1 some cell did
-not pass, 2 usage error.`;
+exit status: 0 no cell fails and no baseline regression (or, with --vdso, the table was
+produced), 1 some cell fails or regressed against the baseline, 2 usage error.`;
 
 /** Boot-option sets of the vDSO view (guests/README.md). */
 export const VDSO_CASES: ReadonlyArray<[string, string]> = [
@@ -44,7 +79,7 @@ export const VDSO_CASES: ReadonlyArray<[string, string]> = [
 ];
 
 /**
- * Implements `pvreplay matrix`.
+ * Implements `pvreplay matrix` and `pvreplay matrix merge`.
  *
  * @example
  * ```ts
@@ -53,21 +88,32 @@ export const VDSO_CASES: ReadonlyArray<[string, string]> = [
  * ```
  */
 export function matrixCommand(args: string[]): Promise<number> {
+  const merge = args[0] === "merge";
   return command(
     "matrix",
     USAGE,
-    args,
+    merge ? args.slice(1) : args,
     {
       variants: { type: "string" },
       scenarios: { type: "string" },
       backends: { type: "string" },
+      reference: { type: "string" },
+      out: { type: "string" },
+      shard: { type: "string" },
+      jobs: { type: "string" },
+      cache: { type: "string" },
+      junit: { type: "string" },
+      html: { type: "string" },
+      baseline: { type: "string" },
+      "profile-tweak": { type: "string", multiple: true },
+      progress: { type: "boolean" },
       vdso: { type: "boolean" },
       list: { type: "boolean" },
       json: { type: "boolean" },
-      progress: { type: "boolean" },
     },
-    {},
-    (values) => matrix(values as MatrixFlags),
+    { positionals: merge },
+    (values, positionals) =>
+      merge ? mergeMatrix(values as MatrixFlags, positionals) : matrix(values as MatrixFlags),
   );
 }
 
@@ -75,13 +121,22 @@ interface MatrixFlags {
   variants?: string;
   scenarios?: string;
   backends?: string;
+  reference?: string;
+  out?: string;
+  shard?: string;
+  jobs?: string;
+  cache?: string;
+  junit?: string;
+  html?: string;
+  baseline?: string;
+  "profile-tweak"?: string[];
+  progress?: boolean;
   vdso?: boolean;
   list?: boolean;
   json?: boolean;
-  progress?: boolean;
 }
 
-function matrix(f: MatrixFlags): number {
+async function matrix(f: MatrixFlags): Promise<number> {
   const variants = choiceList("variants", f.variants, VARIANTS);
   const scenarios = choiceList("scenarios", f.scenarios, SCENARIOS);
   const backends = backendList(f.backends);
@@ -92,9 +147,9 @@ function matrix(f: MatrixFlags): number {
     }
     return 0;
   }
-  const progress = new Progress("pvreplay matrix", f.progress, "cells");
   let done = 0;
   if (f.vdso) {
+    const progress = new Progress("pvreplay matrix", f.progress, "cells");
     const rows: VdsoRow[] = [];
     for (const [variant, options] of VDSO_CASES) {
       const row = vdsoRow(variant, options);
@@ -108,60 +163,143 @@ function matrix(f: MatrixFlags): number {
     if (!f.json) printVdso(rows);
     return 0;
   }
-  const cells: MatrixCell[] = [];
-  for (const variant of variants) {
-    for (const scenario of scenarios) {
-      for (const backend of backends) {
-        const cell = runCell(variant, scenario, backend);
-        progress.update(
-          ++done,
-          variants.length * scenarios.length * backends.length,
-          `${variant} ${scenario} ${backend}`,
-        );
-        cells.push(cell);
-        if (f.json) console.log(JSON.stringify(cell));
-      }
-    }
-  }
+  const reference = backendList(f.reference ?? "native")[0];
+  if (f.reference?.includes(",")) throw new UsageError("--reference takes one backend spec");
+  const rows = matrixRows(variants, scenarios, backends, reference, parseShard(f.shard));
+  const tweaks = parseTweaks(f["profile-tweak"] ?? []);
+  const outDir = f.out ?? Deno.makeTempDirSync({ prefix: "pvreplay-matrix-" });
+  const jobs = f.jobs === undefined ? navigator.hardwareConcurrency : parseCount("jobs", f.jobs);
+  if (jobs < 1) throw new UsageError("--jobs must be at least 1");
+  const opts = { outDir, keep: f.out !== undefined, tweaks, cacheDir: f.cache };
+  const progress = new Progress("pvreplay matrix", f.progress);
+  const results = await runRows(rows, jobs, opts, (row, n) => {
+    for (const c of row) done += c.instructions;
+    progress.update(done, 0, `${n}/${rows.length} rows, ${jobs} jobs`);
+  });
+  const cells = results.flat();
   progress.done();
-  if (!f.json) printMatrix(cells, variants, scenarios, backends);
-  return cells.every((c) => c.verdict === "PASS") ? 0 : 1;
+  if (f.out === undefined) Deno.removeSync(outDir, { recursive: true });
+  const doc: MatrixDocument = { schema: "pvreplay-matrix/1", reference, cells };
+  return report(doc, f);
 }
 
-function cellText(c: MatrixCell): string {
-  if (c.verdict !== "NO-RESULT") return c.verdict;
-  return c.exit === "triple-fault" ? "TRIPLE-FAULT" : c.exit.toUpperCase();
-}
-
-function printMatrix(
-  cells: MatrixCell[],
-  variants: string[],
-  scenarios: string[],
-  backends: string[],
-) {
-  const w = Math.max(13, ...backends.map((b) => b.length + 2));
-  console.log("variant      scenario  " + backends.map((b) => b.padEnd(w)).join(""));
-  for (const v of variants) {
-    for (const s of scenarios) {
-      const row = backends.map((b) => {
-        const c = cells.find((x) => x.variant === v && x.scenario === s && x.backend === b)!;
-        return cellText(c).padEnd(w);
-      });
-      console.log(`${v.padEnd(12)} ${s.padEnd(9)} ${row.join("")}`);
-    }
+function mergeMatrix(f: MatrixFlags, inputs: string[]): number {
+  if (inputs.length === 0) throw new UsageError("merge: name at least one DIR or matrix.json");
+  const docs = inputs.map((p) =>
+    readDocument(Deno.statSync(p).isDirectory ? `${p}/matrix.json` : p)
+  );
+  let doc: MatrixDocument;
+  try {
+    doc = mergeDocuments(docs, canonicalOrder);
+  } catch (e) {
+    throw new UsageError(`merge: ${(e as Error).message}`);
   }
-  const bad = cells.filter((c) => c.verdict !== "PASS");
+  return report(doc, f);
+}
+
+/** Sort key of a cell: variant, options, scenario, backend as the default matrix orders them. */
+function canonicalOrder(c: StatusCell): number[] {
+  const backends = allBackendSpecs();
+  const idx = (list: readonly string[], x: string) => {
+    const i = list.indexOf(x);
+    return i < 0 ? list.length : i;
+  };
+  return [
+    idx(VARIANTS, c.variant),
+    c.options.length,
+    idx(SCENARIOS, c.scenario),
+    idx(backends, c.backend),
+  ];
+}
+
+function readDocument(path: string): MatrixDocument {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const doc = JSON.parse(text) as MatrixDocument;
+    if (doc.schema !== "pvreplay-matrix/1" || !Array.isArray(doc.cells)) throw new Error("schema");
+    return doc;
+  } catch {
+    throw new UsageError(`${path} is not a pvreplay matrix document (schema pvreplay-matrix/1)`);
+  }
+}
+
+/** Writes the outputs the flags ask for; the exit status from failures and regressions. */
+function report(doc: MatrixDocument, f: MatrixFlags): number {
+  const regressions = f.baseline ? baselineRegressions(readDocument(f.baseline), doc) : [];
+  if (f.out !== undefined) {
+    Deno.mkdirSync(f.out, { recursive: true });
+    Deno.writeTextFileSync(`${f.out}/matrix.json`, JSON.stringify(doc, null, 1) + "\n");
+  }
+  if (f.junit) Deno.writeTextFileSync(f.junit, junitXml(doc, regressions));
+  if (f.html) Deno.writeTextFileSync(f.html, matrixHtml(doc, dirname(f.html)));
+  if (f.json) console.log(JSON.stringify(doc, null, 1));
+  else printMatrix(doc);
+  for (const r of regressions) {
+    console.error(
+      `pvreplay matrix: regression: ${cellName(r.cell)} was ${r.was}, now ${r.cell.status}`,
+    );
+  }
+  const failed = doc.cells.some((c) => c.status === "fails");
+  return failed || regressions.length ? 1 : 0;
+}
+
+function parseShard(text: string | undefined): [number, number] {
+  if (text === undefined) return [0, 1];
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
+    throw new UsageError(`--shard "${text}": expected I/N with 0 <= I < N`);
+  }
+  return [Number(m[1]), Number(m[2])];
+}
+
+function parseTweaks(specs: string[]): Record<string, ProfileTweak> {
+  const out: Record<string, ProfileTweak> = {};
+  for (const spec of specs) {
+    const m = /^([^:]+):([A-Za-z]\w*)=(.*)$/.exec(spec);
+    if (!m) throw new UsageError(`--profile-tweak "${spec}": expected SPEC:FIELD=VALUE`);
+    const [backend] = backendList(m[1]);
+    const v = m[3];
+    const value = v === "true"
+      ? true
+      : v === "false"
+      ? false
+      : /^(0x[0-9a-f]+|\d+)$/i.test(v)
+      ? Number(v)
+      : v;
+    out[backend] = { ...out[backend], [m[2]]: value };
+  }
+  return out;
+}
+
+function printMatrix(doc: MatrixDocument) {
+  const backends = [...new Set(doc.cells.map((c) => c.backend))];
+  const rows = [...new Set(doc.cells.map((c) => `${c.variant}\t${c.options}\t${c.scenario}`))];
+  const text = (c: StatusCell | undefined) =>
+    !c ? "" : c.status === "diverges" ? `diverges:${c.divergence}` : c.status;
+  const w = Math.max(17, ...backends.map((b) => b.length + 2));
+  console.log(`reference ${doc.reference}\n`);
+  console.log("variant      scenario  " + backends.map((b) => b.padEnd(w)).join(""));
+  for (const r of rows) {
+    const [v, o, s] = r.split("\t");
+    const row = backends.map((b) =>
+      text(
+        doc.cells.find((x) =>
+          x.variant === v && x.options === o && x.scenario === s && x.backend === b
+        ),
+      )
+        .padEnd(w)
+    );
+    console.log(`${(v + (o ? ` ${o}` : "")).padEnd(12)} ${s.padEnd(9)} ${row.join("")}`);
+  }
+  const bad = doc.cells.filter((c) => c.status === "fails" || c.status === "n/a");
   if (bad.length) {
-    console.log("\ncells that did not pass:");
-    for (const c of bad) {
-      const traps = Object.entries(c.traps).map(([k, n]) => `${k}x${n}`).join(" ") ||
-        "no exceptions";
-      console.log(
-        `  ${c.variant} ${c.scenario} on ${c.backend}: ${
-          cellText(c)
-        } (exit ${c.exit}, status ${c.code}; ${traps})`,
-      );
-    }
+    console.log("\ncells that fail or could not be compared:");
+    for (const c of bad) console.log(`  ${cellName(c)}: ${c.status}: ${c.reason}`);
   }
 }
 

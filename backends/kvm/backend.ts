@@ -376,10 +376,14 @@ export class KvmBackend extends BaseBackend {
 }
 
 /** Creates the KVM backend for a profile in {@link KVM_PROFILES}. */
-export function createKvmBackend(version: string): Backend {
+export function createKvmBackend(version: string, tweak?: Partial<KvmProfile>): Backend {
   const p = KVM_PROFILES[version];
   if (!p) {
     throw new Error(`kvm has no version "${version}"; valid: ${KVM_VERSIONS.versions.join(", ")}`);
   }
-  return new KvmBackend(p);
+  if (!tweak) return new KvmBackend(p);
+  for (const k of Object.keys(tweak)) {
+    if (!(k in p) || k === "version") throw new Error(`kvm profile has no field "${k}" to tweak`);
+  }
+  return new KvmBackend({ ...p, ...tweak });
 }

@@ -136,6 +136,8 @@ export class NativeBackend extends BaseBackend {
 }
 
 /** Creates the native backend for a profile listed in {@link NATIVE_VERSIONS}. */
-export function createNativeBackend(version: string): Backend {
+export function createNativeBackend(version: string, tweak?: object): Backend {
+  // Bare hardware has no version profile fields to override.
+  if (tweak && Object.keys(tweak).length) throw new Error("native has no profile fields to tweak");
   return new NativeBackend(version);
 }

@@ -11,7 +11,7 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { Backend } from "../../backends/backend.ts";
-import { createBackend, parseBackendSpec } from "../../backends/registry.ts";
+import { createBackend, parseBackendSpec, type ProfileTweak } from "../../backends/registry.ts";
 import { nativeCpuid } from "../../core/cpu/system.ts";
 import { Machine, type RunOptions, type RunResult } from "../../core/machine.ts";
 import { MachinePlatform } from "../../core/platform.ts";
@@ -50,6 +50,8 @@ export interface SessionConfig {
   apicHz?: number;
   /** Instruction budget, recorded in the header so a replay stops where the recording did. */
   maxInsns?: number;
+  /** Backend profile fields overridden (registry.ts ProfileTweak); recorded in the quirks. */
+  profileTweak?: ProfileTweak;
   /** Receives COM1 output bytes as well as {@link Session.serial}. */
   serialOut?: (byte: number) => void;
 }
@@ -91,7 +93,7 @@ export interface Session {
  */
 export function openSession(config: SessionConfig, sink: EventSink): Session {
   const spec = parseBackendSpec(config.backend);
-  const backend = createBackend(spec);
+  const backend = createBackend(spec, config.profileTweak);
   const serial: number[] = [];
   const machine = new Machine({
     memMiB: config.memMiB,
@@ -133,7 +135,7 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     cpu: { cpuid: identity(backend) },
     seed: 0,
     ...(protocol !== "multiboot" ? { boot: protocol } : {}),
-    quirks: [],
+    quirks: config.profileTweak ? [`profile-tweak:${JSON.stringify(config.profileTweak)}`] : [],
     ...(config.maxInsns !== undefined ? { run: { maxInsns: config.maxInsns } } : {}),
   };
   backend.attach({

@@ -11,6 +11,7 @@ import { openSession, type Session } from "./session.ts";
 import { IMAGE_DIR } from "../format/guest_image.ts";
 import { TraceWriter } from "../format/writer.ts";
 import type { RunResult } from "../../core/machine.ts";
+import type { ProfileTweak } from "../../backends/registry.ts";
 
 /** Scenarios of the bundled guest kernel (guests/README.md). */
 export const SCENARIOS = [
@@ -107,7 +108,13 @@ export const SUITE_MEM_MIB = 32;
 export function recordCase(
   c: SuiteCase,
   backend: string,
-  to: { out?: string; events?: TraceEvent[]; imageDir?: string; maxInsns?: number },
+  to: {
+    out?: string;
+    events?: TraceEvent[];
+    imageDir?: string;
+    maxInsns?: number;
+    profileTweak?: ProfileTweak;
+  },
 ): CaseRun {
   const image = Deno.readFileSync(`${to.imageDir ?? IMAGE_DIR}/${c.image}`);
   let writer: TraceWriter | null = null;
@@ -121,7 +128,15 @@ export function recordCase(
   );
   const maxInsns = to.maxInsns ?? CASE_INSNS;
   const session = openSession(
-    { image, imageName: c.image, cmdline: c.cmdline, backend, maxInsns, memMiB: SUITE_MEM_MIB },
+    {
+      image,
+      imageName: c.image,
+      cmdline: c.cmdline,
+      backend,
+      maxInsns,
+      memMiB: SUITE_MEM_MIB,
+      profileTweak: to.profileTweak,
+    },
     recorder,
   );
   if (to.out) writer = TraceWriter.create(to.out, session.header);

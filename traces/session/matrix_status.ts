@@ -1,0 +1,275 @@
+/**
+ * The compatibility matrix with a status per cell: each kernel variant × scenario row is recorded
+ * on a reference backend and on every other backend profile, every trace is diffed against the
+ * reference's, and each cell gets `same`, `equivalent`, `diverges` (with the class of the first
+ * divergence), `fails` or `n/a` (docs/matrix.md defines them). Rows are the unit of work: a row
+ * carries its own reference, so `--shard I/N` slices rows and shards never need each other.
+ *
+ * @module
+ */
+
+import { diffTraces } from "../analysis/diff.ts";
+import type { TraceDivergenceClass } from "../../vocabulary/divergence.ts";
+import type { TraceEvent } from "../../vocabulary/event.ts";
+import type { ProfileTweak } from "../../backends/registry.ts";
+import { IMAGE_DIR, sha256Hex } from "../format/guest_image.ts";
+import { TOOL_VERSION } from "./session.ts";
+import { recordCase, suiteCase } from "./suite.ts";
+
+/** Status of one cell (docs/matrix.md "Statuses"). */
+export type CellStatus = "same" | "equivalent" | "diverges" | "fails" | "n/a";
+
+/**
+ * Diff classes the ABI mapping declares equivalent: `units` (the same argument in a unit the
+ * two backends' headers relate by a known factor, e.g. ns vs TSC ticks) and `repeats` (a polling
+ * loop that spun a different number of times). Every other class changes what the guest saw.
+ */
+export const EQUIVALENT_CLASSES: readonly TraceDivergenceClass[] = ["units", "repeats"];
+
+/** One cell of the status matrix (docs/matrix.md "JSON schema"). */
+export interface StatusCell {
+  variant: string;
+  scenario: string;
+  options: string;
+  backend: string;
+  reference: string;
+  status: CellStatus;
+  /** Class of the first divergence that is not equivalent (status `diverges`). */
+  divergence: TraceDivergenceClass | null;
+  /** The first divergence, one line, with the event numbers on both sides. */
+  first: string | null;
+  /** Events around the first divergence: `ref`/`cell` lines of reference and this trace. */
+  context: string[] | null;
+  /** Why the cell failed or is n/a. */
+  reason: string | null;
+  verdict: "PASS" | "FAIL" | "NO-RESULT";
+  exit: string;
+  code: number;
+  instructions: number;
+  events: number;
+  /** Trace file of this cell, or null when not kept. */
+  trace: string | null;
+}
+
+/** One row of work: a variant and scenario on the reference and on `backends`. */
+export interface MatrixRow {
+  variant: string;
+  scenario: string;
+  options: string;
+  backends: string[];
+  reference: string;
+}
+
+/** How rows are run. */
+export interface RowOptions {
+  /** Directory for the traces (created). */
+  outDir: string;
+  /** Keep the traces (default false: they are removed after the diff). */
+  keep?: boolean;
+  /** Per-backend-spec profile overrides (a deliberate what-if; see registry.ts ProfileTweak). */
+  tweaks?: Record<string, ProfileTweak>;
+  /**
+   * Result cache directory: a cell is stored under the SHA-256 of what determines it (image
+   * bytes, command line, backend and reference profiles and their tweaks, tool version), and a
+   * row whose cells are all there is not run again.
+   */
+  cacheDir?: string;
+}
+
+/**
+ * Records and judges one row: the reference first, then every backend, each diffed against it.
+ *
+ * @example
+ * ```ts
+ * import { runRow } from "./matrix_status.ts";
+ * const cells = runRow(
+ *   { variant: "2.6.22", scenario: "boot", options: "", backends: ["native@p6"], reference: "native@p6" },
+ *   { outDir: Deno.makeTempDirSync() },
+ * );
+ * console.assert(cells[0].status === "same");
+ * ```
+ */
+export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
+  Deno.mkdirSync(opts.outDir, { recursive: true });
+  const c = suiteCase(row.variant, row.scenario, row.options);
+  const keys = opts.cacheDir ? cacheKeys(row, c.image, c.cmdline, opts) : null;
+  if (keys) {
+    const hits = keys.map((k) => cached(opts.cacheDir!, k));
+    if (hits.every((h) => h !== null)) return hits as StatusCell[];
+  }
+  const path = (b: string) => `${opts.outDir}/${c.label}-${b.replace("@", "_")}.pvt`;
+  const record = (backend: string) => {
+    const trace = path(backend);
+    const run = recordCase(c, backend, { out: trace, profileTweak: opts.tweaks?.[backend] });
+    const verdict: StatusCell["verdict"] = run.verdict.pass === true
+      ? "PASS"
+      : run.verdict.pass === false
+      ? "FAIL"
+      : "NO-RESULT";
+    return { run, trace, verdict };
+  };
+  const ref = record(row.reference);
+  const refOk = ref.verdict === "PASS";
+  const cells: StatusCell[] = [];
+  for (const backend of row.backends) {
+    const r = backend === row.reference ? ref : record(backend);
+    const cell: StatusCell = {
+      variant: row.variant,
+      scenario: row.scenario,
+      options: row.options,
+      backend,
+      reference: row.reference,
+      status: "same",
+      divergence: null,
+      first: null,
+      context: null,
+      reason: null,
+      verdict: r.verdict,
+      exit: r.run.result.reason,
+      code: r.run.result.exitCode,
+      instructions: r.run.result.instructions,
+      events: r.run.events,
+      trace: opts.keep ? r.trace : null,
+    };
+    if (r.verdict !== "PASS") {
+      cell.status = "fails";
+      cell.reason = r.verdict === "FAIL"
+        ? `guest reported pass=0 (${r.run.verdict.line})`
+        : `no verdict: ${r.run.result.reason} (status ${r.run.result.exitCode})`;
+    } else if (!refOk) {
+      cell.status = "n/a";
+      cell.reason = `reference ${row.reference} did not pass (${ref.run.result.reason})`;
+    } else if (backend !== row.reference) {
+      judge(cell, ref.trace, r.trace);
+    }
+    cells.push(cell);
+  }
+  if (keys) {
+    Deno.mkdirSync(opts.cacheDir!, { recursive: true });
+    for (const [i, k] of keys.entries()) {
+      const tmp = `${opts.cacheDir}/${k}.json.${Deno.pid}`;
+      Deno.writeTextFileSync(tmp, JSON.stringify(cells[i]));
+      Deno.renameSync(tmp, `${opts.cacheDir}/${k}.json`); // atomic: parallel shards share a cache
+    }
+  }
+  if (!opts.keep) {
+    for (const b of new Set([row.reference, ...row.backends])) Deno.removeSync(path(b));
+  }
+  return cells;
+}
+
+function cacheKeys(row: MatrixRow, image: string, cmdline: string, opts: RowOptions): string[] {
+  const imageSha = sha256Hex(Deno.readFileSync(`${IMAGE_DIR}/${image}`));
+  const side = (b: string) => ({ spec: b, tweak: opts.tweaks?.[b] ?? null });
+  return row.backends.map((b) =>
+    sha256Hex(new TextEncoder().encode(JSON.stringify({
+      tool: TOOL_VERSION,
+      image: imageSha,
+      cmdline,
+      backend: side(b),
+      reference: side(row.reference),
+      keep: opts.keep ? opts.outDir : null,
+    })))
+  );
+}
+
+function cached(dir: string, key: string): StatusCell | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(`${dir}/${key}.json`)) as StatusCell;
+  } catch {
+    return null;
+  }
+}
+
+function judge(cell: StatusCell, refTrace: string, trace: string): void {
+  const { report } = diffTraces(refTrace, trace, { maxDivergences: 100_000 });
+  const counted = Object.entries(report.totals).filter(([, n]) => n > 0);
+  if (counted.length === 0) return;
+  const bad = report.divergences.find((d) => !EQUIVALENT_CLASSES.includes(d.class));
+  const d = bad ?? report.divergences[0];
+  const where = `#${d.a ? d.a.seq : "-"}/#${d.b ? d.b.seq : "-"}`;
+  cell.first = `${d.class} ${d.key}${d.fields.length ? ` [${d.fields.join(",")}]` : ""}${
+    d.note ? ` (${d.note})` : ""
+  } at ${where}`;
+  if (counted.every(([cls]) => EQUIVALENT_CLASSES.includes(cls as TraceDivergenceClass))) {
+    cell.status = "equivalent";
+  } else {
+    cell.status = "diverges";
+    cell.divergence = d.class;
+    const f = report.first;
+    if (f) {
+      const line = (side: string, mark: string) => (e: TraceEvent) =>
+        `${side}${mark} #${e.seq} ${e.kind} ${e.name}${
+          e.op ? ` ${e.op}(${e.opArgs.join(",")})` : ""
+        }${e.ret !== null ? ` = ${e.ret}` : ""}`;
+      cell.context = [
+        ...f.beforeA.map(line("ref ", " ")),
+        ...(f.divergence.a ? [line("ref ", ">")(f.divergence.a)] : []),
+        ...f.afterA.map(line("ref ", " ")),
+        ...f.beforeB.map(line("cell", " ")),
+        ...(f.divergence.b ? [line("cell", ">")(f.divergence.b)] : []),
+        ...f.afterB.map(line("cell", " ")),
+      ];
+    }
+  }
+}
+
+/**
+ * The rows of a matrix in canonical order (variant, then options, then scenario), optionally
+ * the deterministic slice `shard` = [index, count] (row i belongs to shard i mod count).
+ */
+export function matrixRows(
+  variants: string[],
+  scenarios: string[],
+  backends: string[],
+  reference: string,
+  shard: [number, number] = [0, 1],
+  options: string[] = [""],
+): MatrixRow[] {
+  const rows: MatrixRow[] = [];
+  for (const variant of variants) {
+    for (const o of options) {
+      for (const scenario of scenarios) {
+        rows.push({ variant, scenario, options: o, backends, reference });
+      }
+    }
+  }
+  return rows.filter((_, i) => i % shard[1] === shard[0]);
+}
+
+/** Cell identity: `variant[ options] scenario on backend`. */
+export function cellName(c: StatusCell): string {
+  return `${c.variant}${c.options ? ` ${c.options}` : ""} ${c.scenario} on ${c.backend}`;
+}
+
+/** The matrix document (docs/matrix.md "JSON schema"). */
+export interface MatrixDocument {
+  schema: "pvreplay-matrix/1";
+  reference: string;
+  cells: StatusCell[];
+}
+
+/** Merges shard documents into one, cells in canonical order; throws on overlap or mismatch. */
+export function mergeDocuments(
+  docs: MatrixDocument[],
+  order: (c: StatusCell) => number[],
+): MatrixDocument {
+  const seen = new Map<string, StatusCell>();
+  for (const d of docs) {
+    if (d.schema !== "pvreplay-matrix/1") throw new Error(`not a matrix document: ${d.schema}`);
+    if (d.reference !== docs[0].reference) {
+      throw new Error(`reference differs: ${d.reference} vs ${docs[0].reference}`);
+    }
+    for (const c of d.cells) {
+      const k = cellName(c);
+      if (seen.has(k)) throw new Error(`cell ${k} appears in two inputs`);
+      seen.set(k, c);
+    }
+  }
+  const cells = [...seen.values()].sort((a, b) => {
+    const x = order(a), y = order(b);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] - y[i];
+    return 0;
+  });
+  return { schema: "pvreplay-matrix/1", reference: docs[0]?.reference ?? "", cells };
+}

@@ -54,11 +54,14 @@ static u32 scratch_b[1024] __attribute__((aligned(4096)));
 #define HC3(nr, a, b, c) HC(nr, a, b, c, 0, 0)
 #define HC4(nr, a, b, c, d) HC(nr, a, b, c, d, 0)
 
-/* Legacy entry with an arbitrary number, always through int $0x82. */
-static long legacy_hc(u32 nr)
+/* Legacy entry (TRAP_INSTR), whatever use_page says; Xen may clobber EBX..EDI. */
+static long legacy_hc(u32 nr, u32 a1, u32 a2)
 {
 	long r;
-	__asm__ volatile("int $0x82" : "=a"(r) : "0"(nr) : "ebx", "ecx", "edx", "esi", "edi", "memory");
+	__asm__ volatile("int $0x82"
+			 : "=a"(r), "+b"(a1), "+c"(a2)
+			 : "0"(nr)
+			 : "edx", "esi", "edi", "memory");
 	return r;
 }
 
@@ -75,6 +78,14 @@ static int prefix(const char *s, const char *p)
 		if (*s != *p)
 			return 0;
 	return 1;
+}
+
+static int terminated(const char *s, u32 n)
+{
+	for (u32 i = 0; i < n; i++)
+		if (!s[i])
+			return 1;
+	return 0;
 }
 
 static int contains(const char *s, u32 n, const char *w)
@@ -318,11 +329,11 @@ static void check_version(void)
 	xen_minor = (u32)v & 0xffff;
 	check("xen_version(version) major 3", xen_major == 3, v);
 	check("xen_version(version) same through int $0x82",
-	      ({ long r_; __asm__ volatile("int $0x82" : "=a"(r_) : "0"(HYPERVISOR_xen_version), "b"(0), "c"(0) : "edx", "esi", "edi", "memory"); r_; }) == v, v);
+	      legacy_hc(HYPERVISOR_xen_version, XENVER_version, 0) == v, v);
 	static char extra[16], caps[1024], chg[64], handle[16];
 	static struct xen_compile_info ci;
 	long r = HC2(HYPERVISOR_xen_version, XENVER_extraversion, extra);
-	check("xen_version(extraversion) 0, terminated", r == 0 && contains(extra, 16, ""), r);
+	check("xen_version(extraversion) 0, terminated", r == 0 && terminated(extra, sizeof extra), r);
 	r = HC2(HYPERVISOR_xen_version, XENVER_compile_info, &ci);
 	check("xen_version(compile_info) 0", r == 0, r);
 	r = HC2(HYPERVISOR_xen_version, XENVER_capabilities, caps);
@@ -353,7 +364,7 @@ static void check_missing(void)
 	check("hypercall 25 (set_segment_base, x86_64 only) -ENOSYS", r == -XEN_ENOSYS, r);
 	r = HC1(NR_hypercalls, 0);
 	check("page slot 64 (>= NR_hypercalls) -ENOSYS", r == -XEN_ENOSYS, r);
-	r = legacy_hc(1000);
+	r = legacy_hc(1000, 0, 0);
 	check("int $0x82 with EAX=1000 -ENOSYS", r == -XEN_ENOSYS, r);
 	static const char msg[] = "xenabi console_io\n";
 	r = HC3(HYPERVISOR_console_io, CONSOLEIO_write, sizeof msg - 1, msg);

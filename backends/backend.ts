@@ -80,7 +80,7 @@ export interface CallDescription {
   ret: string | null;
   /** The canonical operation it implements, or null. */
   op: string | null;
-  /** Source of the number (abi.md section or header). */
+  /** Source of the number (a docs/abi/*.md section or a public header). */
   source: string;
 }
 
@@ -89,7 +89,7 @@ export interface BackendDescription {
   name: string;
   version: string;
   summary: string;
-  /** How a guest discovers the backend (abi.md §1). */
+  /** How a guest discovers the backend (docs/abi/native.md §1). */
   discovery: string;
   /** Calling convention for hypercalls, or "none". */
   convention: string;

@@ -6,8 +6,10 @@
  * Both kernels print a checksum, and the run fails if pvreplay's differs from QEMU's.
  *
  * Under `deno task bench` (deno bench) each kernel is one benchmark on pvreplay. Run as a script
- * for the report with MIPS and the QEMU ratio:
- *   deno run -A bench/cpu_bench.ts
+ * for the report: MIPS with the translator (core/cpu/jit.ts) on and off, their ratio, and QEMU:
+ *   deno run -A bench/cpu_bench.ts [--reps 3]
+ * Each repetition runs translator off, on and QEMU back to back; the table shows the fastest of
+ * each (the least disturbed by other load on a shared host).
  *
  * @module
  */
@@ -18,6 +20,7 @@ import { qemuAvailable } from "../tests/lockstep/gdb_remote.ts";
 
 const IMAGES = new URL("../guests/cputests/images/", import.meta.url).pathname;
 const MACHINE = new URL("../core/machine.ts", import.meta.url);
+const CPU = new URL("../core/cpu/cpu.ts", import.meta.url);
 const KERNELS = ["bench_int", "bench_mem"];
 
 /** One pvreplay run of a bench kernel. */
@@ -28,11 +31,14 @@ export interface BenchRun {
   reason: string;
 }
 
-/** Runs `name` on pvreplay's Machine and times it (boot excluded). */
-export async function runPvreplay(name: string): Promise<BenchRun> {
+/** Runs `name` on pvreplay's Machine and times it (boot excluded); `jit` false: interpreter. */
+export async function runPvreplay(name: string, jit = true): Promise<BenchRun> {
   const { Machine } = await import(MACHINE.href);
+  const { translatorDefault } = await import(CPU.href);
   let serial = "";
+  const before = translatorDefault(jit);
   const m = new Machine({ memMiB: 64, serialOut: (b: number) => serial += String.fromCharCode(b) });
+  translatorDefault(before);
   const file = `${IMAGES}${name}.elf`;
   m.bootMultiboot(Deno.readFileSync(file), { file, cmdline: "" });
   const t0 = performance.now();
@@ -56,25 +62,44 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   const haveQemu = await qemuAvailable();
-  console.log("| kernel | instructions | pvreplay s | pvreplay MIPS | QEMU TCG s | ratio |");
-  console.log("|---|---|---|---|---|---|");
+  const reps = Math.max(1, Number(Deno.args[Deno.args.indexOf("--reps") + 1]) || 1);
+  console.log(
+    "| kernel | instructions | interpreter s | MIPS | translator s | MIPS | speed-up | QEMU TCG s |" +
+      " translator / QEMU |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
   let ok = true;
   for (const name of KERNELS) {
-    const p = await runPvreplay(name);
-    const q = haveQemu ? await runQemu(name) : null;
-    const mips = p.instructions / p.seconds / 1e6;
-    const ratio = q ? (p.seconds / q.seconds).toFixed(1) + "x" : "n/a";
+    let off: BenchRun | null = null, on: BenchRun | null = null;
+    let q: { serial: string; seconds: number } | null = null;
+    for (let k = 0; k < reps; k++) {
+      const a = await runPvreplay(name, false), b = await runPvreplay(name, true);
+      const c = haveQemu ? await runQemu(name) : null;
+      if (!off || a.seconds < off.seconds) off = a;
+      if (!on || b.seconds < on.seconds) on = b;
+      if (c && (!q || c.seconds < q.seconds)) q = c;
+    }
+    const mips = (r: BenchRun) => (r.instructions / r.seconds / 1e6).toFixed(1);
     console.log(
-      `| ${name} | ${p.instructions} | ${p.seconds.toFixed(2)} | ${mips.toFixed(1)} | ${
-        q ? q.seconds.toFixed(2) : "n/a"
-      } | ${ratio} |`,
+      `| ${name} | ${on!.instructions} | ${off!.seconds.toFixed(2)} | ${mips(off!)} | ` +
+        `${on!.seconds.toFixed(2)} | ${mips(on!)} | ${
+          (off!.seconds / on!.seconds).toFixed(2)
+        }x | ` +
+        `${q ? q.seconds.toFixed(2) : "n/a"} | ${
+          q ? (on!.seconds / q.seconds).toFixed(2) + "x" : "n/a"
+        } |`,
     );
-    if (p.reason !== "debug-exit" || (q && q.serial !== p.serial)) {
-      ok = false;
-      console.error(
-        `${name}: pvreplay ended with '${p.reason}', output ${JSON.stringify(p.serial)}` +
-          (q ? `, QEMU output ${JSON.stringify(q.serial)}` : ""),
-      );
+    for (const p of [off!, on!]) {
+      if (
+        p.reason !== "debug-exit" || (q && q.serial !== p.serial) || p.serial !== on!.serial ||
+        p.instructions !== on!.instructions
+      ) {
+        ok = false;
+        console.error(
+          `${name}: pvreplay ended with '${p.reason}', output ${JSON.stringify(p.serial)}` +
+            (q ? `, QEMU output ${JSON.stringify(q.serial)}` : ""),
+        );
+      }
     }
   }
   if (!ok) Deno.exit(1);
@@ -89,6 +114,17 @@ if (import.meta.main) {
       warmup: 0,
       async fn() {
         const r = await runPvreplay(name);
+        if (r.reason !== "debug-exit") throw new Error(`${name} ended with ${r.reason}`);
+      },
+    });
+    Deno.bench({
+      name: `pvreplay ${name} (interpreter)`,
+      group: name,
+      ignore: missing !== null,
+      n: 1,
+      warmup: 0,
+      async fn() {
+        const r = await runPvreplay(name, false);
         if (r.reason !== "debug-exit") throw new Error(`${name} ended with ${r.reason}`);
       },
     });

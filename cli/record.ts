@@ -34,7 +34,7 @@ options:
   --append STR           kernel command line
   --backend SPEC         native, kvm, kvm@2.6.20, ... (see 'pvreplay matrix --list')
   --out FILE             trace file to write (.pvt)
-  --mem MIB              RAM size in MiB (default 32)
+  --mem MIB              RAM size in MiB (default 128, as QEMU)
   --serial -|FILE        COM1 output (default -: stdout; 'none' discards)
   --serial-input STR|@FILE  bytes fed to COM1 (recorded in the trace header)
   --max-insns N          instruction budget (default ${DEFAULT_RECORD_INSNS}; k/M/G suffixes)

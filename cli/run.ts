@@ -1,5 +1,5 @@
 /**
- * `pvreplay run`: boot a Multiboot kernel, a raw firmware image or a snapshot on the emulated PC
+ * `pvreplay run`: boot a Multiboot or Linux kernel, a raw firmware image or a snapshot on the emulated PC
  * and run it to completion.
  *
  * Exit status: the guest's (see `core/exit_status.ts`): 0 when it halts for good, `(v << 1) | 1`
@@ -10,6 +10,7 @@
  */
 
 import { Machine, type RunResult } from "../core/machine.ts";
+import { translatorDefault } from "../core/cpu/cpu.ts";
 import { encodeSnapshot, restoreSnapshot } from "../core/snapshot.ts";
 import {
   command,
@@ -28,16 +29,18 @@ export const DEFAULT_MAX_INSNS = 10_000_000_000;
 
 const USAGE = `usage: pvreplay run (--kernel FILE | --bios FILE | --restore FILE) [options]
 
-Boots a Multiboot kernel (or a raw firmware image at the reset vector, or a snapshot) on the
+Boots a Multiboot or Linux kernel (or a raw firmware image at the reset vector, or a snapshot) on the
 deterministic PC and runs it until it halts, exits through isa-debug-exit (port 0xF4), resets,
 triple-faults, or the instruction budget runs out.
 
 options:
-  --kernel FILE          Multiboot (v1) kernel: ELF32 or a.out-kludge image
-  --append STR           kernel command line (Multiboot cmdline)
+  --kernel FILE          Multiboot (v1) kernel (ELF32 or a.out kludge), or a Linux bzImage or
+                         vmlinux ELF booted by the 32-bit Linux boot protocol
+  --append STR           kernel command line
+  --initrd FILE          initial ramdisk for a Linux kernel (as QEMU's -initrd)
   --bios FILE            raw firmware image (multiple of 64 KiB), mapped below 4 GiB and 1 MiB
   --restore FILE         continue from a snapshot written by --snapshot-out
-  --mem MIB              RAM size in MiB (default 32)
+  --mem MIB              RAM size in MiB (default 128, as QEMU)
   --serial -|FILE|none   COM1 output (default -: stdout)
   --debugcon -|FILE      port 0xE9 output (default: discarded)
   --serial-input STR|@FILE  bytes fed to COM1's receiver at the line rate
@@ -45,6 +48,8 @@ options:
   --snapshot-at N        write a snapshot when the instruction count reaches N ...
   --snapshot-out FILE    ... to FILE, then continue
   --stats                print one JSON line of run statistics to stderr
+  --no-jit               interpret only: no translation of hot code to JavaScript (same
+                         results, slower; for comparison)
   --progress             print progress to stderr (default: only when stderr is a terminal)
   --json                 print the run result as one JSON object on stdout
   --help                 show this help
@@ -86,17 +91,20 @@ export function runCommand(args: string[]): Promise<number> {
 
 const RUN_FLAGS: FlagSpec = {
   ...GUEST_FLAGS,
+  initrd: { type: "string" },
   bios: { type: "string" },
   restore: { type: "string" },
   debugcon: { type: "string" },
   "snapshot-at": { type: "string" },
   "snapshot-out": { type: "string" },
   stats: { type: "boolean" },
+  "no-jit": { type: "boolean" },
 };
 
 interface RunFlags {
   kernel?: string;
   append?: string;
+  initrd?: string;
   bios?: string;
   restore?: string;
   mem?: string;
@@ -107,6 +115,7 @@ interface RunFlags {
   "snapshot-at"?: string;
   "snapshot-out"?: string;
   stats?: boolean;
+  "no-jit"?: boolean;
   progress?: boolean;
   json?: boolean;
 }
@@ -116,6 +125,9 @@ function run(f: RunFlags): number {
   if (sources !== 1) throw new UsageError("give exactly one of --kernel, --bios, --restore");
   if (f.append !== undefined && f.kernel === undefined) {
     throw new UsageError("--append needs --kernel");
+  }
+  if (f.initrd !== undefined && f.kernel === undefined) {
+    throw new UsageError("--initrd needs --kernel");
   }
   if ((f["snapshot-at"] === undefined) !== (f["snapshot-out"] === undefined)) {
     throw new UsageError("--snapshot-at and --snapshot-out go together");
@@ -136,6 +148,8 @@ function run(f: RunFlags): number {
   const debugcon = new OutputSink(f.debugcon ?? null);
   const sinks = { serialOut: serial.sink, debugconOut: debugcon.sink };
   let machine: Machine;
+  // The machine's CPU takes the setting at construction; later machines keep the default.
+  const jitBefore = translatorDefault(f["no-jit"] !== true);
   try {
     if (f.restore !== undefined) {
       machine = restoreSnapshot(readInput(f.restore, "snapshot"), sinks, f.restore);
@@ -147,9 +161,11 @@ function run(f: RunFlags): number {
         throw e;
       }
       if (f.kernel !== undefined) {
-        machine.bootMultiboot(readInput(f.kernel, "kernel"), {
+        machine.bootKernel(readInput(f.kernel, "kernel"), {
           file: f.kernel,
           cmdline: f.append ?? "",
+          initrd: f.initrd === undefined ? undefined : readInput(f.initrd, "initrd"),
+          initrdFile: f.initrd,
         });
       } else {
         machine.loadFirmware(readInput(f.bios!, "firmware"), f.bios!);
@@ -159,6 +175,8 @@ function run(f: RunFlags): number {
     serial.close();
     debugcon.close();
     throw e;
+  } finally {
+    translatorDefault(jitBefore);
   }
 
   const progress = new Progress("pvreplay", f.progress);

@@ -46,11 +46,14 @@ import {
   EXIT_SUCCESS,
   EXIT_TRIPLE_FAULT,
 } from "./exit_status.ts";
-import { SymbolTable } from "./loaders/elf.ts";
+import { parseElf, SymbolTable } from "./loaders/elf.ts";
+import { ImageError } from "./loaders/image_error.ts";
+import { type LinuxBoot, type LinuxBootOptions, loadLinux } from "./loaders/linux_boot.ts";
 import { mapFirmware } from "./loaders/firmware.ts";
 import {
   BOOT_CS,
   BOOT_DS,
+  findMultibootHeader,
   loadMultiboot,
   type MultibootBoot,
   type ProtectedModeEntry,
@@ -59,7 +62,7 @@ import { PhysicalMemory } from "./memory.ts";
 
 /** Machine configuration. Every field has a deterministic default. */
 export interface MachineConfig {
-  /** RAM size in MiB (default 32). */
+  /** RAM size in MiB (default 128, as QEMU). */
   memMiB?: number;
   /** COM1 output (default: discarded). */
   serialOut?: ByteSink;
@@ -138,8 +141,8 @@ interface PendingStop {
   value?: number;
 }
 
-/** Default RAM size. */
-export const DEFAULT_MEM_MIB = 32;
+/** Default RAM size: 128 MiB, QEMU's default (`-m`) for the pc machine. */
+export const DEFAULT_MEM_MIB = 128;
 /** Largest RAM: everything below the I/O APIC / local APIC window at 0xFEC00000. */
 export const MAX_MEM_MIB = 0xfec00000 / 1048576;
 const SLICE = 4_000_000;
@@ -270,8 +273,9 @@ export class Machine {
 
   /**
    * Puts the CPU into 32-bit flat protected mode (Multiboot 0.6.96 §3.2): CS = BOOT_CS and the
-   * data segments = BOOT_DS, base 0, limit 4 GiB; CR0.PE = 1, PG = 0; EFLAGS = 2 (IF = 0,
-   * VM = 0); A20 enabled; GDTR = the boot GDT; EAX, EBX, ESP from `entry`, other GPRs 0.
+   * data segments = BOOT_DS (or `entry.cs`/`entry.ds`), base 0, limit 4 GiB; CR0.PE = 1, PG = 0;
+   * EFLAGS = 2 (IF = 0, VM = 0); A20 enabled; GDTR = the boot GDT; EAX, EBX, ESI, ESP from
+   * `entry`, other GPRs 0.
    */
   enterProtectedMode(entry: ProtectedModeEntry): void {
     const cpu = this.cpu;
@@ -279,10 +283,11 @@ export class Machine {
     cpu.regs[0] = entry.eax | 0;
     cpu.regs[3] = entry.ebx | 0;
     cpu.regs[4] = entry.esp | 0;
+    cpu.regs[6] = (entry.esi ?? 0) | 0;
     cpu.cr0 = 0x00000011; // PE, ET; caches enabled (CD = NW = 0) as firmware leaves them
     for (let i = 0; i < 6; i++) {
       const code = i === 1;
-      cpu.segSel[i] = code ? BOOT_CS : BOOT_DS;
+      cpu.segSel[i] = code ? entry.cs ?? BOOT_CS : entry.ds ?? BOOT_DS;
       cpu.segBase[i] = 0;
       cpu.segLimit[i] = -1; // 0xFFFFFFFF
       cpu.segAttr[i] = code ? 0xc09b : 0xc093;
@@ -340,6 +345,58 @@ export class Machine {
     this.firmwareDefaults();
     this.enterProtectedMode(boot.entry);
     return boot;
+  }
+
+  /**
+   * Loads a Linux kernel (bzImage or vmlinux) and its initrd by the 32-bit boot protocol
+   * (`core/loaders/linux_boot.ts`), applies firmware defaults and enters it, as QEMU's
+   * `-kernel/-initrd/-append`.
+   *
+   * @example
+   * ```ts
+   * import { Machine } from "./machine.ts";
+   * const m = new Machine({ memMiB: 128 });
+   * // m.bootLinux(await Deno.readFile("vmlinuz"), { cmdline: "console=ttyS0" });
+   * console.assert(m.cpu.eip === 0xfff0);
+   * ```
+   */
+  bootLinux(bytes: Uint8Array, options: LinuxBootOptions = {}): LinuxBoot {
+    const boot = loadLinux(this.memory, bytes, options);
+    if (boot.format === "vmlinux") {
+      this.symbols = new SymbolTable(parseElf(bytes, options.file ?? "<kernel>").symbols);
+    }
+    this.firmwareDefaults();
+    this.enterProtectedMode(boot.entry);
+    return boot;
+  }
+
+  /**
+   * Boots `bytes` the way its format asks: a Multiboot header in the first 8 KiB makes it a
+   * Multiboot kernel, anything else goes to {@link bootLinux} (bzImage or vmlinux), as QEMU's
+   * `-kernel` tells them apart. An initrd needs a Linux kernel.
+   *
+   * @example
+   * ```ts
+   * import { Machine } from "./machine.ts";
+   * const m = new Machine({ memMiB: 8 });
+   * try {
+   *   m.bootKernel(new Uint8Array(64), { file: "junk" });
+   * } catch (e) {
+   *   console.assert((e as Error).message.startsWith("junk:"));
+   * }
+   * ```
+   */
+  bootKernel(bytes: Uint8Array, options: LinuxBootOptions = {}): "multiboot" | "linux" {
+    const file = options.file ?? "<kernel>";
+    if (findMultibootHeader(bytes, file)) {
+      if (options.initrd) {
+        throw new ImageError(file, "is a Multiboot kernel; --initrd needs a Linux kernel");
+      }
+      this.bootMultiboot(bytes, { file, cmdline: options.cmdline });
+      return "multiboot";
+    }
+    this.bootLinux(bytes, options);
+    return "linux";
   }
 
   /** Maps a raw firmware image (`--bios`); the CPU starts at its reset vector F000:FFF0. */

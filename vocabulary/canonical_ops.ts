@@ -27,7 +27,7 @@ const a = (name: string, unit: string): CanonicalArg => ({ name, unit });
 export const TimerMode = { oneshot: 0, periodic: 1 } as const;
 
 /**
- * Canonical `shutdown` reasons (argument 0); the values mirror Xen's `SHUTDOWN_*` (abi.md §3.1)
+ * Canonical `shutdown` reasons (argument 0); the values mirror Xen's `SHUTDOWN_*` (Xen `xen/include/public/sched.h`)
  * so that the Xen rows translate without a table.
  */
 export const ShutdownReason = { poweroff: 0, reboot: 1, crash: 3 } as const;
@@ -115,7 +115,7 @@ export const CANONICAL_OPS: readonly CanonicalOp[] = [
   { name: "irq_enable_sysexit", args: [], summary: "enable interrupts and return to user" },
   {
     // Like cpuid, an instruction rather than a paravirt_ops hook: the meaning of the registers
-    // is the hypervisor's (abi.md §2.5), so they are passed as the guest set them.
+    // is the hypervisor's (docs/abi/kvm.md §2), so they are passed as the guest set them.
     name: "vmcall",
     args: [
       a("eax", "u32"),

@@ -99,7 +99,7 @@ export class TableModel implements CallModel {
   }
 }
 
-// ---- rows shared by native and KVM (unmodified privileged code, abi.md §2.1, §5) ----------
+// ---- rows shared by native and KVM (unmodified privileged code, docs/abi/native.md §2, §3) ----------
 
 const exit = (kind: number, a = 0, b = 0, c = 0): HwStep => ({ source: "exit", kind, a, b, c });
 const out = (port: number, size: number, value: number): HwStep => ({
@@ -132,7 +132,7 @@ function set(st: ModelState, writes: Array<[StateKeyName, number]>) {
 
 const CR4_PGE = 0x80;
 
-/** PIT programming for a relative timer (abi.md §5.5): control word 0x34 / 0x30 + count. */
+/** PIT programming for a relative timer (docs/abi/native.md §3.5): control word 0x34 / 0x30 + count. */
 function pitSteps(args: readonly number[]): { steps: HwStep[]; notes: DivergenceNote[] } {
   const [mode, ns] = args;
   const control = mode === TimerMode.periodic ? 0x34 : 0x30;
@@ -251,7 +251,7 @@ const tscAt = (nowNs: number, env: ModelEnv) =>
 export const HARDWARE_ROWS: readonly ModelRow[] = [
   row("irq_disable", () => [exit(ExitKind.cli)], (_a, st) => set(st, [["IF", 0]])),
   row("irq_enable", () => [exit(ExitKind.sti)], (_a, st) => set(st, [["IF", 1]])),
-  // pushf/popf do not exit (abi.md §2.1 templates); recorded only when popf flips IF.
+  // pushf/popf do not exit (docs/abi/native.md §2 templates); recorded only when popf flips IF.
   row(
     "save_fl",
     () => [{ nr: -1, name: "pushf", args: [] }],
@@ -366,7 +366,7 @@ export const HARDWARE_ROWS: readonly ModelRow[] = [
     (_a, st) => set(st, [["IF", 1]]),
   ),
   {
-    // VMCALL outside VMX non-root operation raises #UD (SDM Vol.3 30.3 VMCALL; abi.md §6
+    // VMCALL outside VMX non-root operation raises #UD (SDM Vol.3 30.3 VMCALL; docs/native-vs-kvm.md
     // row 23 "native: #UD").
     op: "vmcall",
     translate: () => ({ steps: [trapStep(UD)], notes: [VMCALL_UD] }),
@@ -374,7 +374,7 @@ export const HARDWARE_ROWS: readonly ModelRow[] = [
   },
   {
     // No hypervisor writes a clock record into a bare PC's memory: time comes from the
-    // PIT/TSC/RTC the guest reads itself (abi.md §5.6 native row).
+    // PIT/TSC/RTC the guest reads itself (docs/abi/native.md §3.6 native row).
     op: "clock_update",
     translate: () => ({
       class: "unsupported",

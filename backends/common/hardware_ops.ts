@@ -68,9 +68,9 @@ const op = (
 const CR4_PGE = 0x80;
 /** CR0.TS (SDM Vol.3 2.5). */
 const CR0_TS = 0x8;
-/** 8254 PIT input clock, Hz (abi.md §5.5). */
+/** 8254 PIT input clock, Hz (docs/abi/native.md §3.5). */
 export const PIT_HZ = 1_193_182;
-/** Local APIC base (abi.md §5.7) and the timer registers (abi.md §5.5). */
+/** Local APIC base (docs/abi/native.md §3.7) and the timer registers (docs/abi/native.md §3.5). */
 export const APIC_BASE = 0xfee0_0000;
 const APIC_LVTT = 0x320;
 const APIC_TMICT = 0x380;
@@ -117,7 +117,7 @@ const crReadOps = ["read_cr0", null, "read_cr2", "read_cr3", "read_cr4"];
 export const EXIT_RULES: Readonly<Record<number, ExitRule>> = {
   [ExitKind.cli]: () => op("irq_disable", [], [["IF", 0]]),
   [ExitKind.sti]: () => op("irq_enable", [], [["IF", 1]]),
-  // The 2.6.20 native templates: restore_fl = `push %eax; popf`, iret = `iret` (abi.md §2.1).
+  // The 2.6.20 native templates: restore_fl = `push %eax; popf`, iret = `iret` (docs/abi/native.md §2).
   // Only IF changes are reported by the CPU, so these are seen only when they flip IF.
   [ExitKind.ifChange]: (e, d) => {
     const opc = d.env.opcode();
@@ -133,7 +133,7 @@ export const EXIT_RULES: Readonly<Record<number, ExitRule>> = {
         return op("write_cr0", [v], [["CR0", v], ["TS", (v & CR0_TS) ? 1 : 0]]);
       case 3: {
         // Reloading the same page directory is how native code flushes user TLB entries
-        // (abi.md §5.3).
+        // (docs/abi/native.md §3.3).
         const same = v === d.state.cr3;
         d.state.cr3 = v;
         return same ? op("flush_tlb_user", [], [["CR3", v]]) : op("write_cr3", [v], [["CR3", v]]);
@@ -179,9 +179,9 @@ export const EXIT_RULES: Readonly<Record<number, ExitRule>> = {
   [ExitKind.shutdown]: () => op("shutdown", [ShutdownReason.crash], [["HALTED", 1]]),
 };
 
-/** Port accesses -> canonical operation (abi.md §2.1, §5.5, §5.6, §5.10). */
+/** Port accesses -> canonical operation (docs/abi/native.md §2, §3.5, §3.6, §3.8). */
 export const PORT_RULES: readonly PortRule[] = [
-  // io_delay is `outb %al,$0x80` (abi.md §2.1).
+  // io_delay is `outb %al,$0x80` (docs/abi/native.md §2).
   { port: 0x80, source: "out", derive: () => op("io_delay") },
   { port: 0x43, source: "out", derive: (e, d) => d.pitControl(e.c) },
   { port: 0x40, source: "out", derive: (e, d) => d.pitData(e.c) },
@@ -228,10 +228,10 @@ const isExit = (e: HwEvent, k: number) => e.source === "exit" && e.kind === k;
 /** The next instruction after a one-byte `sti` (FB), with nothing recorded in between. */
 const rightAfterSti = (e: HwEvent, s: HwEvent) => e.eip === s.eip + 1 && e.icount === s.icount + 1;
 
-/** Multi-event derivations (abi.md §2.1 native templates, §5.3 global flush). */
+/** Multi-event derivations (docs/abi/native.md §2 native templates, §5.3 global flush). */
 export const SEQUENCE_RULES: readonly SequenceRule[] = [
   {
-    // safe_halt is `sti; hlt`; the STI shadow makes the pair atomic (abi.md §5.2).
+    // safe_halt is `sti; hlt`; the STI shadow makes the pair atomic (docs/abi/native.md §3.2).
     op: "safe_halt",
     opens: ExitKind.sti,
     start: () => true,
@@ -239,7 +239,7 @@ export const SEQUENCE_RULES: readonly SequenceRule[] = [
     end: (e, s) => isExit(e, ExitKind.hlt) && rightAfterSti(e, s),
   },
   {
-    // irq_enable_sysexit is `sti; sysexit` (abi.md §2.1).
+    // irq_enable_sysexit is `sti; sysexit` (docs/abi/native.md §2).
     op: "irq_enable_sysexit",
     opens: ExitKind.sti,
     start: () => true,
@@ -247,7 +247,7 @@ export const SEQUENCE_RULES: readonly SequenceRule[] = [
     end: (e, s) => isExit(e, ExitKind.sysexit) && rightAfterSti(e, s),
   },
   {
-    // __flush_tlb_global: clear CR4.PGE, reload CR3, set PGE again (abi.md §5.3 "toggle
+    // __flush_tlb_global: clear CR4.PGE, reload CR3, set PGE again (docs/abi/native.md §3.3 "toggle
     // CR4.PGE"); reads of CR3/CR4 and the CR3 reload in between belong to it.
     op: "flush_tlb_kernel",
     opens: ExitKind.crWrite,

@@ -1,5 +1,5 @@
 /**
- * pvclock: the time structures KVM (and later Xen) share with the guest (abi.md §4.2, §4.6).
+ * pvclock: the time structures KVM (and later Xen) share with the guest (docs/abi/kvm.md §5).
  *
  * `pvclock_vcpu_time_info` (32 bytes, packed): u32 version @0, u32 pad0 @4, u64 tsc_timestamp @8,
  * u64 system_time @16, u32 tsc_to_system_mul @24, s8 tsc_shift @28, u8 flags @29, pad @30.
@@ -10,9 +10,9 @@
 
 import type { PhysicalMemory } from "../../core/memory.ts";
 
-/** Size of `pvclock_vcpu_time_info` (abi.md §4.6). */
+/** Size of `pvclock_vcpu_time_info` (docs/abi/kvm.md §5). */
 export const PVCLOCK_VCPU_TIME_INFO_SIZE = 32;
-/** Size of `pvclock_wall_clock` (abi.md §4.6). */
+/** Size of `pvclock_wall_clock` (docs/abi/kvm.md §5). */
 export const PVCLOCK_WALL_CLOCK_SIZE = 12;
 
 /** TSC-to-nanoseconds scale as the guest applies it. */
@@ -27,7 +27,7 @@ const NSEC_PER_SEC = 1_000_000_000n;
 const HI32 = 0xffff_ffff_0000_0000n;
 
 /**
- * Computes (mul, shift) such that ns = ((delta << shift) * mul) >> 32 (abi.md §4.2) for a TSC
+ * Computes (mul, shift) such that ns = ((delta << shift) * mul) >> 32 (docs/abi/kvm.md §5) for a TSC
  * of `tscHz`. The search is the one hosts use (Xen `set_time_scale`, KVM `kvm_get_time_scale`):
  * normalise the TSC rate into (ns_per_sec/2, ns_per_sec] by shifting, then take the exact 32.32
  * fraction, so the result is a pure function of `tscHz`.
@@ -58,7 +58,7 @@ export function timeScale(tscHz: number): TimeScale {
   return { mul: Number((scaled << 32n) / tps), shift };
 }
 
-/** The guest-side conversion of abi.md §4.2: scaled TSC delta in ns. */
+/** The guest-side conversion of docs/abi/kvm.md §5: scaled TSC delta in ns. */
 export function scaleDelta(delta: bigint, scale: TimeScale): bigint {
   const d = scale.shift >= 0 ? delta << BigInt(scale.shift) : delta >> BigInt(-scale.shift);
   return (d * BigInt(scale.mul)) >> 32n;

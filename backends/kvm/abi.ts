@@ -45,7 +45,7 @@ export const KVM_EXIT_IO_OUT = 1;
 /** CR-access exit qualification, access type field (SDM Vol.3 Table 27-3). */
 export const CrAccessType = { movToCr: 0, movFromCr: 1, clts: 2, lmsw: 3 } as const;
 
-/** Hypercall numbers (abi.md §3.4). */
+/** Hypercall numbers (docs/abi/kvm.md §3). */
 export const KVM_HC_NAMES: Readonly<Record<number, string>> = {
   1: "KVM_HC_VAPIC_POLL_IRQ",
   2: "KVM_HC_MMU_OP",
@@ -59,19 +59,19 @@ export const KVM_HC_NAMES: Readonly<Record<number, string>> = {
 };
 export const KVM_HC_VAPIC_POLL_IRQ = 1;
 
-/** Error returns (abi.md §2.5, §3.4): -KVM_ENOSYS, -KVM_EPERM, -KVM_EINVAL. */
+/** Error returns (docs/abi/kvm.md §2, §3): -KVM_ENOSYS, -KVM_EPERM, -KVM_EINVAL. */
 export const KVM_ENOSYS = 1000;
 export const KVM_EPERM = 1;
 export const KVM_EINVAL = 1;
 
-/** CPUID leaves and the "KVMKVMKVM\0\0\0" signature (abi.md §1). */
+/** CPUID leaves and the "KVMKVMKVM\0\0\0" signature (docs/abi/kvm.md §1). */
 export const KVM_CPUID_SIGNATURE = 0x4000_0000;
 export const KVM_CPUID_FEATURES = 0x4000_0001;
 export const KVM_SIGNATURE_EBX = 0x4b4d_564b; // "KVMK"
 export const KVM_SIGNATURE_ECX = 0x564b_4d56; // "VMKV"
 export const KVM_SIGNATURE_EDX = 0x0000_004d; // "M\0\0\0"
 
-/** CPUID 0x40000001 EAX feature bits (abi.md §3.5). */
+/** CPUID 0x40000001 EAX feature bits (docs/abi/kvm.md §4). */
 export const KvmFeature = {
   CLOCKSOURCE: 1 << 0,
   NOP_IO_DELAY: 1 << 1,
@@ -79,14 +79,14 @@ export const KvmFeature = {
   CLOCKSOURCE2: 1 << 3,
 } as const;
 
-/** kvmclock MSRs (abi.md §3.5). */
+/** kvmclock MSRs (docs/abi/kvm.md §4). */
 export const MSR_KVM_WALL_CLOCK = 0x11;
 export const MSR_KVM_SYSTEM_TIME = 0x12;
 export const MSR_KVM_WALL_CLOCK_NEW = 0x4b56_4d00;
 export const MSR_KVM_SYSTEM_TIME_NEW = 0x4b56_4d01;
 
 /**
- * Experimental 2.6.21/22–2.6.24 interface (abi.md §1, §2.5): WRMSR of the page-aligned GPA of
+ * Experimental 2.6.21/22–2.6.24 interface (docs/abi/kvm.md §1, §2): WRMSR of the page-aligned GPA of
  * `kvm_vcpu_para_state` {u32 guest_version @0, host_version @4, size @8, ret @12; u64
  * hypercall_gpa @16} to MSR_KVM_API_MAGIC; KVM_PARA_API_VERSION 1.
  */

@@ -1,5 +1,5 @@
 /**
- * `kvm`: a KVM guest on Intel VT-x (abi.md §1, §2.5, §3.4, §3.5, §4.6, §7.4). The CPU semantics
+ * `kvm`: a KVM guest on Intel VT-x (docs/abi/kvm.md §1, §2, §3, §4, §5, §7). The CPU semantics
  * are native; exits are named by VMX basic exit reasons, hypercalls follow the profile's ABI,
  * and profiles from 2.6.25 expose the "KVMKVMKVM" CPUID leaves and kvmclock.
  *
@@ -199,7 +199,7 @@ export class KvmBackend extends BaseBackend {
       this.#writeWallClock(lo >>> 0, hi >>> 0);
     } else {
       this.#clock.systemMsr = [lo >>> 0, hi >>> 0];
-      // Bit 0 enables; the structure must be RAM and must not cross a page (abi.md §4.6).
+      // Bit 0 enables; the structure must be RAM and must not cross a page (docs/abi/kvm.md §5).
       const pa = (lo & ~1) >>> 0;
       const ok = (lo & 1) === 1 && hi === 0 && (pa % PAGE) + PVCLOCK_VCPU_TIME_INFO_SIZE <= PAGE &&
         this.ctx.memory.isPlainRam(pa, PVCLOCK_VCPU_TIME_INFO_SIZE);
@@ -213,7 +213,7 @@ export class KvmBackend extends BaseBackend {
     const p = this.profile;
     if (kind === "vmmcall") {
       // VMMCALL #UDs on VT-x; KVM rewrites it to VMCALL and retries (the mirror of the AMD
-      // case in abi.md §2.5; inference). Only the PV-ABI profiles have the emulator path.
+      // case in docs/abi/kvm.md §2; inference). Only the PV-ABI profiles have the emulator path.
       if (p.hypercalls !== "pv" || !this.#patchVmcall(this.instructionPa())) return false;
     }
     const cpu = this.ctx.cpu;
@@ -245,7 +245,7 @@ export class KvmBackend extends BaseBackend {
     if (hw.source !== "exit" || hw.kind !== ExitKind.wrmsr) return d;
     const pair = this.#clockMsr(hw.a);
     if (!pair || hw.a >>> 0 !== pair.wall) return d;
-    // The guest asks for the wall clock by registering the structure (abi.md §5.6).
+    // The guest asks for the wall clock by registering the structure (docs/abi/kvm.md §5).
     const ns = this.ctx.clock.nanos();
     return { ...d, op: "get_wallclock", opArgs: [this.#epoch() + Math.floor(ns / 1e9), ns % 1e9] };
   }
@@ -263,7 +263,7 @@ export class KvmBackend extends BaseBackend {
   #writeWallClock(pa: number, hi: number): void {
     const mem = this.ctx.memory;
     if (hi !== 0 || !mem.isPlainRam(pa, PVCLOCK_WALL_CLOCK_SIZE)) return;
-    // Seqlock (abi.md §4.2): the host's counter, odd while writing, even when done.
+    // Seqlock (docs/abi/kvm.md §5): the host's counter, odd while writing, even when done.
     const version = this.#clock.wallVersion = (this.#clock.wallVersion + 2) >>> 0;
     const sec = this.#epoch(), nsec = 0; // wall time at system time 0 = the machine's epoch
     writeWallClock(mem, pa, version, sec, nsec);

@@ -56,7 +56,7 @@ export function describeKvm(p: KvmProfile): BackendDescription {
       args,
       ret: "EAX = 0",
       op: null,
-      source: "abi.md §3.4",
+      source: "docs/abi/kvm.md §3",
     });
   } else if (p.hypercalls === "experimental") {
     calls.push({
@@ -66,7 +66,7 @@ export function describeKvm(p: KvmProfile): BackendDescription {
       args: ["EAX", "ECX", "EDX", "ESI", "EDI", "EBP"].map((r, i) => reg(r, `a${i}`)),
       ret: `EAX = -KVM_EINVAL (-${KVM_EINVAL}); nr in EBX`,
       op: null,
-      source: "abi.md §2.5",
+      source: "docs/abi/kvm.md §2",
     });
   }
   if (p.apiMagic) {
@@ -77,7 +77,7 @@ export function describeKvm(p: KvmProfile): BackendDescription {
       args: [reg("EDX:EAX", "kvm_vcpu_para_state", "gpa, page aligned")],
       ret: "para_state.host_version = 1, .ret = 0 or -1",
       op: null,
-      source: "abi.md §1",
+      source: "docs/abi/kvm.md §1",
     });
   }
   for (const m of p.clockMsrs) {
@@ -89,7 +89,7 @@ export function describeKvm(p: KvmProfile): BackendDescription {
       args: [reg("EDX:EAX", "pvclock_wall_clock", "gpa")],
       ret: "fills {version, sec, nsec} = wall time at system time 0",
       op: "get_wallclock",
-      source: "abi.md §3.5, §4.6",
+      source: "docs/abi/kvm.md §4, §5",
     }, {
       kind: "msr",
       nr: m.system,
@@ -97,7 +97,7 @@ export function describeKvm(p: KvmProfile): BackendDescription {
       args: [reg("EDX:EAX", "pvclock_vcpu_time_info | enable(bit 0)", "gpa")],
       ret: "host keeps the structure updated (ns)",
       op: null,
-      source: "abi.md §3.5, §4.6",
+      source: "docs/abi/kvm.md §4, §5",
     });
   }
   if (p.signature) {
@@ -108,7 +108,7 @@ export function describeKvm(p: KvmProfile): BackendDescription {
       args: [],
       ret: `EAX = 0x${p.maxLeaf.toString(16)}, EBX:ECX:EDX = "KVMKVMKVM\\0\\0\\0"`,
       op: "cpuid",
-      source: "abi.md §1",
+      source: "docs/abi/kvm.md §1",
     }, {
       kind: "cpuid",
       nr: KVM_CPUID_FEATURES,
@@ -116,7 +116,7 @@ export function describeKvm(p: KvmProfile): BackendDescription {
       args: [],
       ret: `EAX = 0x${p.features.toString(16)}`,
       op: "cpuid",
-      source: "abi.md §3.5",
+      source: "docs/abi/kvm.md §4",
     });
   }
   return {
@@ -124,10 +124,10 @@ export function describeKvm(p: KvmProfile): BackendDescription {
     version: p.version,
     summary: "KVM on VT-x: native CPU semantics, exits named by VMX basic exit reason",
     discovery: p.signature
-      ? 'CPUID 0x40000000 "KVMKVMKVM" (abi.md §1)'
+      ? 'CPUID 0x40000000 "KVMKVMKVM" (docs/abi/kvm.md §1)'
       : p.apiMagic
-      ? "WRMSR 0x87655678 with the GPA of kvm_vcpu_para_state (abi.md §1)"
-      : "none (unmodified guests, abi.md §1)",
+      ? "WRMSR 0x87655678 with the GPA of kvm_vcpu_para_state (docs/abi/kvm.md §1)"
+      : "none (unmodified guests, docs/abi/kvm.md §1)",
     convention: p.hypercalls === "pv"
       ? "vmcall; EAX = nr; EBX, ECX, EDX, ESI = args; EAX = ret; unknown = -1000"
       : p.hypercalls === "experimental"

@@ -39,7 +39,7 @@ export function kvmRows(p: KvmProfile): ModelRow[] {
             ? [{
               class: "fatal",
               reason: `kvm@${p.version} has no VMCALL exit handler: KVM_EXIT_UNKNOWN reaches ` +
-                "userspace and the VM stops (abi.md §7.4: no PV interface before 2.6.21)",
+                "userspace and the VM stops (docs/abi/kvm.md §7: no PV interface before 2.6.21)",
             }]
             : [],
         };

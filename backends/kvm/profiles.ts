@@ -1,5 +1,5 @@
 /**
- * KVM version profiles: what each kernel release's KVM answered (abi.md §1, §2.5, §3.4, §3.5, §7.4;
+ * KVM version profiles: what each kernel release's KVM answered (docs/abi/kvm.md §1, §2, §3, §4, §7;
  * docs/abi/kvm.md), and the profile-level ABI rules (CPUID rewrite, VMCALL outcome, which MSRs
  * fault) shared by the live backend (backend.ts) and the cross-replay model (model.ts).
  *
@@ -28,7 +28,7 @@ import {
   VmxExit,
 } from "./abi.ts";
 
-/** Hypercall ABI generations (abi.md §2.5, §7.4). */
+/** Hypercall ABI generations (docs/abi/kvm.md §2, §7). */
 export type KvmHypercallAbi =
   /** 2.6.20: no VMCALL handler; the exit reaches userspace as KVM_EXIT_UNKNOWN and stops. */
   | "unhandled"
@@ -49,14 +49,14 @@ export interface KvmProfile {
    * value to 0x0"); later KVM puts KVM_CPUID_FEATURES there.
    */
   maxLeaf: number;
-  /** EAX of leaf 0x40000001 (abi.md §3.5). */
+  /** EAX of leaf 0x40000001 (docs/abi/kvm.md §4). */
   features: number;
   /** kvmclock MSR pairs understood. */
   clockMsrs: ReadonlyArray<{ wall: number; system: number }>;
-  /** Experimental MSR_KVM_API_MAGIC registration (abi.md §1). */
+  /** Experimental MSR_KVM_API_MAGIC registration (docs/abi/kvm.md §1). */
   apiMagic: boolean;
   /**
-   * -KVM_EPERM for hypercalls from CPL > 0 ("later kernels", abi.md §2.5). Absent from the
+   * -KVM_EPERM for hypercalls from CPL > 0 ("later kernels", docs/abi/kvm.md §2). Absent from the
    * 2.6.26-era x86.c (no check before the switch); the fix for CVE-2009-3290 is said to have
    * added it in 2.6.31, which the stored sources do not confirm (UNVERIFIED).
    */
@@ -104,7 +104,7 @@ export const KVM_PROFILES: Readonly<Record<string, KvmProfile>> = {
     hypercalls: "pv",
     signature: true,
     maxLeaf: 0,
-    // MMU_OP is not modelled (its batch layouts are not in abi.md), so it is not advertised.
+    // MMU_OP is not modelled (its batch layouts are not documented in docs/abi/kvm.md), so it is not advertised.
     features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY,
     clockMsrs: [OLD_CLOCK],
     apiMagic: false,
@@ -133,7 +133,7 @@ export const KVM_PROFILES: Readonly<Record<string, KvmProfile>> = {
     signature: true,
     maxLeaf: 0,
     features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY | KvmFeature.CLOCKSOURCE2,
-    // The original MSRs stay accepted next to the new ones (abi.md §3.5 "deprecated").
+    // The original MSRs stay accepted next to the new ones (docs/abi/kvm.md §4 "deprecated").
     clockMsrs: [OLD_CLOCK, NEW_CLOCK],
     apiMagic: false,
     cplCheck: true,
@@ -148,7 +148,7 @@ export const KVM_VERSIONS = { versions: Object.keys(KVM_PROFILES), defaultVersio
 
 const PAGE = 4096;
 
-/** KVM's rewrite of a CPUID answer (`out` = EAX..EDX, holding the CPU's answer) (abi.md §1). */
+/** KVM's rewrite of a CPUID answer (`out` = EAX..EDX, holding the CPU's answer) (docs/abi/kvm.md §1). */
 export function kvmCpuid(p: KvmProfile, leaf: number, out: Int32Array): void {
   if (!p.signature) return; // the CPU's native answer stands
   if (leaf >>> 0 === KVM_CPUID_SIGNATURE) {
@@ -176,7 +176,7 @@ export interface VmcallOutcome {
 
 /**
  * VMCALL on a KVM profile, from the canonical `vmcall` registers [EAX, EBX, ECX, EDX, ESI, EDI,
- * EBP, CPL] (abi.md §2.5, §7.4). Shared by the live hook and the cross-replay model.
+ * EBP, CPL] (docs/abi/kvm.md §2, §7). Shared by the live hook and the cross-replay model.
  */
 export function kvmVmcall(p: KvmProfile, r: readonly number[]): VmcallOutcome {
   const [eax, ebx, ecx, edx, esi, edi, ebp, cpl] = r.map((x) => x >>> 0);

@@ -1,7 +1,7 @@
 /**
  * `native`: a bare PC. Privileged operations execute as on hardware and are recorded as exits
  * named by the CPU's own exit kinds; there are no hypercalls (VMCALL raises #UD) and no
- * hypervisor CPUID leaves (abi.md §1, §2.1).
+ * hypervisor CPUID leaves (docs/abi/native.md §1, §2).
  *
  * @module
  */
@@ -83,7 +83,7 @@ export class NativeBackend extends BaseBackend {
       args: [],
       ret: null,
       op: OP_OF_EXIT[kind] ?? null,
-      source: "abi.md §2.1 (privileged instructions); core/cpu/hooks.ts ExitKind",
+      source: "docs/abi/native.md §2 (privileged instructions); core/cpu/hooks.ts ExitKind",
     }));
     calls.push(
       {
@@ -93,7 +93,7 @@ export class NativeBackend extends BaseBackend {
         args: [],
         ret: null,
         op: "io_delay",
-        source: "abi.md §2.1",
+        source: "docs/abi/native.md §2",
       },
       {
         kind: "io",
@@ -102,7 +102,7 @@ export class NativeBackend extends BaseBackend {
         args: [{ loc: "ports 0x43, 0x40", name: "count", unit: "1193182 Hz ticks" }],
         ret: null,
         op: "set_timer",
-        source: "abi.md §5.5",
+        source: "docs/abi/native.md §3.5",
       },
       {
         kind: "io",
@@ -111,14 +111,14 @@ export class NativeBackend extends BaseBackend {
         args: [{ loc: "ports 0x70, 0x71", name: "RTC registers", unit: "BCD" }],
         ret: "AL",
         op: "get_wallclock",
-        source: "abi.md §5.6",
+        source: "docs/abi/native.md §3.6",
       },
     );
     return {
       name: this.name,
       version: this.version,
       summary: "bare PC: privileged instructions run on the hardware and are recorded as exits",
-      discovery: "none: paravirt_ops stays on its native defaults (abi.md §1)",
+      discovery: "none: paravirt_ops stays on its native defaults (docs/abi/native.md §1)",
       convention: "none (VMCALL raises #UD)",
       calls,
     };

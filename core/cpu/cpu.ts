@@ -5,7 +5,8 @@
  * path (segmentation + software TLB). Instruction semantics live in sibling files split by family
  * (as Bochs' `cpu/`): `decoder.ts` (prefixes, ModRM, dispatch), `arith.ts`, `logical.ts`,
  * `shift.ts`, `string.ts`, `control.ts`, `system.ts`, `interrupts.ts`, `paging.ts`, `task.ts`,
- * `x87.ts`, `flags.ts`.
+ * `x87.ts`, `flags.ts`. Hot code is translated to JavaScript by `jit.ts` (same results; switched
+ * off per CPU with {@link CpuOptions.jit} or for new CPUs with {@link translatorDefault}).
  *
  * Why this file is long: the architectural state, the run loop and the memory access path share
  * private fields on the hot path; splitting them would put a call between every access and the TLB.
@@ -13,6 +14,8 @@
  * @module
  */
 
+import { watchAccess } from "./watchpoints.ts";
+import { MsrFile } from "./msr.ts";
 import type { InterruptController, IoBus } from "../bus.ts";
 import type { VirtualClock } from "../clock.ts";
 import type { PhysicalMemory } from "../memory.ts";
@@ -46,6 +49,7 @@ import {
 } from "./paging.ts";
 import { refreshSegment } from "./segments.ts";
 import { type CpuSnapshot, restoreSnapshot, takeSnapshot } from "./snapshot.ts";
+import { runTranslated, Translator } from "./jit.ts";
 
 export type { CpuSnapshot } from "./snapshot.ts";
 
@@ -61,6 +65,27 @@ export interface CpuOptions {
   clock: VirtualClock;
   intr: InterruptController;
   hooks?: CpuHooks;
+  /** Translate hot code to JavaScript (jit.ts); default {@link translatorDefault}. */
+  jit?: boolean;
+}
+
+let jitDefault = true;
+
+/**
+ * Whether CPUs constructed from now on translate hot code (when {@link CpuOptions.jit} is not
+ * given); returns the previous setting. Translation never changes results, only speed.
+ *
+ * @example
+ * ```ts
+ * import { translatorDefault } from "./cpu.ts";
+ * const before = translatorDefault(false); // interpreter only, e.g. for an A/B comparison
+ * translatorDefault(before);
+ * ```
+ */
+export function translatorDefault(on: boolean): boolean {
+  const prev = jitDefault;
+  jitDefault = on;
+  return prev;
 }
 
 /** Why {@link Cpu.run} returned. */
@@ -149,6 +174,8 @@ export class Cpu {
   sysenterEsp = 0;
   sysenterEip = 0;
   apicBase = 0xfee00900;
+  /** MTRRs, IA32_MISC_ENABLE, IA32_BIOS_SIGN_ID (`msr.ts`). */
+  readonly msrFile: MsrFile = new MsrFile();
   /** x87 control, status and tag words (the subset this CPU implements). */
   fpuCw = 0x37f;
   fpuSw = 0;
@@ -196,8 +223,12 @@ export class Cpu {
   faultErr = 0;
   /** EXT bit for selector error codes: 1 while delivering an external event or exception. */
   ext = 0;
-  /** DR7 enables at least one execution breakpoint (forces the single-step path). */
+  /** DR7 enables at least one breakpoint (forces the single-step path). */
   breakpoints = false;
+  /** DR7 enables at least one data breakpoint (`watchpoints.ts`). */
+  dataBp = false;
+  /** Data breakpoints matched by the current instruction (bit n = DRn). */
+  dataHits = 0;
   /** Set when the current instruction loaded EFLAGS.RF = 1 (IRET, task switch). */
   rfLoaded = false;
   /** Set when the current instruction vectored through the IDT/IVT (INT n). */
@@ -223,6 +254,8 @@ export class Cpu {
   /** Decoded-instruction cache (icache.ts) and the blocks built from it (blocks.ts). */
   readonly icache: DecodeCache;
   readonly blocks: BlockCache = new BlockCache();
+  /** The translator (null: interpreter only, or code generation from strings is disallowed). */
+  jit: Translator | null;
 
   // ---- instruction fetch window: eip in [fwStart, fwStart+fwLen) is at ram[eip + fwDelta] ----
   fwStart = 0;
@@ -265,6 +298,7 @@ export class Cpu {
     this.ram = o.memory.ram;
     this.view = o.memory.view;
     this.icache = new DecodeCache(o.memory.ramSize);
+    this.jit = (o.jit ?? jitDefault) ? new Translator(o.memory.ramSize) : null;
     o.memory.onCodeWrite = (page) => icDropPage(this, page);
     this.reset();
   }
@@ -291,6 +325,8 @@ export class Cpu {
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;
     this.breakpoints = false;
+    this.dataBp = false;
+    this.dataHits = 0;
     this.cpl = 0;
     this.halted = false;
     this.gdtrBase = 0;
@@ -299,6 +335,7 @@ export class Cpu {
     this.idtrLimit = 0x3ff;
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.apicBase = 0xfee00900;
+    this.msrFile.reset();
     this.fpuCw = 0x37f;
     this.fpuSw = 0;
     this.fpuTw = 0xffff;
@@ -414,6 +451,10 @@ export class Cpu {
    * replacement of run().
    */
   private runBatch(end: number): void {
+    if (this.jit !== null) {
+      runTranslated(this, this.jit, end);
+      return;
+    }
     const clock = this.clock;
     // CS.D and the generation change only with breakLoop set, i.e. between batches.
     const key = icKey(this);
@@ -458,6 +499,32 @@ export class Cpu {
     }
   }
 
+  /**
+   * Executes the instruction at EIP through the decoded-instruction cache (`key` = icKey) and
+   * counts it: the translator's cold path.
+   */
+  stepCached(key: number): void {
+    const eip = this.eip;
+    this.startEip = eip;
+    const off = (eip - this.fwStart) >>> 0;
+    if (off < this.fwLen) {
+      const pa = eip + this.fwDelta;
+      const i = pa & IC_MASK;
+      const ic = this.icache;
+      if (
+        ic.tag[i] === (pa | 0) && off + ic.len[i] <= this.fwLen &&
+        (ic.key[i] === key || icRevalidate(this, pa, key))
+      ) {
+        this.eip = eip + ic.len[i];
+        ic.fn[i](this);
+        this.clock.icount++;
+        return;
+      }
+    }
+    this.decodeAndRun(key);
+    this.clock.icount++;
+  }
+
   /** Decodes the instruction at EIP, caches it when it lies in the fetch window, runs it. */
   private decodeAndRun(key: number): void {
     const eip = this.eip;
@@ -479,6 +546,7 @@ export class Cpu {
       this.startEip = this.eip;
       if (this.breakpoints && (this.flags & RF) === 0) checkCodeBreakpoints(this);
       this.rfLoaded = false;
+      this.dataHits = 0;
       execute(this);
       this.clock.icount++;
       // RF covers one instruction: cleared when it completes, unless the instruction itself
@@ -492,9 +560,14 @@ export class Cpu {
     }
     // A REP string instruction yields after each iteration here, so it traps per iteration.
     // INT n / INT3 / INTO vector through a gate that clears TF: no single-step trap.
-    if (singleStep && !this.inhibitSS && !this.vectored) {
-      // SDM Vol.3 17.3.1.4: single-step #DB is a trap after the instruction; DR6.BS set.
-      this.dr[6] |= 0x4000;
+    const step = singleStep && !this.inhibitSS && !this.vectored;
+    const hits = this.dataHits;
+    if (step || hits) {
+      // SDM Vol.3 17.3.1.4: single-step #DB is a trap after the instruction, DR6.BS set; data
+      // breakpoints (17.3.1.2) trap then too, with DR6.Bn; both arrive as one #DB.
+      if (step) this.dr[6] |= 0x4000;
+      if (hits) this.dr[6] = (this.dr[6] & ~0xf) | hits;
+      this.dataHits = 0;
       this.raiseTrap(Vec.DB);
     }
   }
@@ -642,7 +715,9 @@ export class Cpu {
     if ((info & (this.rdMask | TLB_RAM)) === (this.rdMask | TLB_RAM)) {
       return this.ram[this.tlbPhys[lin >>> 12] | (lin & 0xfff)];
     }
-    return this.readPhys(this.xlate(lin, false), 1);
+    const pa = this.xlate(lin, false);
+    if (this.dataBp) watchAccess(this, lin, 1, false);
+    return this.readPhys(pa, 1);
   }
 
   readL16(lin: number): number {
@@ -655,7 +730,9 @@ export class Cpu {
       this.xlate(nextPage(lin), false);
       return this.readL8(lin) | (this.readL8(lin + 1) << 8);
     }
-    return this.readPhys(this.xlate(lin, false), 2);
+    const pa = this.xlate(lin, false);
+    if (this.dataBp) watchAccess(this, lin, 2, false);
+    return this.readPhys(pa, 2);
   }
 
   readL32(lin: number): number {
@@ -671,7 +748,9 @@ export class Cpu {
       for (let i = 0; i < 4; i++) v |= this.readL8(lin + i) << (8 * i);
       return v;
     }
-    return this.readPhys(this.xlate(lin, false), 4) | 0;
+    const pa = this.xlate(lin, false);
+    if (this.dataBp) watchAccess(this, lin, 4, false);
+    return this.readPhys(pa, 4) | 0;
   }
 
   writeL8(lin: number, v: number): void {
@@ -682,7 +761,9 @@ export class Cpu {
       if (this.memory.codePages[pa >>> 12] !== 0) icWritten(this, pa, 1);
       return;
     }
-    this.writePhys(this.xlate(lin, true), 1, v);
+    const pa = this.xlate(lin, true);
+    if (this.dataBp) watchAccess(this, lin, 1, true);
+    this.writePhys(pa, 1, v);
   }
 
   writeL16(lin: number, v: number): void {
@@ -700,7 +781,9 @@ export class Cpu {
       this.writeL8(lin + 1, v >>> 8);
       return;
     }
-    this.writePhys(this.xlate(lin, true), 2, v);
+    const pa = this.xlate(lin, true);
+    if (this.dataBp) watchAccess(this, lin, 2, true);
+    this.writePhys(pa, 2, v);
   }
 
   writeL32(lin: number, v: number): void {
@@ -717,7 +800,9 @@ export class Cpu {
       for (let i = 0; i < 4; i++) this.writeL8(lin + i, v >>> (8 * i));
       return;
     }
-    this.writePhys(this.xlate(lin, true), 4, v);
+    const pa = this.xlate(lin, true);
+    if (this.dataBp) watchAccess(this, lin, 4, true);
+    this.writePhys(pa, 4, v);
   }
 
   /** Checks that `size` bytes at `lin` are writable (RMW instructions check before reading). */

@@ -527,10 +527,18 @@ function shadowSS(c: Cpu): void {
   c.breakLoop = true;
 }
 
+/**
+ * POP ES/SS/DS/FS/GS. The stack-pointer increment follows the stack size of the SS the value
+ * was popped from (POP SS may change it; Bochs and QEMU add to ESP or SP by the old SS.B), and
+ * is applied only once the load succeeded; with a 16-bit stack only SP changes.
+ */
 function popSeg(c: Cpu, sr: number): void {
   const v = c.peek(0, c.opsize32) & 0xffff;
+  const esp = c.regs[4];
+  const next = esp + (c.opsize32 ? 4 : 2);
+  const newEsp = c.stack32 ? next | 0 : (esp & ~0xffff) | (next & 0xffff);
   loadSegment(c, sr, v);
-  c.setSp(c.regs[4] + (c.opsize32 ? 4 : 2));
+  c.regs[4] = newEsp;
   if (sr === 2) shadowSS(c);
 }
 

@@ -11,6 +11,7 @@
 
 import type { Cpu } from "./cpu.ts";
 import { Vec } from "./fault.ts";
+import { watchedPage } from "./watchpoints.ts";
 
 export const TLB_R = 1;
 export const TLB_W = 2;
@@ -88,6 +89,8 @@ export function fillTlb(c: Cpu, lin: number, write: boolean, user: boolean): num
     perm |= TLB_RAM;
     // Writes through this entry bypass the memory's write methods (memory.ts, written pages).
     if (perm & (TLB_W | TLB_UW)) c.memory.writtenPages[frame >>> 12] = 1;
+    // A watched page takes the slow path, where data breakpoints are checked.
+    if (c.dataBp && watchedPage(c, page)) perm &= ~TLB_RAM;
   }
   if (c.tlbInfo[page] === 0) {
     if (c.tlbCount < TLB_LIST) c.tlbList[c.tlbCount++] = page;

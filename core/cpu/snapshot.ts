@@ -28,6 +28,8 @@ export interface CpuSnapshot {
   idtr: [number, number];
   /** SYSENTER_CS, SYSENTER_ESP, SYSENTER_EIP, IA32_APIC_BASE (low dword). */
   msrs: number[];
+  /** The `msr.ts` file as [lo, hi] pairs (absent in older snapshots: power-on values). */
+  msrFile?: number[];
   /** x87 control, status, tag words and the 80-byte register image. */
   fpu: { cw: number; sw: number; tw: number; regs: number[] };
   inhibit: boolean;
@@ -59,6 +61,7 @@ export function takeSnapshot(c: Cpu): CpuSnapshot {
     gdtr: [u(c.gdtrBase), c.gdtrLimit],
     idtr: [u(c.idtrBase), c.idtrLimit],
     msrs: [c.sysenterCs, u(c.sysenterEsp), u(c.sysenterEip), u(c.apicBase)],
+    msrFile: Array.from(c.msrFile.values, u),
     fpu: { cw: c.fpuCw, sw: c.fpuSw, tw: c.fpuTw, regs: Array.from(c.fpuRegs) },
     inhibit: c.inhibit,
     inhibitSS: c.inhibitSS,
@@ -86,6 +89,10 @@ export function restoreSnapshot(c: Cpu, s: CpuSnapshot): void {
   need(isNums(s.dr, 8), "dr must be 8 numbers");
   need(isNums(s.gdtr, 2) && isNums(s.idtr, 2), "gdtr/idtr must be [base, limit]");
   need(isNums(s.msrs, 4), "msrs must be 4 numbers");
+  need(
+    s.msrFile === undefined || isNums(s.msrFile, c.msrFile.values.length),
+    `msrFile must be ${c.msrFile.values.length} numbers`,
+  );
   need(s.fpu !== null && typeof s.fpu === "object" && isNums(s.fpu.regs, 80), "fpu malformed");
   for (const k of ["eip", "eflags", "cr0", "cr2", "cr3", "cr4", "cpl"] as const) {
     need(typeof s[k] === "number", `${k} must be a number`);
@@ -111,6 +118,8 @@ export function restoreSnapshot(c: Cpu, s: CpuSnapshot): void {
   c.sysenterEsp = s.msrs[1] | 0;
   c.sysenterEip = s.msrs[2] | 0;
   c.apicBase = s.msrs[3] | 0;
+  if (s.msrFile) c.msrFile.values.set(s.msrFile.map((v) => v | 0));
+  else c.msrFile.reset();
   c.fpuCw = s.fpu.cw & 0xffff;
   c.fpuSw = s.fpu.sw & 0xffff;
   c.fpuTw = s.fpu.tw & 0xffff;

@@ -24,6 +24,7 @@ import {
 } from "./segments.ts";
 import { invalidatePage } from "./paging.ts";
 import { refreshSegment } from "./segments.ts";
+import { anyDataBreakpoint } from "./watchpoints.ts";
 
 const CR0_PE = 1, CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_ET = 0x10, CR0_NE = 0x20;
 const CR0_WP = 0x10000, CR0_AM = 0x40000, CR0_NW = 0x20000000, CR0_CD = 0x40000000;
@@ -31,8 +32,12 @@ const CR0_PG = 0x80000000 | 0;
 /** CR0 bits a P6 implements. */
 const CR0_MASK = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW |
   CR0_CD | CR0_PG;
-/** CR4 bits implemented: TSD, DE, PSE, PGE (no VME/PVI, PAE, MCE, PCE, OSFXSR). */
-const CR4_MASK = 0x4 | 0x8 | 0x10 | 0x80;
+/**
+ * CR4 bits implemented: TSD, DE, PSE, PGE, and OSFXSR (no VME/PVI, PAE, MCE, PCE, OSXMMEXCPT).
+ * OSFXSR (bit 9) is only the OS's declaration that it saves state with FXSAVE (SDM Vol.3 2.5);
+ * QEMU accepts it whatever CPUID says, and so does this CPU, with or without FXSR advertised.
+ */
+const CR4_MASK = 0x4 | 0x8 | 0x10 | 0x80 | 0x200;
 export const CR4_TSD = 0x4;
 export const CR4_DE = 0x8;
 
@@ -471,20 +476,27 @@ export function movToDr(c: Cpu, n: number, v: number): void {
   exit(c, ExitKind.drWrite, n, v >>> 0, 0);
 }
 
-/** Recomputes whether any DR0-3 execution breakpoint (R/W = 00) is enabled in DR7. */
+/**
+ * Recomputes whether DR7 enables any DR0-3 execution breakpoint (R/W = 00) or data breakpoint
+ * (`watchpoints.ts`); the TLB is flushed while data breakpoints are on, so that no watched page
+ * keeps a fast-path entry.
+ */
 export function updateBreakpoints(c: Cpu): void {
   const d7 = c.dr[7];
   let on = false;
   for (let i = 0; i < 4; i++) {
     if ((d7 >>> (i * 2)) & 3 && ((d7 >>> (16 + i * 4)) & 3) === 0) on = true;
   }
-  c.breakpoints = on;
+  const data = anyDataBreakpoint(c);
+  if (data || c.dataBp) c.flushTlb(true);
+  c.dataBp = data;
+  c.breakpoints = on || data;
 }
 
 /**
  * Instruction breakpoints: #DB fault before the instruction when its linear address matches an
- * enabled DR0-3 with R/W = 00, setting DR6.Bn (SDM Vol.3 17.2.4, 17.3.1.1). Data breakpoints are
- * not implemented.
+ * enabled DR0-3 with R/W = 00, setting DR6.Bn (SDM Vol.3 17.2.4, 17.3.1.1). Data breakpoints:
+ * `watchpoints.ts`.
  */
 export function checkCodeBreakpoints(c: Cpu): void {
   const lin = (c.segBase[1] + c.eip) | 0;
@@ -506,7 +518,7 @@ export function movFromDr(c: Cpu, n: number, reg: number): void {
 
 // ---------------- MSRs, CPUID, TSC ----------------
 
-/** RDMSR: hooks first, then the native MSRs; unknown index => #GP(0). */
+/** RDMSR: hooks first, then the native MSRs (here and `msr.ts`); unknown index => #GP(0). */
 export function rdmsr(c: Cpu): void {
   requireCpl0(c);
   const idx = c.regs[1] >>> 0;
@@ -536,7 +548,7 @@ export function rdmsr(c: Cpu): void {
         out[1] = 0;
         break;
       default:
-        c.fault(Vec.GP, 0);
+        if (!c.msrFile.read(idx, out)) c.fault(Vec.GP, 0);
     }
   }
   c.regs[0] = out[0];
@@ -571,7 +583,7 @@ export function wrmsr(c: Cpu): void {
         c.sysenterEip = lo | 0;
         break;
       default:
-        c.fault(Vec.GP, 0);
+        if (c.msrFile.write(idx, lo, hi) !== "ok") c.fault(Vec.GP, 0);
     }
   }
   exit(c, ExitKind.wrmsr, idx, lo, hi);

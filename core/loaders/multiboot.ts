@@ -10,7 +10,9 @@
  * Boot scratch area (pvreplay's choice, in conventional memory as GRUB does): boot GDT at
  * 0x500, information structure at 0x600, memory map at 0x700, boot loader name at 0x800,
  * command line at 0x900-0x3FFF, initial ESP 0x7000 (ESP is undefined in the spec). A kernel
- * whose segments overlap 0x500-0x6FFF is rejected.
+ * whose image overlaps 0x500-0x6FFF (one linked below 1 MiB) gets the same layout at the first
+ * page boundary above its image instead, as QEMU's Multiboot loader puts its structures after
+ * the kernel (hw/i386/multiboot.c, `mb_buf` at the page-aligned end of the image).
  *
  * @module
  */
@@ -18,6 +20,7 @@
 import type { PhysicalMemory } from "../memory.ts";
 import { type ElfImage, type ElfSegment, isElf, loadSegment, parseElf } from "./elf.ts";
 import { ImageError } from "./image_error.ts";
+import { pcMemoryMap, writeFlatGdt } from "./boot_tables.ts";
 
 /** Header magic (§3.1.1). */
 export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
@@ -29,23 +32,23 @@ const SEARCH_BYTES = 8192;
 const KNOWN_REQUIRED = 0x7;
 const FLAG_ADDRESSES = 1 << 16;
 
-/** Boot scratch layout (see module doc). */
+/** Boot scratch layout (see module doc): offsets from the area's base. */
 export const BOOT_GDT = 0x500;
-export const BOOT_INFO = 0x600;
-const BOOT_MMAP = 0x700;
-const BOOT_NAME = 0x800;
-const BOOT_CMDLINE = 0x900;
-const BOOT_CMDLINE_END = 0x4000;
-export const BOOT_STACK = 0x7000;
-const BOOT_AREA_END = 0x7000;
+const AREA_INFO = 0x100;
+const AREA_MMAP = 0x200;
+const AREA_NAME = 0x300;
+const AREA_CMDLINE = 0x400;
+const AREA_CMDLINE_END = 0x3b00;
+const AREA_SIZE = 0x6b00;
+/** The information structure's address in the default area. */
+export const BOOT_INFO = BOOT_GDT + AREA_INFO;
+/** The initial ESP in the default area. */
+export const BOOT_STACK = BOOT_GDT + AREA_SIZE;
 
 /** Flat code selector of the boot GDT. */
 export const BOOT_CS = 0x08;
 /** Flat data selector of the boot GDT. */
 export const BOOT_DS = 0x10;
-
-/** The LAPIC page, reported reserved in the memory map. */
-const APIC_BASE = 0xfee00000;
 
 /** A parsed Multiboot header (§3.1). */
 export interface MultibootHeader {
@@ -68,9 +71,15 @@ export interface ProtectedModeEntry {
   eax: number;
   ebx: number;
   esp: number;
-  /** A GDT with a flat code (BOOT_CS) and data (BOOT_DS) descriptor, already in memory. */
+  /** ESI (default 0; the Linux zero page). */
+  esi?: number;
+  /** A GDT with a flat code (`cs`) and data (`ds`) descriptor, already in memory. */
   gdtBase: number;
   gdtLimit: number;
+  /** Code selector (default BOOT_CS). */
+  cs?: number;
+  /** Selector of DS, ES, FS, GS and SS (default BOOT_DS). */
+  ds?: number;
 }
 
 /** Result of {@link loadMultiboot}. */
@@ -184,64 +193,44 @@ function physicalEntry(elf: ElfImage): number {
   return elf.entry;
 }
 
-/** Writes the boot GDT: null, flat 4 GiB code (0x08), flat 4 GiB data (0x10). */
-function writeBootGdt(memory: PhysicalMemory): void {
-  const dv = memory.view;
-  dv.setUint32(BOOT_GDT, 0, true);
-  dv.setUint32(BOOT_GDT + 4, 0, true);
-  // Base 0, limit 0xFFFFF pages, G=1 D=1 P=1 DPL0 S=1: code type 0xB, data type 0x3 (accessed).
-  dv.setUint32(BOOT_GDT + 8, 0x0000ffff, true);
-  dv.setUint32(BOOT_GDT + 12, 0x00cf9b00, true);
-  dv.setUint32(BOOT_GDT + 16, 0x0000ffff, true);
-  dv.setUint32(BOOT_GDT + 20, 0x00cf9300, true);
-  memory.noteWrite(BOOT_GDT, 24);
-}
-
-/** Writes the §3.3 information structure and what it points to. */
-function writeBootInfo(memory: PhysicalMemory, cmdline: string, file: string): void {
+/** Writes the §3.3 information structure and what it points to in the area at `base`. */
+function writeBootInfo(memory: PhysicalMemory, base: number, cmdline: string, file: string): void {
   const ram = memory.ramSize;
   const dv = memory.view;
   const enc = new TextEncoder();
-  memory.ram.fill(0, BOOT_INFO, BOOT_CMDLINE_END);
-  memory.noteWrite(BOOT_INFO, BOOT_CMDLINE_END - BOOT_INFO);
-  // Conventional memory below the EBDA (as a PC BIOS reports it), the BIOS area and the LAPIC
-  // page reserved, everything from 1 MiB up usable.
-  const lowTop = Math.min(0x9fc00, ram);
-  const map: Array<[number, number, number]> = [
-    [0, lowTop, 1],
-    [0x9fc00, 0xa0000 - 0x9fc00, 2],
-    [0xf0000, 0x10000, 2],
-  ];
-  if (ram > 0x100000) map.push([0x100000, ram - 0x100000, 1]);
-  map.push([APIC_BASE, 0x1000, 2]);
-  let p = BOOT_MMAP;
-  for (const [base, len, type] of map) {
+  const info = base + AREA_INFO;
+  const mmap = base + AREA_MMAP;
+  memory.ram.fill(0, info, base + AREA_CMDLINE_END);
+  memory.noteWrite(info, AREA_CMDLINE_END - AREA_INFO);
+  let p = mmap;
+  for (const r of pcMemoryMap(ram)) {
     dv.setUint32(p, 20, true); // size of the entry excluding this field
-    dv.setUint32(p + 4, base, true);
+    dv.setUint32(p + 4, r.base, true);
     dv.setUint32(p + 8, 0, true);
-    dv.setUint32(p + 12, len, true);
+    dv.setUint32(p + 12, r.length, true);
     dv.setUint32(p + 16, 0, true);
-    dv.setUint32(p + 20, type, true);
+    dv.setUint32(p + 20, r.type, true);
     p += 24;
   }
   const name = enc.encode("pvreplay\0");
-  memory.ram.set(name, BOOT_NAME);
+  memory.ram.set(name, base + AREA_NAME);
   const cmd = enc.encode(cmdline + "\0");
-  if (cmd.length > BOOT_CMDLINE_END - BOOT_CMDLINE) {
+  if (cmd.length > AREA_CMDLINE_END - AREA_CMDLINE) {
     throw new ImageError(
       file,
-      `command line too long (${cmd.length} bytes, max ${BOOT_CMDLINE_END - BOOT_CMDLINE})`,
+      `command line too long (${cmd.length} bytes, max ${AREA_CMDLINE_END - AREA_CMDLINE})`,
     );
   }
-  memory.ram.set(cmd, BOOT_CMDLINE);
+  memory.ram.set(cmd, base + AREA_CMDLINE);
+  const lowTop = Math.min(0x9fc00, ram);
   // flags: 0 mem_lower/upper, 2 cmdline, 6 mmap, 9 boot_loader_name.
-  dv.setUint32(BOOT_INFO + 0, (1 << 0) | (1 << 2) | (1 << 6) | (1 << 9), true);
-  dv.setUint32(BOOT_INFO + 4, Math.floor(lowTop / 1024), true);
-  dv.setUint32(BOOT_INFO + 8, Math.max(0, Math.floor((ram - 0x100000) / 1024)), true);
-  dv.setUint32(BOOT_INFO + 16, BOOT_CMDLINE, true);
-  dv.setUint32(BOOT_INFO + 44, p - BOOT_MMAP, true);
-  dv.setUint32(BOOT_INFO + 48, BOOT_MMAP, true);
-  dv.setUint32(BOOT_INFO + 64, BOOT_NAME, true);
+  dv.setUint32(info + 0, (1 << 0) | (1 << 2) | (1 << 6) | (1 << 9), true);
+  dv.setUint32(info + 4, Math.floor(lowTop / 1024), true);
+  dv.setUint32(info + 8, Math.max(0, Math.floor((ram - 0x100000) / 1024)), true);
+  dv.setUint32(info + 16, base + AREA_CMDLINE, true);
+  dv.setUint32(info + 44, p - mmap, true);
+  dv.setUint32(info + 48, mmap, true);
+  dv.setUint32(info + 64, base + AREA_NAME, true);
 }
 
 /**
@@ -287,25 +276,27 @@ export function loadMultiboot(
   }
   const start = Math.min(...segments.map((s) => s.paddr));
   const end = Math.max(...segments.map((s) => s.paddr + s.memSize));
-  if (start < BOOT_AREA_END && end > BOOT_GDT) {
+  let area = BOOT_GDT;
+  if (start < BOOT_GDT + AREA_SIZE && end > BOOT_GDT) area = (end + 0xfff) & ~0xfff;
+  if (area + AREA_SIZE > memory.ramSize) {
     throw new ImageError(
       file,
-      `kernel image ${hex(start)}-${hex(end)} overlaps the boot area ${hex(BOOT_GDT)}-${
-        hex(BOOT_AREA_END)
-      }`,
+      `no room for the boot information above the image ${hex(start)}-${hex(end)} in ${
+        memory.ramSize >>> 20
+      } MiB of RAM`,
     );
   }
   for (const s of segments) loadSegment(memory, bytes, s, file);
-  writeBootGdt(memory);
-  writeBootInfo(memory, options.cmdline ?? "", file);
+  const gdtLimit = writeFlatGdt(memory, area, BOOT_CS, BOOT_DS);
+  writeBootInfo(memory, area, options.cmdline ?? "", file);
   return {
     entry: {
       eip,
       eax: MULTIBOOT_BOOTLOADER_MAGIC,
-      ebx: BOOT_INFO,
-      esp: BOOT_STACK,
-      gdtBase: BOOT_GDT,
-      gdtLimit: 23,
+      ebx: area + AREA_INFO,
+      esp: area + AREA_SIZE,
+      gdtBase: area,
+      gdtLimit,
     },
     header,
     elf,
@@ -327,6 +318,6 @@ export function loadMultiboot(
  * ```
  */
 export function flatEntry(memory: PhysicalMemory, eip: number): ProtectedModeEntry {
-  writeBootGdt(memory);
-  return { eip, eax: 0, ebx: 0, esp: BOOT_STACK, gdtBase: BOOT_GDT, gdtLimit: 23 };
+  const gdtLimit = writeFlatGdt(memory, BOOT_GDT, BOOT_CS, BOOT_DS);
+  return { eip, eax: 0, ebx: 0, esp: BOOT_STACK, gdtBase: BOOT_GDT, gdtLimit };
 }

@@ -13,11 +13,11 @@ function cpuid(spec: string, leaf: number, native = [0x11, 0x22, 0x33, 0x44]): n
 }
 
 Deno.test("KVM CPUID: signature and features per profile", () => {
-  // "KVMKVMKVM\0\0\0" in EBX ECX EDX (abi.md §1); EAX 0 = "0x40000001 only" on hosts of
+  // "KVMKVMKVM\0\0\0" in EBX ECX EDX (docs/abi/kvm.md §1); EAX 0 = "0x40000001 only" on hosts of
   // this era (Documentation/kvm/cpuid.txt).
   const sig = [0, 0x4b4d564b, 0x564b4d56, 0x4d];
   for (const v of ["2.6.25", "2.6.33", "2.6.35"]) assertEquals(cpuid(`kvm@${v}`, 0x40000000), sig);
-  // CLOCKSOURCE | NOP_IO_DELAY; 2.6.35 adds CLOCKSOURCE2 (bit 3) (abi.md §3.5).
+  // CLOCKSOURCE | NOP_IO_DELAY; 2.6.35 adds CLOCKSOURCE2 (bit 3) (docs/abi/kvm.md §4).
   assertEquals(cpuid("kvm@2.6.25", 0x40000001), [0b11, 0, 0, 0]);
   assertEquals(cpuid("kvm@2.6.33", 0x40000001), [0b11, 0, 0, 0]);
   assertEquals(cpuid("kvm@2.6.35", 0x40000001), [0b1011, 0, 0, 0]);
@@ -126,7 +126,7 @@ Deno.test("KVM 2.6.22 MSR_KVM_API_MAGIC registers kvm_vcpu_para_state and patche
   assertEquals(rig("kvm@2.6.25").backend.wrmsr(0x87655678, 0x3000, 0), false);
 });
 
-Deno.test("pvclock time scale matches the abi.md §4.2 formula for several TSC rates", () => {
+Deno.test("pvclock time scale matches the docs/abi/kvm.md §5 formula for several TSC rates", () => {
   for (const hz of [1_000_000_000, 100_000_000, 2_400_000_000, 1_193_182, 33_333_333, 3e9 + 7]) {
     const s = timeScale(hz);
     assert(s.mul >= 0x80000000 && s.mul <= 0xffffffff, `mul ${s.mul} normalised for ${hz}`);
@@ -134,7 +134,7 @@ Deno.test("pvclock time scale matches the abi.md §4.2 formula for several TSC r
     const ns = scaleDelta(BigInt(hz), s);
     const err = Number(1_000_000_000n - ns);
     assert(err >= 0 && err <= Math.ceil(hz / 2 ** 31) + 1, `${hz} Hz: ${ns} ns`);
-    // CPU Hz = ((10^9 << 32) / mul) shifted by tsc_shift (abi.md §4.2).
+    // CPU Hz = ((10^9 << 32) / mul) shifted by tsc_shift (docs/abi/kvm.md §5).
     const back = Number((1_000_000_000n << 32n) / BigInt(s.mul));
     const hzBack = s.shift >= 0 ? back / 2 ** s.shift : back * 2 ** -s.shift;
     assert(Math.abs(hzBack - hz) / hz < 1e-8, `${hz} Hz round-trips to ${hzBack}`);

@@ -111,7 +111,7 @@ interface Case {
 const VARIANTS = ["2.6.20", "2.6.21", "2.6.21-vdso", "2.6.22", "nopv"] as const;
 type Variant = typeof VARIANTS[number];
 const PARAVIRT = (v: Variant) => v !== "nopv";
-/** abi.md §5.9 and seeds/004: vDSO default per variant. */
+/** docs/abi/native.md §4 seeds/004: vDSO default per variant. */
 const VDSO_DEFAULT: Record<Variant, string> = {
   "2.6.20": "0",
   "2.6.21": "0",
@@ -244,7 +244,7 @@ for (const v of VARIANTS) {
   );
 }
 CASES.push(
-  // 2.6.22 relocates the compat vDSO below a reserved top: old glibc breaks (abi.md §5.9).
+  // 2.6.22 relocates the compat vDSO below a reserved top: old glibc breaks (docs/abi/native.md §4).
   {
     image: "pvkernel-2.6.22.elf",
     append: "scenario=syscall reservetop=0x400000",

@@ -157,13 +157,14 @@ Deno.test("Multiboot: header errors are reported with the file name", () => {
     () => loadMultiboot(mem, concat(multibootHeader(3), CODE), { file: "d.bin" }),
     /d\.bin: .*not ELF/,
   );
-  const low = buildElf({
+  const tiny = new PhysicalMemory({ size: 1 << 20 });
+  const huge = buildElf({
     entry: 0x1000,
-    segments: [{ paddr: 0x1000, data: concat(multibootHeader(3), CODE) }],
+    segments: [{ paddr: 0x1000, data: concat(multibootHeader(3), CODE), memSize: 0xfc000 }],
   });
   throws(
-    () => loadMultiboot(mem, low, { file: "e.elf" }),
-    /e\.elf: kernel image 0x1000-.* overlaps the boot area/,
+    () => loadMultiboot(tiny, huge, { file: "e.elf" }),
+    /e\.elf: no room for the boot information above the image 0x1000-0xfd000 in 1 MiB/,
   );
   // Header beyond the first 8 KiB is not found.
   const late = buildElf({
@@ -171,6 +172,25 @@ Deno.test("Multiboot: header errors are reported with the file name", () => {
     segments: [{ paddr: 0x100000, data: concat(new Uint8Array(8192), multibootHeader(3)) }],
   });
   throws(() => loadMultiboot(mem, late, { file: "f.elf" }), /no Multiboot header/);
+});
+
+Deno.test("Multiboot: an image linked below 1 MiB loads; the boot information goes above it", () => {
+  // QEMU's loader does the same (hw/i386/multiboot.c puts mb_buf after the image).
+  const mem = new PhysicalMemory({ size: 4 << 20 });
+  const low = buildElf({
+    entry: 0x1000,
+    segments: [{ paddr: 0x1000, data: concat(multibootHeader(3), CODE), memSize: 0x8123 }],
+  });
+  const boot = loadMultiboot(mem, low, { file: "low.elf", cmdline: "x=1" });
+  const area = 0xa000; // the first page boundary above 0x1000 + 0x8123
+  assertEquals(boot.entry.gdtBase, area);
+  assertEquals(boot.entry.ebx, area + (BOOT_INFO - BOOT_GDT));
+  assertEquals(boot.entry.esp > boot.entry.ebx, true);
+  assertEquals(mem.ram[0x1000 + 12], CODE[0]); // the image itself is intact
+  const dv = mem.view;
+  assertEquals(cstring(mem, dv.getUint32(boot.entry.ebx + 16, true)), "x=1");
+  assertEquals(dv.getUint32(area + 12, true), 0x00cf9b00); // flat code at 0x08
+  assertEquals(dv.getUint32(boot.entry.ebx + 48, true) > area, true);
 });
 
 Deno.test("Firmware: mapped at 4 GiB - size and its last 128 KiB below 1 MiB", () => {

@@ -71,5 +71,8 @@ Deno.test("run CLI: kernel to a serial file; snapshot + restore reproduce the st
     const joined = (await Deno.readTextFile(`${dir}/part1.txt`)) +
       (await Deno.readTextFile(`${dir}/part2.txt`));
     assertEquals(joined, straight);
+    // Interpreter only: the same output and exit status.
+    assertEquals(await runCommand([...common, "--serial", `${dir}/nojit.txt`, "--no-jit"]), 7);
+    assertEquals(await Deno.readTextFile(`${dir}/nojit.txt`), straight);
   });
 });

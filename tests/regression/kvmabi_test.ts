@@ -1,7 +1,7 @@
 /**
  * A guest written only from the public KVM ABI (guests/kvmabi: its own header with the CPUID
  * signature, vmcall numbers and kvmclock MSRs) gets the answers the real ABI gives on every KVM
- * profile, and finds no KVM on the profiles that predate the PV ABI (abi.md §7.4).
+ * profile, and finds no KVM on the profiles that predate the PV ABI (docs/abi/kvm.md §7).
  */
 
 import assert from "node:assert/strict";

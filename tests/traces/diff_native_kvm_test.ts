@@ -8,8 +8,8 @@ import { memoryIo } from "../../cli/io.ts";
 import { diffTraces, type Divergence } from "../../traces/analysis/diff.ts";
 import { recordCase, suiteCase } from "../../traces/session/suite.ts";
 
-const CPUID_SIGNATURE = 0x40000000, CPUID_FEATURES = 0x40000001; // abi.md §1, §3.5
-const MSR_KVM_SYSTEM_TIME = 0x12; // abi.md §3.5
+const CPUID_SIGNATURE = 0x40000000, CPUID_FEATURES = 0x40000001; // docs/abi/kvm.md §1, §4
+const MSR_KVM_SYSTEM_TIME = 0x12; // docs/abi/kvm.md §4
 
 /** Why a divergence is expected (docs/native-vs-kvm.md), or null if it is not. */
 function expected(d: Divergence): string | null {

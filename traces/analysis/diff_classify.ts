@@ -337,7 +337,7 @@ export class Comparator {
 
   /**
    * Whether two wall-clock readings `d` ns apart (B − A) match. With a `time` tolerance, a
-   * reading with a zero ns part comes from a whole-second clock (the CMOS RTC, abi.md §5.6) and
+   * reading with a zero ns part comes from a whole-second clock (the CMOS RTC, docs/abi/native.md §3.6) and
    * stands for the whole second it truncates; without one, readings must be equal.
    */
   #wallClockMatch(d: number, wholeA: boolean, wholeB: boolean): boolean {

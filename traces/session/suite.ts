@@ -89,6 +89,12 @@ export interface CaseRun {
 }
 
 /**
+ * RAM of every suite case: 32 MiB, the machine default when the reference traces were recorded
+ * (their headers say so and replays compare it), kept explicit since the default became 128.
+ */
+export const SUITE_MEM_MIB = 32;
+
+/**
  * Records one case under `backend`: to `out` (a .pvt path), to `events` (an array), or nowhere.
  *
  * @example
@@ -115,7 +121,7 @@ export function recordCase(
   );
   const maxInsns = to.maxInsns ?? CASE_INSNS;
   const session = openSession(
-    { image, imageName: c.image, cmdline: c.cmdline, backend, maxInsns },
+    { image, imageName: c.image, cmdline: c.cmdline, backend, maxInsns, memMiB: SUITE_MEM_MIB },
     recorder,
   );
   if (to.out) writer = TraceWriter.create(to.out, session.header);

@@ -60,6 +60,7 @@ export const GUEST_TARGETS: readonly GuestTarget[] = [
   { name: "pvkernel-2.6.22.elf", sourceDir: "guests/kernel", defines: ["VARIANT_2_6_22"] },
   { name: "pvkernel-nopv.elf", sourceDir: "guests/kernel", defines: ["VARIANT_NOPV"] },
   { name: "kvmabi.elf", sourceDir: "guests/kvmabi", defines: [] },
+  { name: "xenabi.elf", sourceDir: "guests/xenabi", defines: [] },
 ];
 
 /** Compiler flags shared by every object (fixed: part of the reproducibility contract). */

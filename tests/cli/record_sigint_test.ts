@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { EXIT_INTERRUPTED } from "../../core/exit_status.ts";
 import { readTrace } from "../../traces/format/reader.ts";
-import { IMAGE_DIR } from "../../traces/format/guest_image.ts";
+import { buildElf, concat, multibootHeader } from "../loaders/elf_fixture.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 
@@ -14,6 +14,17 @@ Deno.test("SIGINT to a running record leaves an aborted trace readable to its la
   const dir = await Deno.makeTempDir({ prefix: "pvreplay-sigint-" });
   try {
     const out = `${dir}/x.pvt`;
+    // A guest that never ends (`out %al,$0x80; jmp .-2`), so the run is still going when the
+    // signal arrives however fast the CPU is.
+    const kernel = `${dir}/spin.elf`;
+    const spin = Uint8Array.of(0xe6, 0x80, 0xeb, 0xfc);
+    await Deno.writeFile(
+      kernel,
+      buildElf({
+        entry: 0x10000c,
+        segments: [{ paddr: 0x100000, data: concat(multibootHeader(3), spin), memSize: 0x1000 }],
+      }),
+    );
     const child = new Deno.Command("deno", {
       args: [
         "run",
@@ -22,9 +33,9 @@ Deno.test("SIGINT to a running record leaves an aborted trace readable to its la
         CLI,
         "record",
         "--kernel",
-        `${IMAGE_DIR}/pvkernel-2.6.22.elf`,
-        "--append",
-        "scenario=timer",
+        kernel,
+        "--max-insns",
+        "100000000000",
         "--backend",
         "kvm",
         "--out",

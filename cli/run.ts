@@ -98,7 +98,7 @@ const RUN_FLAGS: FlagSpec = {
   "snapshot-at": { type: "string" },
   "snapshot-out": { type: "string" },
   stats: { type: "boolean" },
-  "no-jit": { type: "boolean" },
+  jit: { type: "boolean" },
 };
 
 interface RunFlags {
@@ -115,7 +115,8 @@ interface RunFlags {
   "snapshot-at"?: string;
   "snapshot-out"?: string;
   stats?: boolean;
-  "no-jit"?: boolean;
+  /** false with `--no-jit` (parseArgs allowNegative). */
+  jit?: boolean;
   progress?: boolean;
   json?: boolean;
 }
@@ -149,7 +150,7 @@ function run(f: RunFlags): number {
   const sinks = { serialOut: serial.sink, debugconOut: debugcon.sink };
   let machine: Machine;
   // The machine's CPU takes the setting at construction; later machines keep the default.
-  const jitBefore = translatorDefault(f["no-jit"] !== true);
+  const jitBefore = translatorDefault(f.jit !== false);
   try {
     if (f.restore !== undefined) {
       machine = restoreSnapshot(readInput(f.restore, "snapshot"), sinks, f.restore);

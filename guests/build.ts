@@ -59,6 +59,8 @@ export const GUEST_TARGETS: readonly GuestTarget[] = [
   },
   { name: "pvkernel-2.6.22.elf", sourceDir: "guests/kernel", defines: ["VARIANT_2_6_22"] },
   { name: "pvkernel-nopv.elf", sourceDir: "guests/kernel", defines: ["VARIANT_NOPV"] },
+  { name: "pvkernel-2.6.23.elf", sourceDir: "guests/kernel", defines: ["VARIANT_2_6_23"] },
+  { name: "pvkernel-2.6.24.elf", sourceDir: "guests/kernel", defines: ["VARIANT_2_6_24"] },
   { name: "kvmabi.elf", sourceDir: "guests/kvmabi", defines: [] },
   { name: "xenabi.elf", sourceDir: "guests/xenabi", defines: [] },
 ];

@@ -14,6 +14,13 @@ import {
   type StatusCell,
 } from "../traces/session/matrix_status.ts";
 import { runRows } from "../traces/session/matrix_pool.ts";
+import {
+  findPreset,
+  judgeClaims,
+  MATRIX_PRESETS,
+  type MatrixPreset,
+  VDSO_CASES,
+} from "../traces/session/matrix_presets.ts";
 import { SCENARIOS, VARIANTS } from "../traces/session/suite.ts";
 import {
   allBackendSpecs,
@@ -28,7 +35,8 @@ import { dirname } from "node:path";
 import { matrixHtml } from "./matrix_html.ts";
 import { baselineRegressions, junitXml } from "./matrix_junit.ts";
 
-const USAGE = `usage: pvreplay matrix [--variants LIST] [--scenarios LIST] [--backends LIST]
+const USAGE =
+  `usage: pvreplay matrix [--preset NAME] [--variants LIST] [--scenarios LIST] [--backends LIST]
                        [--reference SPEC] [--out DIR] [--jobs N] [--cache DIR] [--shard I/N] [--json] [--junit FILE] [--html FILE]
                        [--baseline FILE] [--progress]
        pvreplay matrix merge DIR|FILE... [--json] [--junit FILE] [--baseline FILE] [--out DIR]
@@ -40,6 +48,12 @@ diffs each trace against the reference backend's and gives each cell a status (d
 same, equivalent (differs only in units or polling repeats), diverges (class of the first
 divergence), fails (guest failed, triple fault, budget, reset), n/a (the reference failed).
 
+  --preset NAME      a named matrix for the 2007 threads' claims (${
+    MATRIX_PRESETS.map((p) => p.name).join(", ")
+  }): its
+                     rows, and each claim quoted with author and date, judged confirmed,
+                     refuted or untested from the cells (--variants/--scenarios/--backends
+                     narrow it); --list shows them
   --variants LIST    kernel variants (default all: ${VARIANTS.join(",")})
   --scenarios LIST   scenarios (default all: ${SCENARIOS.join(",")})
   --backends LIST    backend specs (default every profile of every registered backend)
@@ -65,18 +79,6 @@ divergence), fails (guest failed, triple fault, budget, reset), n/a (the referen
 
 exit status: 0 no cell fails and no baseline regression (or, with --vdso, the table was
 produced), 1 some cell fails or regressed against the baseline, 2 usage error.`;
-
-/** Boot-option sets of the vDSO view (guests/README.md). */
-export const VDSO_CASES: ReadonlyArray<[string, string]> = [
-  ["nopv", ""],
-  ["2.6.20", ""],
-  ["2.6.20", "vdso=1"],
-  ["2.6.21", ""],
-  ["2.6.21-vdso", ""],
-  ["2.6.21-vdso", "vdso=0"],
-  ["2.6.22", ""],
-  ["2.6.22", "reservetop=0x400000"],
-];
 
 /**
  * Implements `pvreplay matrix` and `pvreplay matrix merge`.
@@ -105,6 +107,7 @@ export function matrixCommand(args: string[]): Promise<number> {
       junit: { type: "string" },
       html: { type: "string" },
       baseline: { type: "string" },
+      preset: { type: "string" },
       "profile-tweak": { type: "string", multiple: true },
       progress: { type: "boolean" },
       vdso: { type: "boolean" },
@@ -129,6 +132,7 @@ interface MatrixFlags {
   junit?: string;
   html?: string;
   baseline?: string;
+  preset?: string;
   "profile-tweak"?: string[];
   progress?: boolean;
   vdso?: boolean;
@@ -145,6 +149,8 @@ async function matrix(f: MatrixFlags): Promise<number> {
       const versions = b.versions.map((v) => v === b.defaultVersion ? `${v} (default)` : v);
       console.log(`${b.name.padEnd(8)} ${versions.join(", ")}`);
     }
+    console.log("\npresets (--preset NAME):");
+    for (const p of MATRIX_PRESETS) console.log(`  ${p.name.padEnd(16)} ${p.title}`);
     return 0;
   }
   let done = 0;
@@ -165,7 +171,16 @@ async function matrix(f: MatrixFlags): Promise<number> {
   }
   const reference = backendList(f.reference ?? "native")[0];
   if (f.reference?.includes(",")) throw new UsageError("--reference takes one backend spec");
-  const rows = matrixRows(variants, scenarios, backends, reference, parseShard(f.shard));
+  const preset = f.preset === undefined ? null : findPreset(f.preset);
+  if (f.preset !== undefined && !preset) {
+    throw new UsageError(
+      `--preset: unknown ${f.preset}; valid: ${MATRIX_PRESETS.map((p) => p.name).join(", ")}`,
+    );
+  }
+  const shard = parseShard(f.shard);
+  const rows = preset
+    ? presetRows(preset, backends, reference, f, shard)
+    : matrixRows(variants, scenarios, backends, reference, shard);
   const tweaks = parseTweaks(f["profile-tweak"] ?? []);
   const outDir = f.out ?? Deno.makeTempDirSync({ prefix: "pvreplay-matrix-" });
   const jobs = f.jobs === undefined ? navigator.hardwareConcurrency : parseCount("jobs", f.jobs);
@@ -180,7 +195,32 @@ async function matrix(f: MatrixFlags): Promise<number> {
   progress.done();
   if (f.out === undefined) Deno.removeSync(outDir, { recursive: true });
   const doc: MatrixDocument = { schema: "pvreplay-matrix/1", reference, cells };
+  if (preset) withClaims(doc, preset);
   return report(doc, f);
+}
+
+/** A preset's rows, narrowed by --variants/--scenarios, sliced by --shard. */
+function presetRows(
+  preset: MatrixPreset,
+  backends: string[],
+  reference: string,
+  f: MatrixFlags,
+  shard: [number, number],
+) {
+  const keep = (list: string | undefined, all: readonly string[]) =>
+    list === undefined ? null : new Set(choiceList("x", list, all));
+  const variants = keep(f.variants, VARIANTS), scenarios = keep(f.scenarios, SCENARIOS);
+  return preset.rows(backends, reference)
+    .filter((r) =>
+      (!variants || variants.has(r.variant)) && (!scenarios || scenarios.has(r.scenario))
+    )
+    .filter((_, i) => i % shard[1] === shard[0]);
+}
+
+/** Names the preset in the document and judges its claims on the cells. */
+function withClaims(doc: MatrixDocument, preset: MatrixPreset): void {
+  doc.preset = preset.name;
+  doc.claims = judgeClaims(preset, doc.cells);
 }
 
 function mergeMatrix(f: MatrixFlags, inputs: string[]): number {
@@ -194,6 +234,11 @@ function mergeMatrix(f: MatrixFlags, inputs: string[]): number {
   } catch (e) {
     throw new UsageError(`merge: ${(e as Error).message}`);
   }
+  // Shards of one preset: the claims are judged again on the whole.
+  const presets = new Set(docs.map((d) => d.preset ?? ""));
+  if (presets.size > 1) throw new UsageError("merge: the inputs were run as different presets");
+  const preset = docs[0].preset ? findPreset(docs[0].preset) : null;
+  if (preset) withClaims(doc, preset);
   return report(doc, f);
 }
 
@@ -282,8 +327,10 @@ function printMatrix(doc: MatrixDocument) {
   const text = (c: StatusCell | undefined) =>
     !c ? "" : c.status === "diverges" ? `diverges:${c.divergence}` : c.status;
   const w = Math.max(17, ...backends.map((b) => b.length + 2));
+  const label = (v: string, o: string) => v + (o ? ` ${o}` : "");
+  const lw = Math.max(12, ...rows.map((r) => label(r.split("\t")[0], r.split("\t")[1]).length));
   console.log(`reference ${doc.reference}\n`);
-  console.log("variant      scenario  " + backends.map((b) => b.padEnd(w)).join(""));
+  console.log(`${"variant".padEnd(lw)} scenario  ` + backends.map((b) => b.padEnd(w)).join(""));
   for (const r of rows) {
     const [v, o, s] = r.split("\t");
     const row = backends.map((b) =>
@@ -294,12 +341,19 @@ function printMatrix(doc: MatrixDocument) {
       )
         .padEnd(w)
     );
-    console.log(`${(v + (o ? ` ${o}` : "")).padEnd(12)} ${s.padEnd(9)} ${row.join("")}`);
+    console.log(`${label(v, o).padEnd(lw)} ${s.padEnd(9)} ${row.join("")}`);
   }
   const bad = doc.cells.filter((c) => c.status === "fails" || c.status === "n/a");
   if (bad.length) {
     console.log("\ncells that fail or could not be compared:");
     for (const c of bad) console.log(`  ${cellName(c)}: ${c.status}: ${c.reason}`);
+  }
+  for (const claim of doc.claims ?? []) {
+    console.log(`\n${claim.verdict.toUpperCase()}: "${claim.quote}"`);
+    console.log(`  ${claim.author}, ${claim.date}, "${claim.thread}"`);
+    console.log(`  test: ${claim.test}`);
+    if (claim.against.length) console.log(`  against: ${claim.against.join("; ")}`);
+    else if (claim.support.length) console.log(`  ${claim.support.length} cells agree`);
   }
 }
 

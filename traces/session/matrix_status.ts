@@ -9,6 +9,8 @@
  */
 
 import { diffTraces } from "../analysis/diff.ts";
+import { StatsCollector } from "../analysis/inspect.ts";
+import { TraceReader } from "../format/reader.ts";
 import type { TraceDivergenceClass } from "../../vocabulary/divergence.ts";
 import type { TraceEvent } from "../../vocabulary/event.ts";
 import type { ProfileTweak } from "../../backends/registry.ts";
@@ -47,9 +49,16 @@ export interface StatusCell {
   code: number;
   instructions: number;
   events: number;
+  /** The guest's RESULT fields (vdso, oldglibc, timer, ...; guests/README.md). */
+  fields: Record<string, string>;
+  /** Events per canonical operation (docs/canonical-ops.md), keys in sorted order. */
+  ops: Record<string, number>;
   /** Trace file of this cell, or null when not kept. */
   trace: string | null;
 }
+
+/** Bumped when {@link StatusCell} gains fields, so cached cells of an older shape are recomputed. */
+const CELL_SCHEMA = 2;
 
 /** One row of work: a variant and scenario on the reference and on `backends`. */
 export interface MatrixRow {
@@ -101,12 +110,13 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
   const record = (backend: string) => {
     const trace = path(backend);
     const run = recordCase(c, backend, { out: trace, profileTweak: opts.tweaks?.[backend] });
+    const ops = opCounts(trace);
     const verdict: StatusCell["verdict"] = run.verdict.pass === true
       ? "PASS"
       : run.verdict.pass === false
       ? "FAIL"
       : "NO-RESULT";
-    return { run, trace, verdict };
+    return { run, trace, verdict, ops };
   };
   const ref = record(row.reference);
   const refOk = ref.verdict === "PASS";
@@ -129,6 +139,8 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
       code: r.run.result.exitCode,
       instructions: r.run.result.instructions,
       events: r.run.events,
+      fields: r.run.verdict.fields,
+      ops: r.ops,
       trace: opts.keep ? r.trace : null,
     };
     if (r.verdict !== "PASS") {
@@ -158,12 +170,26 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
   return cells;
 }
 
+/** Events per canonical op of a recorded trace, for the per-operation summary. */
+function opCounts(trace: string): Record<string, number> {
+  const reader = TraceReader.open(trace);
+  const stats = new StatsCollector();
+  try {
+    for (const e of reader.events()) stats.add(e);
+  } finally {
+    reader.close();
+  }
+  const rows = stats.result().byOp.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  return Object.fromEntries(rows.map((r) => [r.key, r.count]));
+}
+
 function cacheKeys(row: MatrixRow, image: string, cmdline: string, opts: RowOptions): string[] {
   const imageSha = sha256Hex(Deno.readFileSync(`${IMAGE_DIR}/${image}`));
   const side = (b: string) => ({ spec: b, tweak: opts.tweaks?.[b] ?? null });
   return row.backends.map((b) =>
     sha256Hex(new TextEncoder().encode(JSON.stringify({
       tool: TOOL_VERSION,
+      cell: CELL_SCHEMA,
       image: imageSha,
       cmdline,
       backend: side(b),
@@ -247,6 +273,30 @@ export interface MatrixDocument {
   schema: "pvreplay-matrix/1";
   reference: string;
   cells: StatusCell[];
+  /** The preset the matrix was run as (traces/session/matrix_presets.ts), if any. */
+  preset?: string;
+  /** The preset's claims judged against the cells. */
+  claims?: ClaimResult[];
+}
+
+/** A claim from the 2006-2007 threads judged against a matrix (docs/matrix.md "Presets"). */
+export interface ClaimResult {
+  id: string;
+  /** The words of the claim, quoted from the thread. */
+  quote: string;
+  author: string;
+  /** ISO date of the message. */
+  date: string;
+  /** Subject of the thread the message is in. */
+  thread: string;
+  /** What the matrix checks to test the claim. */
+  test: string;
+  /** `confirmed`: every relevant cell agrees; `refuted`: some contradict; `untested`: none ran. */
+  verdict: "confirmed" | "refuted" | "untested";
+  /** Names (cellName) of the cells that agree with the claim. */
+  support: string[];
+  /** Names of the cells that contradict it. */
+  against: string[];
 }
 
 /** Merges shard documents into one, cells in canonical order; throws on overlap or mismatch. */

@@ -111,6 +111,12 @@ export interface Backend extends CpuHooks, MmioObserver {
   /** How this backend loads and enters a guest; recorded in the trace header. */
   readonly bootProtocol: BootProtocol;
   /**
+   * The protocol {@link boot} will use for `image`, when it depends on the image (the PC
+   * backends boot a Multiboot image by `multiboot` and anything else by `linux`); absent means
+   * {@link bootProtocol}.
+   */
+  bootProtocolFor?(image: GuestImage): BootProtocol;
+  /**
    * Loads `image` into the machine behind `platform` and sets the entry state by
    * {@link bootProtocol} (before {@link attach}). Throws `ImageError` (core/loaders) for an
    * image the protocol cannot boot.

@@ -28,12 +28,14 @@ export const DEFAULT_RECORD_INSNS = 1_000_000_000;
 
 const USAGE = `usage: pvreplay record --kernel FILE --backend NAME[@VERSION] --out FILE [options]
 
-Boots a Multiboot kernel on the deterministic PC under a hypervisor backend and records every
-hypercall, exception, interrupt, privileged-operation exit and port/MMIO access to a trace.
+Boots a Multiboot or Linux kernel on the deterministic PC under a hypervisor backend and records
+every hypercall, exception, interrupt, privileged-operation exit and port/MMIO access to a trace.
 
 options:
-  --kernel FILE          Multiboot (v1) kernel image
+  --kernel FILE          Multiboot (v1) kernel image, or a Linux bzImage or vmlinux ELF booted
+                         by the 32-bit Linux boot protocol (header 'boot: linux')
   --append STR           kernel command line
+  --initrd FILE          initial ramdisk for a Linux kernel (name, path and SHA-256 recorded)
   --backend SPEC         native, kvm, kvm@2.6.20, ... (see 'pvreplay matrix --list')
   --out FILE             trace file to write (.pvt)
   --mem MIB              RAM size in MiB (default ${DEFAULT_MEM_MIB}, as QEMU)
@@ -65,7 +67,12 @@ export function recordCommand(args: string[]): Promise<number> {
     "record",
     USAGE,
     args,
-    { ...GUEST_FLAGS, backend: { type: "string" }, out: { type: "string" } },
+    {
+      ...GUEST_FLAGS,
+      initrd: { type: "string" },
+      backend: { type: "string" },
+      out: { type: "string" },
+    },
     {},
     (values) => record(values as RecordFlags),
   );
@@ -74,6 +81,7 @@ export function recordCommand(args: string[]): Promise<number> {
 interface RecordFlags {
   kernel?: string;
   append?: string;
+  initrd?: string;
   backend?: string;
   out?: string;
   mem?: string;
@@ -92,6 +100,7 @@ async function record(f: RecordFlags): Promise<number> {
     ? DEFAULT_RECORD_INSNS
     : parseCount("max-insns", f["max-insns"]);
   const image = readInput(f.kernel, "kernel");
+  const initrd = f.initrd === undefined ? undefined : readInput(f.initrd, "initrd");
   const serialOut = new OutputSink(f.serial ?? "-");
   let writer: TraceWriter | null = null;
   const recorder = new Recorder({
@@ -105,6 +114,9 @@ async function record(f: RecordFlags): Promise<number> {
       imageName: basename(f.kernel),
       imagePath: resolve(f.kernel),
       cmdline: f.append ?? "",
+      ...(f.initrd !== undefined
+        ? { initrd, initrdName: basename(f.initrd), initrdPath: resolve(f.initrd) }
+        : {}),
       backend: f.backend,
       memMiB: f.mem === undefined ? undefined : parseCount("mem", f.mem),
       serialInput: serialInputBytes(f["serial-input"]),

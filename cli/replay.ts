@@ -46,6 +46,8 @@ options:
   --backend SPEC      target backend (default: the recording's)
   --kernel FILE       guest image (default: the trace header's name, looked up next to the
                       trace, then in guests/images/); its SHA-256 must match the header
+  --initrd FILE       initial ramdisk of a Linux boot (default: the header's guest.initrd,
+                      where it was recorded, then next to the trace); SHA-256 checked
   --set SEQ.ret=V     what-if: the guest sees V as the result of event SEQ (repeatable); the
                       run continues deterministically from there
   --out FILE          write the re-executed events to a new trace (same-backend/what-if)
@@ -76,6 +78,7 @@ export function replayCommand(args: string[]): Promise<number> {
     {
       backend: { type: "string" },
       kernel: { type: "string" },
+      initrd: { type: "string" },
       set: { type: "string", multiple: true },
       out: { type: "string" },
       context: { type: "string" },
@@ -94,6 +97,7 @@ export function replayCommand(args: string[]): Promise<number> {
 interface ReplayFlags {
   backend?: string;
   kernel?: string;
+  initrd?: string;
   set?: string[];
   out?: string;
   context?: string;
@@ -140,7 +144,22 @@ async function replay(path: string, f: ReplayFlags): Promise<number> {
   }
 
   const image = findImage(path, header.guest, f.kernel);
-  const env = { ...sessionHeaderEnv(header), guest: { ...header.guest, sha256: sha256Hex(image) } };
+  const initrd = header.guest.initrd === undefined
+    ? undefined
+    : findImage(path, header.guest.initrd, f.initrd, "initrd");
+  if (initrd === undefined && f.initrd !== undefined) {
+    throw new UsageError(`--initrd: the trace ${path} was recorded without an initrd`);
+  }
+  const env = {
+    ...sessionHeaderEnv(header),
+    guest: {
+      ...header.guest,
+      sha256: sha256Hex(image),
+      ...(header.guest.initrd !== undefined && initrd !== undefined
+        ? { initrd: { ...header.guest.initrd, sha256: sha256Hex(initrd) } }
+        : {}),
+    },
+  };
   const check = checkReplayable(header, env);
   if (!check.ok) {
     for (const p of check.problems.filter((p) => p.fatal)) {
@@ -179,6 +198,7 @@ async function replay(path: string, f: ReplayFlags): Promise<number> {
   try {
     report = await replaySameAsync(header, trace.events, image, {
       context: intFlag("context", f.context, 5),
+      initrd,
       overrides,
       tee,
       onProgress: (icount) => progress.update(icount, header.run?.maxInsns ?? 0),
@@ -252,20 +272,22 @@ function sessionHeaderEnv(header: ReturnType<typeof readTrace>["header"]) {
 }
 
 /**
- * Finds the guest image: the explicit flag as given; else, among those with the recorded
- * SHA-256, where it was recorded (header `guest.path`), next to the trace, then the project's
+ * Finds the guest image (or, with `kind` "initrd", a Linux boot's initrd): the explicit flag as
+ * given; else, among those with the recorded SHA-256, where it was recorded (header
+ * `guest.path`, `guest.initrd.path`), next to the trace, then (images only) the project's
  * guests/images/ (located from the code, so any working directory works).
  */
 export function findImage(
   tracePath: string,
   guest: { name: string; sha256: string; path?: string },
   explicit?: string,
+  kind: "kernel" | "initrd" = "kernel",
 ): Uint8Array {
-  if (explicit !== undefined) return readInput(explicit, "kernel");
+  if (explicit !== undefined) return readInput(explicit, kind);
   const candidates = [
     ...(guest.path !== undefined ? [guest.path] : []),
     join(dirname(tracePath), guest.name),
-    join(fileURLToPath(PROJECT_IMAGE_DIR), guest.name),
+    ...(kind === "kernel" ? [join(fileURLToPath(PROJECT_IMAGE_DIR), guest.name)] : []),
   ];
   const seen: string[] = [];
   for (const c of candidates) {
@@ -280,9 +302,11 @@ export function findImage(
     seen.push(`${c} (different SHA-256)`);
   }
   throw new UsageError(
-    `guest image ${guest.name} with SHA-256 ${guest.sha256} not found: ${
+    `${
+      kind === "kernel" ? "guest image" : "initrd"
+    } ${guest.name} with SHA-256 ${guest.sha256} not found: ${
       seen.join(", ")
-    }; pass --kernel FILE`,
+    }; pass --${kind} FILE`,
   );
 }
 

@@ -54,6 +54,7 @@ import {
 import { yieldToHost } from "./host_yield.ts";
 import { parseElf, SymbolTable } from "./loaders/elf.ts";
 import { ImageError } from "./loaders/image_error.ts";
+import { PCI_CONFIG_ADDRESS, PciHostBridge, type PciState } from "./devices/pci.ts";
 import { type LinuxBoot, type LinuxBootOptions, loadLinux } from "./loaders/linux_boot.ts";
 import { mapFirmware } from "./loaders/firmware.ts";
 import {
@@ -143,6 +144,8 @@ export interface MachineState {
   port92: SystemControlState;
   post: PostState;
   fwCfg: FwCfgState;
+  /** Absent in snapshots taken before the PCI host bridge existed (it then starts at reset). */
+  pci?: PciState;
   stop: PendingStop | null;
 }
 
@@ -206,6 +209,8 @@ export class Machine {
   readonly debugcon: DebugConsole;
   readonly debugExit: DebugExit;
   readonly fwCfg: FwCfg;
+  /** PCI configuration mechanism #1 with the 440FX host bridge (core/devices/pci.ts). */
+  readonly pci: PciHostBridge;
   readonly cpu: Cpu;
   /** Symbols of the loaded ELF kernel, if any. */
   symbols: SymbolTable | null = null;
@@ -260,6 +265,7 @@ export class Machine {
       this.#requestStop({ reason: "debug-exit", exitCode: debugExitStatus(v), value: v })
     );
     this.fwCfg = new FwCfg({ ramBytes, cpus: 1 });
+    this.pci = new PciHostBridge();
 
     const io = this.io;
     io.register(0x20, 2, this.pic);
@@ -276,6 +282,7 @@ export class Machine {
     io.register(0xf4, 4, this.debugExit);
     io.register(0x3f8, 8, this.uart);
     io.register(0x510, 2, this.fwCfg);
+    io.register(PCI_CONFIG_ADDRESS, 8, this.pci);
     this.memory.mapMmio(LAPIC_BASE, 0x1000, this.lapic);
 
     this.cpu = new Cpu({
@@ -554,6 +561,7 @@ export class Machine {
       port92: this.port92.saveState(),
       post: this.post.saveState(),
       fwCfg: this.fwCfg.saveState(),
+      pci: this.pci.saveState(),
       stop: this.#stop ? { ...this.#stop } : null,
     };
   }
@@ -584,6 +592,7 @@ export class Machine {
     this.port92.loadState(s.port92);
     this.post.loadState(s.post);
     this.fwCfg.loadState(s.fwCfg);
+    this.pci.loadState(s.pci ?? new PciHostBridge().saveState());
     this.#stop = s.stop ? { ...s.stop } : null;
     this.cpu.loadState(s.cpu);
   }

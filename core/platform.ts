@@ -14,14 +14,17 @@ import { atomic } from "./cpu/control.ts";
 import { enterHandler } from "./cpu/interrupts.ts";
 import { flushTlb, invalidatePage } from "./cpu/paging.ts";
 import { loadSegment } from "./cpu/segments.ts";
-import type { MultibootBoot } from "./loaders/multiboot.ts";
+import type { LinuxBoot } from "./loaders/linux_boot.ts";
+import { findMultibootHeader, type MultibootBoot } from "./loaders/multiboot.ts";
 import type { Machine } from "./machine.ts";
 import type { PhysicalMemory } from "./memory.ts";
 
 /**
  * How a guest image is loaded and entered. The backend chooses (`Backend.bootProtocol`); the
  * trace header names it when it is not `multiboot`, so a replay boots the same way.
- * `linux` (the bzImage boot protocol) is reserved for the loader in `core/loaders/`.
+ * `linux` is the 32-bit Linux boot protocol (core/loaders/linux_boot.ts: a bzImage or vmlinux
+ * with a zero page and an initrd), which the PC backends (native, kvm) use for an image without
+ * a Multiboot header, as QEMU's `-kernel` does ({@link pcBootProtocol}).
  */
 export type BootProtocol = "multiboot" | "xen" | "linux";
 
@@ -34,6 +37,23 @@ export interface GuestImage {
   /** File name recorded in the trace (no directories). */
   file: string;
   cmdline: string;
+  /** Initial ramdisk (Linux boot protocol only) and the file name recorded for it. */
+  initrd?: { bytes: Uint8Array; file: string };
+}
+
+/**
+ * How a PC (native, kvm) boots `image`: Multiboot when a Multiboot header is in its first
+ * 8 KiB, else the Linux boot protocol, the way QEMU's `-kernel` tells them apart.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pcBootProtocol } from "./platform.ts";
+ * assert.equal(pcBootProtocol({ bytes: new Uint8Array(64), file: "bzImage", cmdline: "" }), "linux");
+ * ```
+ */
+export function pcBootProtocol(image: GuestImage): "multiboot" | "linux" {
+  return findMultibootHeader(image.bytes, image.file) ? "multiboot" : "linux";
 }
 
 /** A linear range or a run of descriptor-table entries the hypervisor keeps for itself. */
@@ -123,6 +143,8 @@ export interface Platform {
   gdtReservation(index: number): Reservation | null;
   /** Loads a Multiboot image (the `multiboot` protocol; native and kvm use it). */
   bootMultiboot(image: GuestImage): MultibootBoot;
+  /** Loads a Linux kernel and its initrd by the 32-bit boot protocol (the `linux` protocol). */
+  bootLinux(image: GuestImage): LinuxBoot;
 }
 
 /** {@link Platform} over a {@link Machine}. */
@@ -219,6 +241,15 @@ export class MachinePlatform implements Platform {
 
   bootMultiboot(image: GuestImage): MultibootBoot {
     return this.#machine.bootMultiboot(image.bytes, { file: image.file, cmdline: image.cmdline });
+  }
+
+  bootLinux(image: GuestImage): LinuxBoot {
+    return this.#machine.bootLinux(image.bytes, {
+      file: image.file,
+      cmdline: image.cmdline,
+      initrd: image.initrd?.bytes,
+      initrdFile: image.initrd?.file,
+    });
   }
 
   /** Runs a CPU operation transactionally: a guest fault rolls it back and yields false. */

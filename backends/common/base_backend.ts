@@ -7,7 +7,13 @@
  * @module
  */
 
-import type { BootProtocol, GuestImage, Platform } from "../../core/platform.ts";
+import {
+  type BootProtocol,
+  type GuestImage,
+  pcBootProtocol,
+  type Platform,
+} from "../../core/platform.ts";
+import { ImageError } from "../../core/loaders/image_error.ts";
 import type { AccessSize, MmioObserver } from "../../core/bus.ts";
 import { ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
 import { DEFAULT_EPOCH, DEFAULT_TSC_HZ } from "../../core/clock.ts";
@@ -97,9 +103,23 @@ export abstract class BaseBackend implements Backend, MmioObserver {
   abstract readonly version: string;
   abstract describe(): BackendDescription;
   abstract model(env?: Partial<ModelEnv>): CallModel;
-  /** Multiboot unless a backend boots its own way (docs/backends.md). */
+  /**
+   * Multiboot unless a backend boots its own way (docs/backends.md); a PC backend that keeps
+   * it boots an image without a Multiboot header by the Linux protocol ({@link bootProtocolFor}).
+   */
   readonly bootProtocol: BootProtocol = "multiboot";
+  /** The protocol {@link boot} uses for `image` (a PC boots Linux kernels too, as QEMU does). */
+  bootProtocolFor(image: GuestImage): BootProtocol {
+    return this.bootProtocol === "multiboot" ? pcBootProtocol(image) : this.bootProtocol;
+  }
   boot(platform: Platform, image: GuestImage): void {
+    if (this.bootProtocolFor(image) === "linux") {
+      platform.bootLinux(image);
+      return;
+    }
+    if (image.initrd) {
+      throw new ImageError(image.file, "is a Multiboot kernel; --initrd needs a Linux kernel");
+    }
     platform.bootMultiboot(image);
   }
   /** The backend's name and number for a CPU exit. */

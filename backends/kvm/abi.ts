@@ -77,7 +77,15 @@ export const KvmFeature = {
   NOP_IO_DELAY: 1 << 1,
   MMU_OP: 1 << 2,
   CLOCKSOURCE2: 1 << 3,
+  /** The host may set PVCLOCK_TSC_STABLE_BIT in the time structure's flags. */
+  CLOCKSOURCE_STABLE_BIT: 1 << 24,
 } as const;
+
+/** `pvclock_vcpu_time_info.flags` bit 0: the TSC is synchronised (docs/abi/kvm.md §5). */
+export const PVCLOCK_TSC_STABLE_BIT = 1;
+
+/** CPUID.1:ECX bit 31, "hypervisor present", set by the VMM (docs/abi/kvm.md §1). */
+export const CPUID_1_ECX_HYPERVISOR = 1 << 31;
 
 /** kvmclock MSRs (docs/abi/kvm.md §4). */
 export const MSR_KVM_WALL_CLOCK = 0x11;

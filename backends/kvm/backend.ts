@@ -137,13 +137,15 @@ export class KvmBackend extends BaseBackend {
     switch (kind) {
       case ExitKind.hlt:
         return VmxExit.HLT;
+      // With EPT, MOV to CR3 does not exit (docs/abi/kvm.md §6).
       case ExitKind.crWrite:
+        return a === 3 && this.profile.ept ? -1 : VmxExit.CR_ACCESS;
       case ExitKind.clts:
       case ExitKind.lmsw:
         return VmxExit.CR_ACCESS;
-      // CR0/CR4 reads are served from read shadows; CR3 reads exit under shadow paging.
+      // CR0/CR4 reads are served from read shadows; CR3 reads exit under shadow paging only.
       case ExitKind.crRead:
-        return a === 3 ? VmxExit.CR_ACCESS : -1;
+        return a === 3 && !this.profile.ept ? VmxExit.CR_ACCESS : -1;
       case ExitKind.rdmsr:
         return VmxExit.MSR_READ;
       case ExitKind.wrmsr:

@@ -28,7 +28,10 @@ export function describeKvm(p: KvmProfile): BackendDescription {
     [VmxExit.CPUID, "cpuid"],
     [VmxExit.HLT, "halt / safe_halt"],
     [VmxExit.INVD, null],
-    [VmxExit.CR_ACCESS, "write_cr0/3/4, read_cr3, clts, flush_tlb_user/kernel"],
+    [
+      VmxExit.CR_ACCESS,
+      p.ept ? "write_cr0/4, clts" : "write_cr0/3/4, read_cr3, clts, flush_tlb_user/kernel",
+    ],
     [VmxExit.DR_ACCESS, "set_debugreg"],
     [VmxExit.IO_INSTRUCTION, "io_delay, set_timer (PIT), get_wallclock (CMOS)"],
     [VmxExit.MSR_READ, "read_msr"],

@@ -8,6 +8,7 @@
 
 import { CPU_MSRS, type MsrFault, unknownMsr } from "../common/cross_model.ts";
 import {
+  CPUID_1_ECX_HYPERVISOR,
   KVM_CPUID_FEATURES,
   KVM_CPUID_SIGNATURE,
   KVM_EINVAL,
@@ -25,6 +26,7 @@ import {
   MSR_KVM_SYSTEM_TIME_NEW,
   MSR_KVM_WALL_CLOCK,
   MSR_KVM_WALL_CLOCK_NEW,
+  PVCLOCK_TSC_STABLE_BIT,
   VmxExit,
 } from "./abi.ts";
 
@@ -68,6 +70,16 @@ export interface KvmProfile {
   invlpgExits: boolean;
   /** `pvclock_vcpu_time_info.flags` (TSC_STABLE 1 came later; 2.6.25 wrote padding 0). */
   pvclockFlags: number;
+  /**
+   * CPUID.1:ECX bit 31 set (docs/abi/kvm.md §1): a current Linux guest looks for the KVM leaves
+   * only when it is; the 2.6.2x guests probe 0x40000000 directly. Absent means false.
+   */
+  hypervisorBit?: boolean;
+  /**
+   * The host runs the guest with EPT (docs/abi/kvm.md §6): MOV to/from CR3 and INVLPG do not
+   * exit. Absent means false (shadow paging, as every 2.6.2x-era host).
+   */
+  ept?: boolean;
 }
 
 const OLD_CLOCK = { wall: MSR_KVM_WALL_CLOCK, system: MSR_KVM_SYSTEM_TIME };
@@ -141,6 +153,28 @@ export const KVM_PROFILES: Readonly<Record<string, KvmProfile>> = {
     // PVCLOCK_TSC_STABLE_BIT is defined guest-side from here but set by no host yet.
     pvclockFlags: 0,
   },
+  // A 6.1 host as the Debian 12 guest meets it under QEMU (docs/abi/kvm.md §7): kvmclock with
+  // the 0x4b564dxx MSRs and the stable bit. KVM offers more (async PF, steal time, PV EOI,
+  // PV unhalt, PV TLB flush, PV send-IPI, poll control, PV sched yield, async PF as an
+  // interrupt); pvreplay does not model them, so they stay clear, which is a configuration a
+  // VMM may choose (QEMU's kvm-* CPU properties), and the guest then leaves them unused.
+  "6.1": {
+    version: "6.1",
+    hypercalls: "pv",
+    signature: true,
+    maxLeaf: KVM_CPUID_FEATURES,
+    features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY | KvmFeature.CLOCKSOURCE2 |
+      KvmFeature.CLOCKSOURCE_STABLE_BIT,
+    clockMsrs: [OLD_CLOCK, NEW_CLOCK],
+    apiMagic: false,
+    cplCheck: true,
+    invlpgExits: false,
+    // The master clock is in use (a constant, synchronised virtual TSC): kvm_guest_time_update
+    // sets PVCLOCK_TSC_STABLE_BIT.
+    pvclockFlags: PVCLOCK_TSC_STABLE_BIT,
+    hypervisorBit: true,
+    ept: true,
+  },
 };
 
 /** Registry entry data. */
@@ -151,7 +185,9 @@ const PAGE = 4096;
 /** KVM's rewrite of a CPUID answer (`out` = EAX..EDX, holding the CPU's answer) (docs/abi/kvm.md §1). */
 export function kvmCpuid(p: KvmProfile, leaf: number, out: Int32Array): void {
   if (!p.signature) return; // the CPU's native answer stands
-  if (leaf >>> 0 === KVM_CPUID_SIGNATURE) {
+  if (leaf === 1 && p.hypervisorBit) {
+    out[2] |= CPUID_1_ECX_HYPERVISOR;
+  } else if (leaf >>> 0 === KVM_CPUID_SIGNATURE) {
     out[0] = p.maxLeaf;
     out[1] = KVM_SIGNATURE_EBX;
     out[2] = KVM_SIGNATURE_ECX;

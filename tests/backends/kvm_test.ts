@@ -258,3 +258,47 @@ Deno.test("KVM exits are named by VMX basic exit reason; non-exiting instruction
     "io_delay",
   ]);
 });
+
+Deno.test("kvm@6.1: hypervisor bit, signature leaf names 0x40000001, kvmclock + stable bit only", () => {
+  // CPUID.1:ECX[31] is what a current guest checks first (docs/abi/kvm.md §1); the rest of
+  // leaf 1 is the CPU's.
+  assertEquals(cpuid("kvm@6.1", 1), [0x11, 0x22, (0x33 | 0x8000_0000) >>> 0, 0x44]);
+  assertEquals(cpuid("kvm@6.1", 0x40000000), [0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d]);
+  // CLOCKSOURCE | NOP_IO_DELAY | CLOCKSOURCE2 | CLOCKSOURCE_STABLE_BIT (bit 24); nothing
+  // unmodelled (async PF, steal time, PV EOI, ...) is advertised (docs/abi/kvm.md §4).
+  assertEquals(cpuid("kvm@6.1", 0x40000001), [0x0100000b, 0, 0, 0]);
+  // Older profiles leave leaf 1 alone.
+  assertEquals(cpuid("kvm@2.6.35", 1), [0x11, 0x22, 0x33, 0x44]);
+});
+
+Deno.test("kvm@6.1: kvmclock flags carry PVCLOCK_TSC_STABLE_BIT; unmodelled PV MSRs #GP", () => {
+  const r = rig("kvm@6.1");
+  r.clock.icount = 1_000_000;
+  assert(r.backend.wrmsr(0x4b564d01, 0x6001, 0));
+  r.backend.onExit(ExitKind.wrmsr, 0x4b564d01, 0x6001, 0);
+  assertEquals(r.memory.view.getUint8(0x6000 + 29), 1); // flags
+  assertEquals(r.events[1].args.at(-1), 1);
+  // The originals stay accepted.
+  assert(r.backend.wrmsr(0x12, 0x7001, 0));
+  // MSR_KVM_ASYNC_PF_EN, STEAL_TIME, PV_EOI_EN are not handled: the CPU raises #GP.
+  for (const msr of [0x4b564d02, 0x4b564d03, 0x4b564d04]) {
+    assertEquals(r.backend.wrmsr(msr, 1, 0), false);
+  }
+});
+
+Deno.test("kvm@6.1 (EPT): CR3 moves and INVLPG do not exit; CR0/CR4 writes do", () => {
+  const r = rig("kvm@6.1");
+  r.backend.onExit(ExitKind.crWrite, 3, 0x5000, 0);
+  r.backend.onExit(ExitKind.crRead, 3, 0x5000, 0);
+  r.backend.onExit(ExitKind.invlpg, 0xc0001000, 0, 0);
+  r.backend.onExit(ExitKind.crWrite, 0, 0x80050033, 0);
+  assertEquals(r.events.map((e) => [e.nr, e.name, e.op]), [
+    [-1, "crWrite", "write_cr3"],
+    [-1, "crRead", "read_cr3"],
+    [-1, "invlpg", "flush_tlb_single"],
+    [28, "EXIT_REASON_CR_ACCESS", "write_cr0"],
+  ]);
+  const shadow = rig("kvm@2.6.35");
+  shadow.backend.onExit(ExitKind.crWrite, 3, 0x5000, 0);
+  assertEquals(shadow.events[0].nr, 28);
+});

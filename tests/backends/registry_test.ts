@@ -12,7 +12,7 @@ Deno.test("parseBackendSpec errors list the valid names and versions", () => {
   const unknown = assertThrows(() => parseBackendSpec("xenn@3.1"));
   assert(/unknown backend "xenn"/.test(unknown.message), unknown.message);
   assert(
-    /kvm@\{2\.6\.20,2\.6\.22,2\.6\.25,2\.6\.33,2\.6\.35\}/.test(unknown.message),
+    /kvm@\{2\.6\.20,2\.6\.22,2\.6\.25,2\.6\.33,2\.6\.35,6\.1\}/.test(unknown.message),
     unknown.message,
   );
   assert(/native@\{p6\}/.test(unknown.message), unknown.message);

@@ -180,6 +180,38 @@ Deno.test("checkReplayable refuses a different image, CPU or clock and allows cr
   assert.equal(newer.problems[0].fatal, false);
 });
 
+Deno.test("a Linux boot's header: boot and guest.initrd round-trip and are checked on replay", () => {
+  const base = testHeader();
+  const initrd = { name: "initrd.cpio", sha256: "ef".repeat(32), path: "/abs/initrd.cpio" };
+  const h = testHeader({ boot: "linux", guest: { ...base.guest, initrd } });
+  const path = Deno.makeTempFileSync({ suffix: ".pvt" });
+  Deno.writeFileSync(path, encodeTrace(h, [], { finalDigest: "00" }));
+  const back = readTrace(path).header;
+  assert.equal(back.boot, "linux");
+  assert.deepStrictEqual(back.guest.initrd, initrd);
+  // No path: still valid; bad hash or unknown key: refused.
+  validateHeader(
+    testHeader({ guest: { ...base.guest, initrd: { name: "i", sha256: "0".repeat(64) } } }),
+  );
+  assert.throws(
+    () =>
+      validateHeader(testHeader({ guest: { ...base.guest, initrd: { name: "i", sha256: "x" } } })),
+    (e: Error) => e instanceof TraceFormatError && e.message.includes("guest.initrd.sha256"),
+  );
+  const other = { ...h, guest: { ...h.guest, initrd: { ...initrd, sha256: "01".repeat(32) } } };
+  assert.deepStrictEqual(checkReplayable(h, other).problems.map((p) => p.field), [
+    "guest.initrd.sha256",
+  ]);
+  const none = { ...h, guest: base.guest };
+  assert.equal(checkReplayable(h, none).problems[0].field, "guest.initrd.sha256");
+  assert.deepStrictEqual(
+    checkReplayable(h, { ...h, boot: undefined }).problems.map((p) => p.field),
+    [
+      "boot",
+    ],
+  );
+});
+
 Deno.test("truncation at every byte offset reads up to the last complete chunk", () => {
   const events = [...syntheticEvents(40, 5)];
   const full = encodeTrace(testHeader(), events, { finalDigest: "beef" }, { chunkEvents: 7 });

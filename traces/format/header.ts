@@ -32,6 +32,11 @@ export interface TraceHeader {
      * the reference suite does not). Replay looks there first, checking the hash.
      */
     path?: string;
+    /**
+     * The initial ramdisk of a Linux boot (optional; absent for Multiboot guests): its file
+     * name, SHA-256 and, as for the image, where `pvreplay record` read it.
+     */
+    initrd?: { name: string; sha256: string; path?: string };
   };
   backend: {
     /** `native`, `kvm`, `xen`, `vmi`, `lguest`, ... */
@@ -83,6 +88,15 @@ export function headerToJson(h: TraceHeader): Record<string, Json> {
       sha256: h.guest.sha256,
       cmdline: h.guest.cmdline,
       ...(h.guest.path !== undefined ? { path: h.guest.path } : {}),
+      ...(h.guest.initrd !== undefined
+        ? {
+          initrd: {
+            name: h.guest.initrd.name,
+            sha256: h.guest.initrd.sha256,
+            ...(h.guest.initrd.path !== undefined ? { path: h.guest.initrd.path } : {}),
+          },
+        }
+        : {}),
     },
     backend: { name: h.backend.name, profile: h.backend.profile },
     machine: {
@@ -167,7 +181,10 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
     "seed",
     "quirks",
   ], ["run", "boot"]);
-  const g = p.object(o.guest, "guest", ["name", "sha256", "cmdline"], ["path"]);
+  const g = p.object(o.guest, "guest", ["name", "sha256", "cmdline"], ["path", "initrd"]);
+  const rd = g.initrd === undefined
+    ? undefined
+    : p.object(g.initrd, "guest.initrd", ["name", "sha256"], ["path"]);
   const b = p.object(o.backend, "backend", ["name", "profile"]);
   const m = p.object(o.machine, "machine", [
     "mem_mib",
@@ -205,6 +222,17 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
       sha256: p.string(g.sha256, "guest.sha256", /^[0-9a-f]{64}$/),
       cmdline: p.string(g.cmdline, "guest.cmdline"),
       ...(g.path !== undefined ? { path: p.string(g.path, "guest.path", /^\S/) } : {}),
+      ...(rd !== undefined
+        ? {
+          initrd: {
+            name: p.string(rd.name, "guest.initrd.name", /^\S/),
+            sha256: p.string(rd.sha256, "guest.initrd.sha256", /^[0-9a-f]{64}$/),
+            ...(rd.path !== undefined
+              ? { path: p.string(rd.path, "guest.initrd.path", /^\S/) }
+              : {}),
+          },
+        }
+        : {}),
     },
     backend: {
       name: p.string(b.name, "backend.name", /^[a-z0-9_-]+$/),
@@ -316,6 +344,11 @@ export function checkReplayable(
   };
   cmp("guest.sha256", recorded.guest.sha256, env.guest.sha256);
   cmp("guest.cmdline", recorded.guest.cmdline, env.guest.cmdline);
+  cmp(
+    "guest.initrd.sha256",
+    recorded.guest.initrd?.sha256 ?? "none",
+    env.guest.initrd?.sha256 ?? "none",
+  );
   cmp("machine.mem_mib", recorded.machine.memMiB, env.machine.memMiB);
   cmp("machine.ips", recorded.machine.ips, env.machine.ips);
   cmp("machine.tsc_hz", recorded.machine.tscHz, env.machine.tscHz);
@@ -325,6 +358,7 @@ export function checkReplayable(
   cmp("seed", recorded.seed, env.seed);
   const cross = options.crossBackend === true;
   if (!cross) {
+    cmp("boot", recorded.boot ?? "multiboot", env.boot ?? "multiboot");
     cmp("backend.name", recorded.backend.name, env.backend.name);
     cmp("backend.profile", recorded.backend.profile, env.backend.profile);
     cmp("quirks", [...recorded.quirks].sort().join(","), [...env.quirks].sort().join(","));

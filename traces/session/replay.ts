@@ -53,6 +53,8 @@ export interface SameReplayOptions {
   context?: number;
   /** What-if: results to alter. With overrides the run continues after the altered events. */
   overrides?: Override[];
+  /** The initrd the header's `guest.initrd` names (a Linux boot), hash-checked by the caller. */
+  initrd?: Uint8Array;
   /** Receives the re-executed events (e.g. a writer for `--out`). */
   tee?: EventSink;
   /** Instruction budget; default: the recording's (header `run.maxInsns`). */
@@ -164,7 +166,7 @@ function prepareSame(
       tee?.emitRepeat?.(n, step);
     };
   }
-  const session = openSession(sessionConfig(header, image), sink);
+  const session = openSession(sessionConfig(header, image, options.initrd), sink);
   if (whatIf) {
     session.machine.cpu.hooks = withOverride(session.backend, session, () => {
       const v = pending;
@@ -189,12 +191,19 @@ function prepareSame(
   };
 }
 
-/** The session configuration that reproduces a recording. */
-export function sessionConfig(header: TraceHeader, image: Uint8Array) {
+/**
+ * The session configuration that reproduces a recording; `initrd` is the ramdisk the header's
+ * `guest.initrd` names (required when it names one).
+ */
+export function sessionConfig(header: TraceHeader, image: Uint8Array, initrd?: Uint8Array) {
+  if (header.guest.initrd !== undefined && initrd === undefined) {
+    throw new Error(`the trace was booted with initrd ${header.guest.initrd.name}; none given`);
+  }
   return {
     image,
     imageName: header.guest.name,
     cmdline: header.guest.cmdline,
+    ...(header.guest.initrd !== undefined ? { initrd, initrdName: header.guest.initrd.name } : {}),
     boot: header.boot ?? "multiboot",
     backend: `${header.backend.name}@${header.backend.profile}`,
     memMiB: header.machine.memMiB,

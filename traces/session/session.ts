@@ -35,6 +35,13 @@ export interface SessionConfig {
   /** Kernel command line (passed by the backend's boot protocol). */
   cmdline: string;
   /**
+   * Initial ramdisk of a Linux kernel (the `linux` boot protocol), its recorded file name and
+   * (optional, absolute) where it was read from; all three go into the header's `guest.initrd`.
+   */
+  initrd?: Uint8Array;
+  initrdName?: string;
+  initrdPath?: string;
+  /**
    * The boot protocol a recording used (its header's `boot`, default multiboot): a replay
    * refuses a backend that would boot the guest another way.
    */
@@ -107,14 +114,22 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     tscHz: config.tscHz,
     apicHz: config.apicHz,
   });
-  const protocol = backend.bootProtocol;
+  const image = {
+    bytes: config.image,
+    file: config.imageName,
+    cmdline: config.cmdline,
+    ...(config.initrd !== undefined
+      ? { initrd: { bytes: config.initrd, file: config.initrdName ?? "initrd" } }
+      : {}),
+  };
+  const protocol = backend.bootProtocolFor?.(image) ?? backend.bootProtocol;
   if (config.boot !== undefined && config.boot !== protocol) {
     throw new Error(
       `the trace was booted by the ${config.boot} protocol; backend ${spec.name}@${spec.version} boots by ${protocol}`,
     );
   }
   const platform = new MachinePlatform(machine);
-  backend.boot(platform, { bytes: config.image, file: config.imageName, cmdline: config.cmdline });
+  backend.boot(platform, image);
   const header: TraceHeader = {
     toolVersion: TOOL_VERSION,
     guest: {
@@ -122,6 +137,15 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
       sha256: sha256Hex(config.image),
       cmdline: config.cmdline,
       ...(config.imagePath !== undefined ? { path: config.imagePath } : {}),
+      ...(config.initrd !== undefined
+        ? {
+          initrd: {
+            name: image.initrd!.file,
+            sha256: sha256Hex(config.initrd),
+            ...(config.initrdPath !== undefined ? { path: config.initrdPath } : {}),
+          },
+        }
+        : {}),
     },
     backend: { name: spec.name, profile: spec.version },
     machine: {

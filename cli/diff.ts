@@ -10,9 +10,14 @@ import { type DiffTolerances, diffTraces, parseTolerance } from "../traces/analy
 import { diffToHtml, diffToJson, formatDiffText } from "../traces/analysis/diff_format.ts";
 import { TraceFormatError } from "../traces/format/format.ts";
 import { IMAGE_DIR } from "../traces/format/guest_image.ts";
-import { guestSymbolizer, parseNmSymbols, type Symbolizer } from "../traces/analysis/symbols.ts";
+import { parseNmSymbols, type Symbolizer } from "../traces/analysis/symbols.ts";
+import { ImageError } from "../core/loaders/image_error.ts";
+import { EXIT_IMAGE_ERROR } from "../core/exit_status.ts";
+import { symbolizerFor, traceFileOf } from "./bundle_arg.ts";
 
-const USAGE = `usage: pvreplay diff A.pvt B.pvt [options]
+const USAGE = `usage: pvreplay diff A B [options]
+
+A and B are .pvt traces or bundles made by 'pvreplay pack' (directories).
 
 Aligns the canonical operations of two traces, plus hypercalls and markers (patience
 anchors + Myers diff, streamed through a bounded window), and classifies each divergence:
@@ -37,7 +42,8 @@ options:
                        ${IMAGE_DIR}/ with the recorded SHA-256)
   --help               this text
 
-exit status: 0 equivalent, 1 different, 2 error (unreadable or corrupt trace, bad usage).
+exit status: 0 equivalent, 1 different, 2 error (unreadable or corrupt trace, bad usage),
+4 damaged bundle (a file whose SHA-256 is not the manifest's; the message names it).
 `;
 
 /**
@@ -104,7 +110,7 @@ function run(args: string[], io: CliIo): number {
   const [fa, fb] = parsed.positionals;
   let result;
   try {
-    result = diffTraces(fa, fb, {
+    result = diffTraces(traceFileOf(fa), traceFileOf(fb), {
       allEvents: parsed.values["all-events"] ?? false,
       context,
       window,
@@ -112,6 +118,10 @@ function run(args: string[], io: CliIo): number {
       exactRepeats: parsed.values["exact-repeats"] ?? false,
     });
   } catch (e) {
+    if (e instanceof ImageError) {
+      io.err(`pvreplay diff: ${e.message}\n`);
+      return EXIT_IMAGE_ERROR;
+    }
     if (e instanceof TraceFormatError || e instanceof Deno.errors.NotFound) {
       io.err(`pvreplay diff: ${e.message}\n`);
       return 2;
@@ -119,15 +129,16 @@ function run(args: string[], io: CliIo): number {
     throw e;
   }
   const warn = (m: string) => io.err(`pvreplay diff: warning: ${m}\n`);
-  const ctx = {
-    labelA: fa,
-    labelB: fb,
-    a: result.a,
-    b: result.b,
-    symbolizeA: symbolize ?? guestSymbolizer(result.a.header, { warn }) ?? undefined,
-    symbolizeB: symbolize ?? guestSymbolizer(result.b.header, { warn }) ?? undefined,
-    list,
-  };
+  let symbolizeA, symbolizeB;
+  try {
+    symbolizeA = symbolize ?? symbolizerFor(fa, result.a.header, warn) ?? undefined;
+    symbolizeB = symbolize ?? symbolizerFor(fb, result.b.header, warn) ?? undefined;
+  } catch (e) {
+    if (!(e instanceof ImageError)) throw e;
+    io.err(`pvreplay diff: ${e.message}\n`);
+    return EXIT_IMAGE_ERROR;
+  }
+  const ctx = { labelA: fa, labelB: fb, a: result.a, b: result.b, symbolizeA, symbolizeB, list };
   for (const [label, s] of [[fa, result.a], [fb, result.b]] as const) {
     if (s.truncation) {
       io.err(

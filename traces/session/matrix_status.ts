@@ -247,6 +247,11 @@ export interface MatrixDocument {
   schema: "pvreplay-matrix/1";
   reference: string;
   cells: StatusCell[];
+  /**
+   * Present when the run was cut short (Ctrl-C): `cells` holds the rows finished before it, and
+   * the rows that were running or not started are absent.
+   */
+  aborted?: { reason: string; rowsDone: number; rowsTotal: number };
 }
 
 /** Merges shard documents into one, cells in canonical order; throws on overlap or mismatch. */
@@ -271,5 +276,19 @@ export function mergeDocuments(
     for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] - y[i];
     return 0;
   });
-  return { schema: "pvreplay-matrix/1", reference: docs[0]?.reference ?? "", cells };
+  const merged: MatrixDocument = {
+    schema: "pvreplay-matrix/1",
+    reference: docs[0]?.reference ?? "",
+    cells,
+  };
+  // A merge with an aborted shard is incomplete too.
+  const cut = docs.filter((d) => d.aborted);
+  if (cut.length) {
+    merged.aborted = {
+      reason: cut[0].aborted!.reason,
+      rowsDone: cut.reduce((n, d) => n + d.aborted!.rowsDone, 0),
+      rowsTotal: cut.reduce((n, d) => n + d.aborted!.rowsTotal, 0),
+    };
+  }
+  return merged;
 }

@@ -14,6 +14,7 @@ import { parseNmSymbols, type Symbolizer } from "../traces/analysis/symbols.ts";
 import { ImageError } from "../core/loaders/image_error.ts";
 import { EXIT_IMAGE_ERROR } from "../core/exit_status.ts";
 import { symbolizerFor, traceFileOf } from "./bundle_arg.ts";
+import { Progress } from "./common.ts";
 
 const USAGE = `usage: pvreplay diff A B [options]
 
@@ -40,6 +41,8 @@ options:
   --symbols FILE       nm output of the guest kernel, to name EIPs (default: the symbol
                        table of the guest ELF named in each header, if found in
                        ${IMAGE_DIR}/ with the recorded SHA-256)
+  --progress, --no-progress  events read (both traces), rate and ETA on stderr
+                       (default: when stderr is a terminal)
   --help               this text
 
 exit status: 0 equivalent, 1 different, 2 error (unreadable or corrupt trace, bad usage),
@@ -59,7 +62,10 @@ export function diffCommand(args: string[], io: CliIo = stdio()): Promise<number
   return runWithIo(run, args, io);
 }
 
-function run(args: string[], io: CliIo): number {
+function run(argv: string[], io: CliIo): number {
+  // --no-progress (taken apart: this parser's typed result has no `allowNegative`).
+  const noProgress = argv.includes("--no-progress");
+  const args = argv.filter((a) => a !== "--no-progress");
   let parsed;
   const tolerances: Partial<DiffTolerances> = {};
   let symbolize: Symbolizer | undefined;
@@ -78,6 +84,7 @@ function run(args: string[], io: CliIo): number {
         "all-events": { type: "boolean" },
         window: { type: "string" },
         symbols: { type: "string" },
+        progress: { type: "boolean" },
         help: { type: "boolean" },
       },
     });
@@ -109,8 +116,14 @@ function run(args: string[], io: CliIo): number {
   }
   const [fa, fb] = parsed.positionals;
   let result;
+  const progress = new Progress(
+    "pvreplay diff",
+    noProgress ? false : parsed.values.progress ?? Deno.stderr.isTerminal(),
+    "events",
+  );
   try {
     result = diffTraces(traceFileOf(fa), traceFileOf(fb), {
+      onProgress: (n, total) => progress.update(n, total),
       allEvents: parsed.values["all-events"] ?? false,
       context,
       window,
@@ -118,6 +131,7 @@ function run(args: string[], io: CliIo): number {
       exactRepeats: parsed.values["exact-repeats"] ?? false,
     });
   } catch (e) {
+    progress.done();
     if (e instanceof ImageError) {
       io.err(`pvreplay diff: ${e.message}\n`);
       return EXIT_IMAGE_ERROR;
@@ -128,6 +142,7 @@ function run(args: string[], io: CliIo): number {
     }
     throw e;
   }
+  progress.done();
   const warn = (m: string) => io.err(`pvreplay diff: warning: ${m}\n`);
   let symbolizeA, symbolizeB;
   try {

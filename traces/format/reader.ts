@@ -227,6 +227,14 @@ export class TraceReader {
    * reading the events): false for crashed, interrupted or aborted recordings.
    */
   hasFooter(): boolean {
+    return this.footerEventCount() !== null;
+  }
+
+  /**
+   * The event count the footer states, read from the tail only (null without a well-formed
+   * footer): a total for progress lines before the events are read.
+   */
+  footerEventCount(): number | null {
     const size = this.#src.size;
     const maxLen = FOOTER_FIXED_SIZE + 8 + 4 + 32 + 1 + MAX_DIGEST_BYTES;
     const from = Math.max(this.#dataStart, size - maxLen);
@@ -235,9 +243,9 @@ export class TraceReader {
       const c = new ByteCursor(tail, from, "footer");
       c.pos = p;
       if (c.u32() !== FOOTER_MAGIC || p + FOOTER_FIXED_SIZE + c.u32() !== tail.length) continue;
-      if (crc32(tail.subarray(p, tail.length - 4)) === c.u32AtEnd()) return true;
+      if (crc32(tail.subarray(p, tail.length - 4)) === c.u32AtEnd()) return c.u64();
     }
-    return false;
+    return null;
   }
 
   /** Releases the file. */

@@ -39,8 +39,9 @@ exit status: 0 when every scenario passed on every backend, 1 otherwise, 2 usage
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { demoCommand } from "./demo.ts";
- * console.assert(await demoCommand(["--scenarios", "nope"]) === 2);
+ * assert.equal(await demoCommand(["--scenarios", "nope"]), 2);
  * ```
  */
 export function demoCommand(args: string[]): Promise<number> {

@@ -54,8 +54,9 @@ exit status: 0 equivalent, 1 different, 2 error (unreadable or corrupt trace, ba
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { diffCommand } from "./diff.ts";
- * console.assert(await diffCommand(["--help"]) === 0);
+ * assert.equal(await diffCommand(["--help"]), 0);
  * ```
  */
 export function diffCommand(args: string[], io: CliIo = stdio()): Promise<number> {

@@ -57,9 +57,10 @@ aborted or corrupt (everything readable before the defect was processed), 4 dama
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inspectCommand } from "./inspect.ts";
  * const status = await inspectCommand(["--help"]);
- * console.assert(status === 0);
+ * assert.equal(status, 0);
  * ```
  */
 export function inspectCommand(args: string[], io: CliIo = stdio()): Promise<number> {

@@ -90,8 +90,9 @@ export const VDSO_CASES: ReadonlyArray<[string, string]> = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { matrixCommand } from "./matrix.ts";
- * console.assert(await matrixCommand(["--variants", "2.6.99"]) === 2);
+ * assert.equal(await matrixCommand(["--variants", "2.6.99"]), 2);
  * ```
  */
 export function matrixCommand(args: string[]): Promise<number> {

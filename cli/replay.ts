@@ -70,8 +70,9 @@ exit status: 0 no divergence, 1 divergence (or what-if changed the outcome), 2 e
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { replayCommand } from "./replay.ts";
- * console.assert(await replayCommand(["--bogus"]) === 2);
+ * assert.equal(await replayCommand(["--bogus"]), 2);
  * ```
  */
 export function replayCommand(args: string[]): Promise<number> {

@@ -91,8 +91,9 @@ function describeResult(m: Machine, r: RunResult): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runCommand } from "./run.ts";
- * console.assert(await runCommand(["--no-such-flag"]) === 2);
+ * assert.equal(await runCommand(["--no-such-flag"]), 2);
  * ```
  */
 export function runCommand(args: string[]): Promise<number> {

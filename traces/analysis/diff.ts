@@ -58,6 +58,7 @@ const INITIAL_WINDOW = 32;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { diffStreams } from "./diff.ts";
  * import { makeEvent } from "../../vocabulary/event.ts";
  * const ev = (seq: number, op: string, x: number) => ({
@@ -65,7 +66,8 @@ const INITIAL_WINDOW = 32;
  * });
  * const r = diffStreams([ev(0, "irq_enable", 0), ev(1, "write_cr3", 5)],
  *   [ev(0, "irq_enable", 0), ev(1, "write_cr3", 6)]);
- * console.assert(!r.same && r.first?.divergence.class === "arguments");
+ * assert.ok(!r.same);
+ * assert.equal(r.first?.divergence.class, "arguments");
  * ```
  */
 export function diffStreams(
@@ -416,6 +418,7 @@ export interface DiffProgressOption {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { diffTraces } from "./diff.ts";
  * import { encodeTrace } from "../format/writer.ts";
  * import type { TraceHeader } from "../format/header.ts";
@@ -429,7 +432,7 @@ export interface DiffProgressOption {
  *   quirks: [],
  * };
  * const t = encodeTrace(header, [], { finalDigest: "00" });
- * console.assert(diffTraces(t, t).report.same);
+ * assert.ok(diffTraces(t, t).report.same);
  * ```
  */
 export function diffTraces(

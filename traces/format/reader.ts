@@ -119,6 +119,7 @@ function hex32(v: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TraceReader } from "./reader.ts";
  * import { encodeTrace } from "./writer.ts";
  * import { makeEvent } from "../../vocabulary/event.ts";
@@ -132,10 +133,11 @@ function hex32(v: number): string {
  *   seed: 0,
  *   quirks: [],
  * };
- * const ev = { seq: 0, ...makeEvent({ icount: 1, kind: "exit", name: "hlt", eip: 0 }) };
+ * const ev = { ...makeEvent({ icount: 1, kind: "exit", name: "hlt", eip: 0 }), seq: 0 };
  * const reader = TraceReader.fromBytes(encodeTrace(header, [ev], { finalDigest: "00" }));
- * for (const e of reader.events()) console.assert(e.name === "hlt");
- * console.assert(reader.footer?.eventCount === 1 && reader.truncation === null);
+ * for (const e of reader.events()) assert.equal(e.name, "hlt");
+ * assert.equal(reader.footer?.eventCount, 1);
+ * assert.equal(reader.truncation, null);
  * ```
  */
 export class TraceReader {
@@ -429,11 +431,12 @@ export interface ReadTraceResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readTrace } from "./reader.ts";
  * try {
  *   readTrace(new Uint8Array([1, 2, 3]));
  * } catch (e) {
- *   console.assert((e as Error).name === "TraceFormatError");
+ *   assert.equal((e as Error).name, "TraceFormatError");
  * }
  * ```
  */

@@ -81,12 +81,13 @@ export interface RowOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runRow } from "./matrix_status.ts";
  * const cells = runRow(
  *   { variant: "2.6.22", scenario: "boot", options: "", backends: ["native@p6"], reference: "native@p6" },
  *   { outDir: Deno.makeTempDirSync() },
  * );
- * console.assert(cells[0].status === "same");
+ * assert.equal(cells[0].status, "same");
  * ```
  */
 export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {

@@ -65,9 +65,11 @@ export interface GuestVerdict {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseVerdict } from "./suite.ts";
  * const v = parseVerdict("boot\nRESULT scenario=boot backend=kvm pass=1 ops=52\n");
- * console.assert(v.pass === true && v.fields.backend === "kvm");
+ * assert.equal(v.pass, true);
+ * assert.equal(v.fields.backend, "kvm");
  * ```
  */
 export function parseVerdict(serial: string): GuestVerdict {
@@ -100,9 +102,10 @@ export const SUITE_MEM_MIB = 32;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { recordCase, suiteCase } from "./suite.ts";
  * const r = recordCase(suiteCase("2.6.22", "boot"), "native", {});
- * console.assert(r.verdict.pass === true);
+ * assert.equal(r.verdict.pass, true);
  * ```
  */
 export function recordCase(c: SuiteCase, backend: string, to: CaseTarget): CaseRun {

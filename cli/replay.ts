@@ -129,6 +129,8 @@ async function replay(path: string, f: ReplayFlags): Promise<number> {
     );
   }
   const header = trace.header;
+  // A damaged bundle is refused in every mode, before anything runs.
+  const bundled = bundle ? openBundle(path, header) : null;
   const recordedOn = `${header.backend.name}@${header.backend.profile}`;
   let target = recordedOn;
   if (f.backend !== undefined) {
@@ -148,8 +150,8 @@ async function replay(path: string, f: ReplayFlags): Promise<number> {
     return report.divergences.length ? REPLAY_DIVERGED : REPLAY_SAME;
   }
 
-  const image = bundle && f.kernel === undefined
-    ? openBundle(path, header).image.bytes
+  const image = bundled && f.kernel === undefined
+    ? bundled.image.bytes
     : findImage(path, header.guest, f.kernel);
   const env = { ...sessionHeaderEnv(header), guest: { ...header.guest, sha256: sha256Hex(image) } };
   const check = checkReplayable(header, env);

@@ -26,6 +26,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "replay a trace on its backend (determinism check) or against another backend",
     load: async () => (await import("./cli/replay.ts")).replayCommand,
   },
+  pack: {
+    summary: "bundle a trace with the guest image it needs, to replay it anywhere (as rr pack)",
+    load: async () => (await import("./cli/pack.ts")).packCommand,
+  },
   diff: {
     summary: "align two traces on canonical operations and classify every divergence",
     load: async () => (await import("./cli/diff.ts")).diffCommand,

@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openSession, Recorder, type TraceEvent } from "./mod.ts";
  * const image = await Deno.readFile("guests/images/pvkernel-2.6.22.elf");
  * const events: TraceEvent[] = [];
@@ -13,7 +14,8 @@
  *   new Recorder({ append: (e) => events.push(e) }),
  * );
  * const result = session.run(400_000_000);
- * console.assert(result.reason === "debug-exit" && events.some((e) => e.op === "set_timer"));
+ * assert.equal(result.reason, "debug-exit");
+ * assert.ok(events.some((e) => e.op === "set_timer"));
  * ```
  *
  * @module
@@ -54,6 +56,8 @@ export { checkReplayable } from "./traces/format/header.ts";
 export { TraceWriter } from "./traces/format/writer.ts";
 export { readTrace, TraceReader } from "./traces/format/reader.ts";
 export { TraceFormatError } from "./traces/format/format.ts";
+export { isBundle, openBundle, readManifest, writeBundle } from "./traces/format/bundle.ts";
+export type { Bundle, BundleFile, BundleManifest } from "./traces/format/bundle.ts";
 export { Recorder, ReplayChecker } from "./traces/session/recorder.ts";
 export { openSession } from "./traces/session/session.ts";
 export type { Session, SessionConfig } from "./traces/session/session.ts";

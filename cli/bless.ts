@@ -28,8 +28,9 @@ that the regression suite ('deno task test') reports as a divergence; review the
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { blessCommand } from "./bless.ts";
- * console.assert(await blessCommand(["--bogus"]) === 2);
+ * assert.equal(await blessCommand(["--bogus"]), 2);
  * ```
  */
 export function blessCommand(args: string[]): Promise<number> {

@@ -7,8 +7,10 @@
  */
 
 import { diffTraces } from "../traces/analysis/diff.ts";
-import { DEMO_VARIANT, recordCase, SCENARIOS, suiteCase } from "../traces/session/suite.ts";
+import { DEMO_VARIANT, recordCaseAsync, SCENARIOS, suiteCase } from "../traces/session/suite.ts";
 import { backendList, choiceList, command, Progress } from "./common.ts";
+import { SigintGuard } from "./interrupt.ts";
+import { EXIT_INTERRUPTED } from "../core/exit_status.ts";
 import type { TraceDivergenceClass } from "../vocabulary/divergence.ts";
 
 const USAGE =
@@ -26,15 +28,20 @@ options:
   --progress, --no-progress  cells done, rate, ETA on stderr (default: when it is a terminal)
   --help               show this help
 
-exit status: 0 when every scenario passed on every backend, 1 otherwise, 2 usage error.`;
+Ctrl-C stops the cell being recorded at once (its trace is marked aborted), prints the
+cells finished so far and exits with 130; a second Ctrl-C exits at once.
+
+exit status: 0 when every scenario passed on every backend, 1 otherwise, 2 usage error,
+130 interrupted.`;
 
 /**
  * Implements `pvreplay demo`.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { demoCommand } from "./demo.ts";
- * console.assert(await demoCommand(["--scenarios", "nope"]) === 2);
+ * assert.equal(await demoCommand(["--scenarios", "nope"]), 2);
  * ```
  */
 export function demoCommand(args: string[]): Promise<number> {
@@ -62,7 +69,7 @@ interface DemoFlags {
   progress?: boolean;
 }
 
-function demo(f: DemoFlags): number {
+async function demo(f: DemoFlags): Promise<number> {
   const scenarios = choiceList("scenarios", f.scenarios, SCENARIOS);
   const backends = backendList(f.backends);
   const outDir = f.out ?? "out/demo";
@@ -72,30 +79,41 @@ function demo(f: DemoFlags): number {
   const total = scenarios.length * backends.length;
   const rows: DemoRow[] = [];
   let cells = 0;
-  for (const scenario of scenarios) {
-    const c = suiteCase(DEMO_VARIANT, scenario);
-    for (const backend of backends) {
-      const path = `${outDir}/${c.label}-${backend.replace("@", "_")}.pvt`;
-      const run = recordCase(c, backend, { out: path });
-      progress.update(++cells, total, `${scenario} on ${backend}`);
-      rows.push({
-        scenario,
-        backend,
-        path,
-        pass: run.verdict.pass,
-        detected: run.verdict.fields.backend ?? "?",
-        exit: run.result.reason,
-        code: run.result.exitCode,
-        events: run.events,
-        instructions: run.result.instructions,
-        diff: null,
-      });
+  const guard = new SigintGuard("pvreplay demo");
+  try {
+    for (const scenario of scenarios) {
+      const c = suiteCase(DEMO_VARIANT, scenario);
+      for (const backend of backends) {
+        if (guard.interrupted) break;
+        const path = `${outDir}/${c.label}-${backend.replace("@", "_")}.pvt`;
+        const run = await recordCaseAsync(c, backend, { out: path }, () => guard.interrupted);
+        // The cell cut short is not a result: its aborted trace stays in outDir.
+        if (run.result.reason === "interrupted") break;
+        progress.update(++cells, total, `${scenario} on ${backend}`);
+        rows.push({
+          scenario,
+          backend,
+          path,
+          pass: run.verdict.pass,
+          detected: run.verdict.fields.backend ?? "?",
+          exit: run.result.reason,
+          code: run.result.exitCode,
+          events: run.events,
+          instructions: run.result.instructions,
+          diff: null,
+        });
+      }
     }
+  } finally {
+    progress.done();
   }
-  progress.done();
   const base = backends[0];
   for (const row of rows) {
     if (row.backend === base) continue;
+    // Let a Ctrl-C between diffs be seen; interrupted, the remaining diffs are skipped (the
+    // tables show the cells recorded).
+    await new Promise((r) => setTimeout(r, 0));
+    if (guard.interrupted) break;
     const ref = rows.find((r) => r.scenario === row.scenario && r.backend === base)!;
     const { report } = diffTraces(ref.path, row.path);
     const first = report.first?.divergence;
@@ -119,9 +137,16 @@ function demo(f: DemoFlags): number {
         : null,
     };
   }
+  guard.close();
+  const interrupted = guard.interrupted;
   const ok = rows.every((r) => r.pass === true);
-  if (f.json) console.log(JSON.stringify({ variant: DEMO_VARIANT, outDir, rows }));
-  else printTables(rows, scenarios, backends, outDir);
+  if (f.json) {
+    console.log(JSON.stringify({ variant: DEMO_VARIANT, outDir, rows, aborted: interrupted }));
+  } else printTables(rows, scenarios, backends, outDir);
+  if (interrupted) {
+    console.error(`pvreplay demo: interrupted after ${rows.length} of ${total} cells`);
+    return EXIT_INTERRUPTED;
+  }
   return ok ? 0 : 1;
 }
 
@@ -152,7 +177,8 @@ function printTables(rows: DemoRow[], scenarios: string[], backends: string[], o
   console.log("scenario".padEnd(10) + backends.map((b) => b.padEnd(w)).join(""));
   for (const s of scenarios) {
     const cells = backends.map((b) => {
-      const r = rows.find((x) => x.scenario === s && x.backend === b)!;
+      const r = rows.find((x) => x.scenario === s && x.backend === b);
+      if (r === undefined) return "-".padEnd(w); // not run (interrupted)
       const v = r.pass === true ? "PASS" : r.pass === false ? "FAIL" : `no-result(${r.exit})`;
       return `${v} ${(r.events / 1000).toFixed(0)}k ev`.padEnd(w);
     });

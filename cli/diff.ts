@@ -10,9 +10,15 @@ import { type DiffTolerances, diffTraces, parseTolerance } from "../traces/analy
 import { diffToHtml, diffToJson, formatDiffText } from "../traces/analysis/diff_format.ts";
 import { TraceFormatError } from "../traces/format/format.ts";
 import { IMAGE_DIR } from "../traces/format/guest_image.ts";
-import { guestSymbolizer, parseNmSymbols, type Symbolizer } from "../traces/analysis/symbols.ts";
+import { parseNmSymbols, type Symbolizer } from "../traces/analysis/symbols.ts";
+import { ImageError } from "../core/loaders/image_error.ts";
+import { EXIT_IMAGE_ERROR } from "../core/exit_status.ts";
+import { symbolizerFor, traceFileOf } from "./bundle_arg.ts";
+import { Progress } from "./common.ts";
 
-const USAGE = `usage: pvreplay diff A.pvt B.pvt [options]
+const USAGE = `usage: pvreplay diff A B [options]
+
+A and B are .pvt traces or bundles made by 'pvreplay pack' (directories).
 
 Aligns the canonical operations of two traces, plus hypercalls and markers (patience
 anchors + Myers diff, streamed through a bounded window), and classifies each divergence:
@@ -35,9 +41,12 @@ options:
   --symbols FILE       nm output of the guest kernel, to name EIPs (default: the symbol
                        table of the guest ELF named in each header, if found in
                        ${IMAGE_DIR}/ with the recorded SHA-256)
+  --progress, --no-progress  events read (both traces), rate and ETA on stderr
+                       (default: when stderr is a terminal)
   --help               this text
 
-exit status: 0 equivalent, 1 different, 2 error (unreadable or corrupt trace, bad usage).
+exit status: 0 equivalent, 1 different, 2 error (unreadable or corrupt trace, bad usage),
+4 damaged bundle (a file whose SHA-256 is not the manifest's; the message names it).
 `;
 
 /**
@@ -45,15 +54,19 @@ exit status: 0 equivalent, 1 different, 2 error (unreadable or corrupt trace, ba
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { diffCommand } from "./diff.ts";
- * console.assert(await diffCommand(["--help"]) === 0);
+ * assert.equal(await diffCommand(["--help"]), 0);
  * ```
  */
 export function diffCommand(args: string[], io: CliIo = stdio()): Promise<number> {
   return runWithIo(run, args, io);
 }
 
-function run(args: string[], io: CliIo): number {
+function run(argv: string[], io: CliIo): number {
+  // --no-progress (taken apart: this parser's typed result has no `allowNegative`).
+  const noProgress = argv.includes("--no-progress");
+  const args = argv.filter((a) => a !== "--no-progress");
   let parsed;
   const tolerances: Partial<DiffTolerances> = {};
   let symbolize: Symbolizer | undefined;
@@ -72,6 +85,7 @@ function run(args: string[], io: CliIo): number {
         "all-events": { type: "boolean" },
         window: { type: "string" },
         symbols: { type: "string" },
+        progress: { type: "boolean" },
         help: { type: "boolean" },
       },
     });
@@ -103,8 +117,14 @@ function run(args: string[], io: CliIo): number {
   }
   const [fa, fb] = parsed.positionals;
   let result;
+  const progress = new Progress(
+    "pvreplay diff",
+    noProgress ? false : parsed.values.progress ?? Deno.stderr.isTerminal(),
+    "events",
+  );
   try {
-    result = diffTraces(fa, fb, {
+    result = diffTraces(traceFileOf(fa), traceFileOf(fb), {
+      onProgress: (n, total) => progress.update(n, total),
       allEvents: parsed.values["all-events"] ?? false,
       context,
       window,
@@ -112,22 +132,29 @@ function run(args: string[], io: CliIo): number {
       exactRepeats: parsed.values["exact-repeats"] ?? false,
     });
   } catch (e) {
+    progress.done();
+    if (e instanceof ImageError) {
+      io.err(`pvreplay diff: ${e.message}\n`);
+      return EXIT_IMAGE_ERROR;
+    }
     if (e instanceof TraceFormatError || e instanceof Deno.errors.NotFound) {
       io.err(`pvreplay diff: ${e.message}\n`);
       return 2;
     }
     throw e;
   }
+  progress.done();
   const warn = (m: string) => io.err(`pvreplay diff: warning: ${m}\n`);
-  const ctx = {
-    labelA: fa,
-    labelB: fb,
-    a: result.a,
-    b: result.b,
-    symbolizeA: symbolize ?? guestSymbolizer(result.a.header, { warn }) ?? undefined,
-    symbolizeB: symbolize ?? guestSymbolizer(result.b.header, { warn }) ?? undefined,
-    list,
-  };
+  let symbolizeA, symbolizeB;
+  try {
+    symbolizeA = symbolize ?? symbolizerFor(fa, result.a.header, warn) ?? undefined;
+    symbolizeB = symbolize ?? symbolizerFor(fb, result.b.header, warn) ?? undefined;
+  } catch (e) {
+    if (!(e instanceof ImageError)) throw e;
+    io.err(`pvreplay diff: ${e.message}\n`);
+    return EXIT_IMAGE_ERROR;
+  }
+  const ctx = { labelA: fa, labelB: fb, a: result.a, b: result.b, symbolizeA, symbolizeB, list };
   for (const [label, s] of [[fa, result.a], [fb, result.b]] as const) {
     if (s.truncation) {
       io.err(

@@ -22,12 +22,17 @@ import {
   type TraceStats,
 } from "../traces/analysis/inspect.ts";
 import { TraceReader } from "../traces/format/reader.ts";
-import { guestSymbolizer, parseNmSymbols, type Symbolizer } from "../traces/analysis/symbols.ts";
+import { parseNmSymbols, type Symbolizer } from "../traces/analysis/symbols.ts";
+import { isBundle, openBundle } from "../traces/format/bundle.ts";
+import { ImageError } from "../core/loaders/image_error.ts";
+import { EXIT_IMAGE_ERROR } from "../core/exit_status.ts";
+import { symbolizerFor, traceFileOf } from "./bundle_arg.ts";
 import { IMAGE_DIR } from "../traces/format/guest_image.ts";
 
 const USAGE = `usage: pvreplay inspect FILE [FILE2] [options]
 
-Dumps the events of a .pvt trace, or summarises one or two traces side by side.
+Dumps the events of a .pvt trace, or summarises one or two traces side by side. A FILE may
+also be a bundle made by 'pvreplay pack' (a directory).
 
 options:
   --header           print the trace header (environment, CPUID, quirks)
@@ -43,7 +48,8 @@ options:
   --help             this text
 
 exit status: 0 ok, 2 usage error or unreadable trace/header, 3 trace truncated,
-aborted or corrupt (everything readable before the defect was processed).
+aborted or corrupt (everything readable before the defect was processed), 4 damaged bundle
+(a file whose SHA-256 is not the manifest's; the message names it).
 `;
 
 /**
@@ -51,9 +57,10 @@ aborted or corrupt (everything readable before the defect was processed).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inspectCommand } from "./inspect.ts";
  * const status = await inspectCommand(["--help"]);
- * console.assert(status === 0);
+ * assert.equal(status, 0);
  * ```
  */
 export function inspectCommand(args: string[], io: CliIo = stdio()): Promise<number> {
@@ -99,9 +106,18 @@ function run(args: string[], io: CliIo): number {
   const files = parsed.positionals;
   const readers: TraceReader[] = [];
   try {
-    for (const f of files) readers.push(TraceReader.open(f));
+    for (const f of files) {
+      const r = TraceReader.open(traceFileOf(f));
+      readers.push(r);
+      // A bundle is checked whole before anything is printed from it.
+      if (isBundle(f)) openBundle(f, r.header);
+    }
   } catch (e) {
     for (const r of readers) r.close();
+    if (e instanceof ImageError) {
+      io.err(`pvreplay inspect: ${e.message}\n`);
+      return EXIT_IMAGE_ERROR;
+    }
     io.err(`pvreplay inspect: ${files[readers.length]}: ${describe(e)}\n`);
     return 2;
   }
@@ -121,7 +137,7 @@ function run(args: string[], io: CliIo): number {
     const dump = !wantStats && !wantHeader;
     if (dump && !json) io.out(`${readers.length > 1 ? `== ${file}\n` : ""}${EVENT_TABLE_HEAD}\n`);
     const sym = dump && !json
-      ? symbolize ?? guestSymbolizer(r.header, { warn }) ?? undefined
+      ? symbolize ?? symbolizerFor(file, r.header, warn) ?? undefined
       : undefined;
     const collector = new StatsCollector();
     let error: TraceFormatError | null = null;

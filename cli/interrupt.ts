@@ -27,9 +27,14 @@ export class SigintGuard {
   readonly #onSignal = () => {
     if (++this.#count > 1) Deno.exit(EXIT_INTERRUPTED);
     console.error(`\n${this.label}: interrupted; stopping (Ctrl-C again to exit at once)`);
+    this.onInterrupt?.();
   };
 
-  constructor(readonly label: string) {
+  /**
+   * `onInterrupt` runs at the first SIGINT, for work that is not polled (the matrix terminates
+   * its workers).
+   */
+  constructor(readonly label: string, readonly onInterrupt?: () => void) {
     Deno.addSignalListener("SIGINT", this.#onSignal);
   }
 

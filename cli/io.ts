@@ -68,10 +68,12 @@ export function memoryIo(): CliIo & { stdout: () => string; stderr: () => string
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { memoryIo, runWithIo } from "./io.ts";
  * const io = memoryIo();
  * const status = await runWithIo((_args, o) => (o.out("hi\n"), 0), [], io);
- * console.assert(status === 0 && io.stdout() === "hi\n");
+ * assert.equal(status, 0);
+ * assert.equal(io.stdout(), "hi\n");
  * ```
  */
 export function runWithIo(

@@ -32,6 +32,8 @@ import {
   UsageError,
 } from "./common.ts";
 import { dirname } from "node:path";
+import { SigintGuard } from "./interrupt.ts";
+import { EXIT_INTERRUPTED } from "../core/exit_status.ts";
 import { matrixHtml } from "./matrix_html.ts";
 import { baselineRegressions, junitXml } from "./matrix_junit.ts";
 
@@ -77,16 +79,22 @@ divergence), fails (guest failed, triple fault, budget, reset), n/a (the referen
   --list             list backends and their version profiles
   --help             show this help
 
+Ctrl-C terminates the workers at once and reports the rows finished so far (the grid, --out
+DIR/matrix.json, --json, --junit, --html), marked aborted ("aborted" in the document); exit
+130. A second Ctrl-C exits at once.
+
 exit status: 0 no cell fails and no baseline regression (or, with --vdso, the table was
-produced), 1 some cell fails or regressed against the baseline, 2 usage error.`;
+produced), 1 some cell fails or regressed against the baseline, 2 usage error, 130
+interrupted.`;
 
 /**
  * Implements `pvreplay matrix` and `pvreplay matrix merge`.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { matrixCommand } from "./matrix.ts";
- * console.assert(await matrixCommand(["--variants", "2.6.99"]) === 2);
+ * assert.equal(await matrixCommand(["--variants", "2.6.99"]), 2);
  * ```
  */
 export function matrixCommand(args: string[]): Promise<number> {
@@ -187,15 +195,36 @@ async function matrix(f: MatrixFlags): Promise<number> {
   if (jobs < 1) throw new UsageError("--jobs must be at least 1");
   const opts = { outDir, keep: f.out !== undefined, tweaks, cacheDir: f.cache };
   const progress = new Progress("pvreplay matrix", f.progress);
-  const results = await runRows(rows, jobs, opts, (row, n) => {
-    for (const c of row) done += c.instructions;
-    progress.update(done, 0, `${n}/${rows.length} rows, ${jobs} jobs`);
-  });
+  // Ctrl-C terminates the workers at once; the rows finished make a report marked aborted.
+  const stop = new AbortController();
+  const guard = new SigintGuard("pvreplay matrix", () => stop.abort());
+  let results;
+  try {
+    results = await runRows(rows, jobs, opts, (row, n) => {
+      for (const c of row) done += c.instructions;
+      progress.update(done, 0, `${n}/${rows.length} rows, ${jobs} jobs`);
+    }, stop.signal);
+  } finally {
+    guard.close();
+    progress.done();
+  }
   const cells = results.flat();
-  progress.done();
   if (f.out === undefined) Deno.removeSync(outDir, { recursive: true });
   const doc: MatrixDocument = { schema: "pvreplay-matrix/1", reference, cells };
   if (preset) withClaims(doc, preset);
+  if (stop.signal.aborted) {
+    doc.aborted = {
+      reason: "interrupted (SIGINT)",
+      rowsDone: results.length,
+      rowsTotal: rows.length,
+    };
+    report(doc, f);
+    console.error(
+      `pvreplay matrix: interrupted after ${results.length} of ${rows.length} rows; the report ` +
+        "holds those rows and is marked aborted",
+    );
+    return EXIT_INTERRUPTED;
+  }
   return report(doc, f);
 }
 
@@ -330,6 +359,11 @@ function printMatrix(doc: MatrixDocument) {
   const label = (v: string, o: string) => v + (o ? ` ${o}` : "");
   const lw = Math.max(12, ...rows.map((r) => label(r.split("\t")[0], r.split("\t")[1]).length));
   console.log(`reference ${doc.reference}\n`);
+  if (doc.aborted) {
+    console.log(
+      `ABORTED (${doc.aborted.reason}): ${doc.aborted.rowsDone} of ${doc.aborted.rowsTotal} rows\n`,
+    );
+  }
   console.log(`${"variant".padEnd(lw)} scenario  ` + backends.map((b) => b.padEnd(w)).join(""));
   for (const r of rows) {
     const [v, o, s] = r.split("\t");

@@ -64,9 +64,11 @@ function esc(s: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { matrixHtml } from "./matrix_html.ts";
  * const page = matrixHtml({ schema: "pvreplay-matrix/1", reference: "native@p6", cells: [] });
- * console.assert(page.startsWith("<!DOCTYPE html>") && !page.includes("http"));
+ * assert.ok(page.startsWith("<!DOCTYPE html>"));
+ * assert.ok(!page.includes("http"));
  * ```
  */
 export function matrixHtml(doc: MatrixDocument, traceBase = ""): string {

@@ -26,9 +26,10 @@ const BAD: readonly CellStatus[] = ["diverges", "fails"];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { baselineRegressions } from "./matrix_junit.ts";
  * const doc = { schema: "pvreplay-matrix/1" as const, reference: "native@p6", cells: [] };
- * console.assert(baselineRegressions(doc, doc).length === 0);
+ * assert.equal(baselineRegressions(doc, doc).length, 0);
  * ```
  */
 export function baselineRegressions(baseline: MatrixDocument, now: MatrixDocument): Regression[] {
@@ -53,9 +54,10 @@ function esc(s: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { junitXml } from "./matrix_junit.ts";
  * const doc = { schema: "pvreplay-matrix/1" as const, reference: "native@p6", cells: [] };
- * console.assert(junitXml(doc, []).includes("<testsuites"));
+ * assert.ok(junitXml(doc, []).includes("<testsuites"));
  * ```
  */
 export function junitXml(doc: MatrixDocument, regressions: Regression[]): string {

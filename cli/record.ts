@@ -58,8 +58,9 @@ writable, 130 interrupted (Ctrl-C; a second Ctrl-C exits at once).`;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { recordCommand } from "./record.ts";
- * console.assert(await recordCommand(["--bogus"]) === 2);
+ * assert.equal(await recordCommand(["--bogus"]), 2);
  * ```
  */
 export function recordCommand(args: string[]): Promise<number> {

@@ -20,6 +20,7 @@ import {
 } from "../traces/session/replay.ts";
 import { PROJECT_IMAGE_DIR, sha256Hex } from "../traces/format/guest_image.ts";
 import { TraceWriter } from "../traces/format/writer.ts";
+import { bundleTrace, isBundle, openBundle } from "../traces/format/bundle.ts";
 import { command, Progress, readInput, UsageError } from "./common.ts";
 import { SigintGuard } from "./interrupt.ts";
 import { EXIT_INTERRUPTED } from "../core/exit_status.ts";
@@ -29,7 +30,10 @@ export const REPLAY_SAME = 0;
 export const REPLAY_DIVERGED = 1;
 export const REPLAY_ERROR = 2;
 
-const USAGE = `usage: pvreplay replay TRACE [--backend NAME[@VERSION]] [options]
+const USAGE = `usage: pvreplay replay TRACE|BUNDLE [--backend NAME[@VERSION]] [options]
+
+TRACE is a .pvt file; BUNDLE a directory made by 'pvreplay pack', replayed from its own
+trace and guest image only (both hash-checked).
 
 Without --backend (or with the recording's own backend): re-executes the guest and checks the
 event stream event by event; stops at the first mismatch and prints both sides with context.
@@ -44,8 +48,9 @@ fatal).
 
 options:
   --backend SPEC      target backend (default: the recording's)
-  --kernel FILE       guest image (default: the trace header's name, looked up next to the
-                      trace, then in guests/images/); its SHA-256 must match the header
+  --kernel FILE       guest image (default: the bundle's; else where the header says it was
+                      recorded, next to the trace, then in guests/images/); its SHA-256 must
+                      match the header
   --initrd FILE       initial ramdisk of a Linux boot (default: the header's guest.initrd,
                       where it was recorded, then next to the trace); SHA-256 checked
   --set SEQ.ret=V     what-if: the guest sees V as the result of event SEQ (repeatable); the
@@ -58,7 +63,8 @@ options:
   --help              show this help
 
 exit status: 0 no divergence, 1 divergence (or what-if changed the outcome), 2 error
-(unreadable trace, missing or different image, unsafe replay, bad flags), 130 interrupted
+(unreadable trace, missing or different image, unsafe replay, bad flags), 4 damaged bundle
+(a file whose SHA-256 is not the manifest's, or missing; the message names it), 130 interrupted
 (Ctrl-C; --out is then marked aborted; a second Ctrl-C exits at once).`;
 
 /**
@@ -66,8 +72,9 @@ exit status: 0 no divergence, 1 divergence (or what-if changed the outcome), 2 e
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { replayCommand } from "./replay.ts";
- * console.assert(await replayCommand(["--bogus"]) === 2);
+ * assert.equal(await replayCommand(["--bogus"]), 2);
  * ```
  */
 export function replayCommand(args: string[]): Promise<number> {
@@ -113,7 +120,9 @@ function intFlag(name: string, v: string | undefined, dflt: number): number {
 }
 
 async function replay(path: string, f: ReplayFlags): Promise<number> {
-  const trace = readTrace(path);
+  // A bundle (pvreplay pack) replays from its own files only: its trace, its hash-checked image.
+  const bundle = isBundle(path);
+  const trace = readTrace(bundle ? bundleTrace(path) : path);
   if (trace.error) {
     console.error(
       `pvreplay replay: warning: ${path}: ${trace.error.message}; replaying the ${trace.events.length} events before it`,
@@ -124,6 +133,8 @@ async function replay(path: string, f: ReplayFlags): Promise<number> {
     );
   }
   const header = trace.header;
+  // A damaged bundle is refused in every mode, before anything runs.
+  const bundled = bundle ? openBundle(path, header) : null;
   const recordedOn = `${header.backend.name}@${header.backend.profile}`;
   let target = recordedOn;
   if (f.backend !== undefined) {
@@ -143,7 +154,9 @@ async function replay(path: string, f: ReplayFlags): Promise<number> {
     return report.divergences.length ? REPLAY_DIVERGED : REPLAY_SAME;
   }
 
-  const image = findImage(path, header.guest, f.kernel);
+  const image = bundled && f.kernel === undefined
+    ? bundled.image.bytes
+    : findImage(path, header.guest, f.kernel);
   const initrd = header.guest.initrd === undefined
     ? undefined
     : findImage(path, header.guest.initrd, f.initrd, "initrd");

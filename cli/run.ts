@@ -12,6 +12,9 @@
 import { DEFAULT_MEM_MIB, Machine, type RunResult } from "../core/machine.ts";
 import { translatorDefault } from "../core/cpu/cpu.ts";
 import { encodeSnapshot, restoreSnapshot } from "../core/snapshot.ts";
+import { basename } from "node:path";
+import { openSession } from "../traces/session/session.ts";
+import { SigintGuard } from "./interrupt.ts";
 import {
   command,
   type FlagSpec,
@@ -37,6 +40,9 @@ options:
   --kernel FILE          Multiboot (v1) kernel (ELF32 or a.out kludge), or a Linux bzImage or
                          vmlinux ELF booted by the 32-bit Linux boot protocol
   --append STR           kernel command line
+  --backend SPEC         boot and run the kernel under a hypervisor backend (native, kvm,
+                         kvm@2.6.20, ...: 'pvreplay matrix --list'), as 'record' does but
+                         without writing a trace. Default: the bare PC, no backend
   --initrd FILE          initial ramdisk for a Linux kernel (as QEMU's -initrd)
   --bios FILE            raw firmware image (multiple of 64 KiB), mapped below 4 GiB and 1 MiB
   --restore FILE         continue from a snapshot written by --snapshot-out
@@ -54,8 +60,12 @@ options:
   --json                 print the run result as one JSON object on stdout
   --help                 show this help
 
+With --backend only --kernel is taken (no --initrd, --bios, --restore or snapshots: the
+backend's boot protocol loads the kernel, and its state is not part of a snapshot).
+
 exit status: 0 halted, (v<<1)|1 isa-debug-exit, 2 usage, 4 bad image, 8 triple fault,
-10 budget exhausted, 12 reset (see core/exit_status.ts)`;
+10 budget exhausted, 12 reset, 18 the backend stopped the VM, 130 interrupted (Ctrl-C; a
+second Ctrl-C exits at once) (see core/exit_status.ts)`;
 
 function describeResult(m: Machine, r: RunResult): string {
   const cpu = m.cpu;
@@ -81,8 +91,9 @@ function describeResult(m: Machine, r: RunResult): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runCommand } from "./run.ts";
- * console.assert(await runCommand(["--no-such-flag"]) === 2);
+ * assert.equal(await runCommand(["--no-such-flag"]), 2);
  * ```
  */
 export function runCommand(args: string[]): Promise<number> {
@@ -99,6 +110,7 @@ const RUN_FLAGS: FlagSpec = {
   "snapshot-out": { type: "string" },
   stats: { type: "boolean" },
   jit: { type: "boolean" },
+  backend: { type: "string" },
 };
 
 interface RunFlags {
@@ -119,9 +131,14 @@ interface RunFlags {
   jit?: boolean;
   progress?: boolean;
   json?: boolean;
+  backend?: string;
 }
 
-function run(f: RunFlags): number {
+/** Discards events: `run --backend` runs the backend's model without recording it. */
+const NO_EVENTS = { emit() {}, emitRepeat() {} };
+
+async function run(f: RunFlags): Promise<number> {
+  if (f.backend !== undefined) return await runOnBackend(f, f.backend);
   const sources = [f.kernel, f.bios, f.restore].filter((x) => x !== undefined).length;
   if (sources !== 1) throw new UsageError("give exactly one of --kernel, --bios, --restore");
   if (f.append !== undefined && f.kernel === undefined) {
@@ -187,32 +204,105 @@ function run(f: RunFlags): number {
     progress.update(icount - startIcount, maxInsns);
   };
   const startIcount = machine.clock.icount;
+  const guard = new SigintGuard("pvreplay run");
+  const opts = { onProgress, interrupted: () => guard.interrupted };
   let result: RunResult;
-  if (snapshotAt >= 0 && snapshotAt >= startIcount && snapshotAt - startIcount <= maxInsns) {
-    result = machine.run(snapshotAt - startIcount, { onProgress });
-    if (result.reason === "budget") {
-      Deno.writeFileSync(f["snapshot-out"]!, encodeSnapshot(machine));
-      const rest = machine.run(maxInsns - (snapshotAt - startIcount), { onProgress });
-      rest.instructions += result.instructions;
-      result = rest;
-    } else {
-      console.error(
-        `pvreplay run: guest stopped (${result.reason}) before instruction ${snapshotAt}; no snapshot written`,
-      );
-    }
-  } else {
-    if (snapshotAt >= 0) {
-      console.error(
-        `pvreplay run: instruction ${snapshotAt} is outside this run (${startIcount}..${
-          startIcount + maxInsns
-        }); no snapshot written`,
-      );
-    }
-    result = machine.run(maxInsns, { onProgress });
+  try {
+    result = await runMachine();
+  } finally {
+    guard.close();
   }
+  return report(f, machine, result, progress, [serial, debugcon]);
+
+  async function runMachine(): Promise<RunResult> {
+    let result: RunResult;
+    if (snapshotAt >= 0 && snapshotAt >= startIcount && snapshotAt - startIcount <= maxInsns) {
+      result = await machine.runAsync(snapshotAt - startIcount, opts);
+      if (result.reason === "budget") {
+        Deno.writeFileSync(f["snapshot-out"]!, encodeSnapshot(machine));
+        const rest = await machine.runAsync(maxInsns - (snapshotAt - startIcount), opts);
+        rest.instructions += result.instructions;
+        result = rest;
+      } else {
+        console.error(
+          `pvreplay run: guest stopped (${result.reason}) before instruction ${snapshotAt}; no snapshot written`,
+        );
+      }
+    } else {
+      if (snapshotAt >= 0) {
+        console.error(
+          `pvreplay run: instruction ${snapshotAt} is outside this run (${startIcount}..${
+            startIcount + maxInsns
+          }); no snapshot written`,
+        );
+      }
+      result = await machine.runAsync(maxInsns, opts);
+    }
+    return result;
+  }
+}
+
+/** `run --backend`: the kernel booted by the backend's protocol, events discarded. */
+async function runOnBackend(f: RunFlags, backend: string): Promise<number> {
+  if (f.kernel === undefined) throw new UsageError("--backend needs --kernel");
+  for (const flag of ["initrd", "bios", "restore", "snapshot-at", "snapshot-out"] as const) {
+    if (f[flag] !== undefined) throw new UsageError(`--${flag} does not go with --backend`);
+  }
+  const maxInsns = f["max-insns"] === undefined
+    ? DEFAULT_MAX_INSNS
+    : parseCount("max-insns", f["max-insns"]);
+  const image = readInput(f.kernel, "kernel");
+  const serial = new OutputSink(f.serial ?? "-");
+  const debugcon = new OutputSink(f.debugcon ?? null);
+  const jitBefore = translatorDefault(f.jit !== false);
+  let session;
+  try {
+    session = openSession({
+      image,
+      imageName: basename(f.kernel),
+      cmdline: f.append ?? "",
+      backend,
+      memMiB: f.mem === undefined ? undefined : parseCount("mem", f.mem),
+      serialInput: serialInputBytes(f["serial-input"]),
+      serialOut: serial.sink,
+      debugconOut: debugcon.sink,
+      maxInsns,
+    }, NO_EVENTS);
+  } catch (e) {
+    serial.close();
+    if (e instanceof RangeError || /backend/.test((e as Error).message)) {
+      throw new UsageError((e as Error).message);
+    }
+    throw e;
+  } finally {
+    translatorDefault(jitBefore);
+  }
+  const progress = new Progress("pvreplay", f.progress);
+  const guard = new SigintGuard("pvreplay run");
+  let result: RunResult;
+  try {
+    result = await session.runAsync(maxInsns, {
+      interrupted: () => guard.interrupted,
+      onProgress: (icount) => {
+        serial.flush();
+        progress.update(icount, maxInsns);
+      },
+    });
+  } finally {
+    guard.close();
+  }
+  return report(f, session.machine, result, progress, [serial, debugcon]);
+}
+
+function report(
+  f: RunFlags,
+  machine: Machine,
+  result: RunResult,
+  progress: Progress,
+  sinks: OutputSink[],
+): number {
   const seconds = progress.seconds;
-  serial.close();
-  debugcon.close();
+  for (const s of sinks) s.close();
   progress.done();
 
   const note = describeResult(machine, result);

@@ -52,12 +52,14 @@ const MASK: Record<AccessSize, number> = { 1: 0xff, 2: 0xffff, 4: 0xffffffff };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IoBus } from "./bus.ts";
  * const bus = new IoBus();
  * let last = 0;
  * bus.register(0xe9, 1, { portRead: () => 0xe9, portWrite: (_p, _s, v) => { last = v; } });
  * bus.write(0xe9, 1, 0x41);
- * console.assert(last === 0x41 && bus.read(0x80, 1) === 0xff);
+ * assert.equal(last, 0x41);
+ * assert.equal(bus.read(0x80, 1), 0xff);
  * ```
  */
 export class IoBus {

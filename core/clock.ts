@@ -39,13 +39,14 @@ export interface ClockOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { VirtualClock } from "./clock.ts";
  * const clock = new VirtualClock();
  * let fired = 0;
  * clock.schedule(100, () => fired++);
  * clock.icount = 100;
  * clock.fireDue();
- * console.assert(fired === 1);
+ * assert.equal(fired, 1);
  * ```
  */
 export class VirtualClock {

@@ -400,10 +400,11 @@ export class Machine {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Machine } from "./machine.ts";
    * const m = new Machine({ memMiB: 128 });
    * // m.bootLinux(await Deno.readFile("vmlinuz"), { cmdline: "console=ttyS0" });
-   * console.assert(m.cpu.eip === 0xfff0);
+   * assert.equal(m.cpu.eip, 0xfff0);
    * ```
    */
   bootLinux(bytes: Uint8Array, options: LinuxBootOptions = {}): LinuxBoot {
@@ -423,12 +424,13 @@ export class Machine {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Machine } from "./machine.ts";
    * const m = new Machine({ memMiB: 8 });
    * try {
    *   m.bootKernel(new Uint8Array(64), { file: "junk" });
    * } catch (e) {
-   *   console.assert((e as Error).message.startsWith("junk:"));
+   *   assert.ok((e as Error).message.startsWith("junk:"));
    * }
    * ```
    */

@@ -41,10 +41,11 @@ export interface MemoryOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PhysicalMemory } from "./memory.ts";
  * const mem = new PhysicalMemory({ size: 1 << 20 });
  * mem.write32(0x1000, 0xdeadbeef);
- * console.assert(mem.read32(0x1000) === 0xdeadbeef);
+ * assert.equal(mem.read32(0x1000), 0xdeadbeef);
  * ```
  */
 export class PhysicalMemory {

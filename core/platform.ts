@@ -83,11 +83,12 @@ export interface BounceTarget {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Machine } from "./machine.ts";
  * import { MachinePlatform } from "./platform.ts";
  * const p = new MachinePlatform(new Machine({ memMiB: 4 }));
  * p.reserveLinear("hole", 0xfc000000, 0x1_0000_0000);
- * console.assert(p.linearReservation(0xfc001000, 4)?.owner === "hole");
+ * assert.equal(p.linearReservation(0xfc001000, 4)?.owner, "hole");
  * ```
  */
 export interface Platform {

@@ -46,11 +46,12 @@ export type RestoreOptions = Pick<MachineConfig, "serialOut" | "debugconOut" | "
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Machine } from "./machine.ts";
  * import { encodeSnapshot, restoreSnapshot } from "./snapshot.ts";
  * const m = new Machine({ memMiB: 2 });
  * const copy = restoreSnapshot(encodeSnapshot(m));
- * console.assert(copy.clock.icount === m.clock.icount);
+ * assert.equal(copy.clock.icount, m.clock.icount);
  * ```
  */
 export function encodeSnapshot(machine: Machine): Uint8Array {
@@ -80,11 +81,12 @@ export function encodeSnapshot(machine: Machine): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { restoreSnapshot } from "./snapshot.ts";
  * try {
  *   restoreSnapshot(new Uint8Array(4), {}, "bad.snap");
  * } catch (e) {
- *   console.assert((e as Error).message.startsWith("bad.snap:"));
+ *   assert.ok((e as Error).message.startsWith("bad.snap:"));
  * }
  * ```
  */

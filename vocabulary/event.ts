@@ -112,10 +112,13 @@ export interface EventSink {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeEvent, repeatOf, type TraceEvent } from "./event.ts";
  * const ev = { ...makeEvent({ icount: 5, kind: "io", name: "in", eip: 9 }), seq: 0 };
  * const again = repeatOf(ev, 1, 13);
- * console.assert(again.seq === 1 && again.icount === 13 && again.name === "in");
+ * assert.equal(again.seq, 1);
+ * assert.equal(again.icount, 13);
+ * assert.equal(again.name, "in");
  * ```
  */
 export function repeatOf(ev: TraceEvent, seq: number, icount: number): TraceEvent {

@@ -103,6 +103,7 @@ export const SEG_W = 2;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Cpu } from "./cpu.ts";
  * import { PhysicalMemory } from "../memory.ts";
  * import { IoBus } from "../bus.ts";
@@ -115,7 +116,8 @@ export const SEG_W = 2;
  * memory.load(0x7c00, new Uint8Array([0xb8, 0x34, 0x12, 0xf4])); // mov ax,0x1234; hlt
  * cpu.segSel[1] = 0; cpu.segBase[1] = 0; cpu.eip = 0x7c00;
  * cpu.run(100);
- * console.assert((cpu.regs[0] & 0xffff) === 0x1234 && cpu.halted);
+ * assert.equal((cpu.regs[0] & 0xffff), 0x1234);
+ * assert.ok(cpu.halted);
  * ```
  */
 export class Cpu {

@@ -62,12 +62,14 @@ function fixedSlot(idx: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MsrFile, MSR_MTRRCAP } from "./msr.ts";
  * const f = new MsrFile();
  * const out = new Int32Array(2);
- * console.assert(f.read(MSR_MTRRCAP, out) && out[0] === 0x508);
- * console.assert(f.write(0x2ff, 0xc06, 0) === "ok"); // MTRRs and fixed ranges on, default WB
- * console.assert(f.write(0x2ff, 0x2, 0) === "gp"); // type 2 is reserved
+ * assert.ok(f.read(MSR_MTRRCAP, out));
+ * assert.equal(out[0], 0x508);
+ * assert.equal(f.write(0x2ff, 0xc06, 0), "ok"); // MTRRs and fixed ranges on, default WB
+ * assert.equal(f.write(0x2ff, 0x2, 0), "gp"); // type 2 is reserved
  * ```
  */
 export class MsrFile {

@@ -28,11 +28,13 @@ export interface PostState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PostPorts } from "./debug_ports.ts";
  * const post = new PostPorts();
  * post.portWrite(0x80, 1, 0x12);
  * post.portWrite(0x80, 1, 0x12);
- * console.assert(post.last === 0x12 && post.history.length === 1);
+ * assert.equal(post.last, 0x12);
+ * assert.equal(post.history.length, 1);
  * ```
  */
 export class PostPorts implements PortDevice, Stateful<PostState> {
@@ -74,11 +76,13 @@ export class PostPorts implements PortDevice, Stateful<PostState> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DebugConsole } from "./debug_ports.ts";
  * const out: number[] = [];
  * const con = new DebugConsole((b) => out.push(b));
  * con.portWrite(0xe9, 1, 0x48);
- * console.assert(out[0] === 0x48 && con.portRead(0xe9, 1) === 0xe9);
+ * assert.equal(out[0], 0x48);
+ * assert.equal(con.portRead(0xe9, 1), 0xe9);
  * ```
  */
 export class DebugConsole implements PortDevice {
@@ -99,11 +103,12 @@ export class DebugConsole implements PortDevice {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DebugExit } from "./debug_ports.ts";
  * let got = -1;
  * const dev = new DebugExit((v) => { got = v; });
  * dev.portWrite(0xf4, 4, 0x10);
- * console.assert(got === 0x10);
+ * assert.equal(got, 0x10);
  * ```
  */
 export class DebugExit implements PortDevice {

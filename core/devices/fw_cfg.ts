@@ -41,11 +41,12 @@ function le(value: bigint, bytes: number): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FwCfg } from "./fw_cfg.ts";
  * const fw = new FwCfg({ ramBytes: 32 << 20, cpus: 1 });
  * fw.portWrite(0x510, 2, 0x0000);
  * const sig = [0, 1, 2, 3].map(() => String.fromCharCode(fw.portRead(0x511, 1))).join("");
- * console.assert(sig === "QEMU");
+ * assert.equal(sig, "QEMU");
  * ```
  */
 export class FwCfg implements PortDevice, Stateful<FwCfgState> {

@@ -19,6 +19,7 @@ import type { Pic } from "./pic.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PcInterruptRouter } from "./interrupt_router.ts";
  * import { LocalApic } from "./lapic.ts";
  * import { Pic } from "./pic.ts";
@@ -29,7 +30,8 @@ import type { Pic } from "./pic.ts";
  *   pic.portWrite(p, 1, v);
  * }
  * pic.setIrq(0, true);
- * console.assert(router.hasInterrupt() && router.acknowledge() === 0x20);
+ * assert.ok(router.hasInterrupt());
+ * assert.equal(router.acknowledge(), 0x20);
  * ```
  */
 export class PcInterruptRouter implements InterruptController {

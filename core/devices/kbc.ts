@@ -44,15 +44,16 @@ export interface KbcState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KeyboardController } from "./kbc.ts";
  * import { PhysicalMemory } from "../memory.ts";
  * let resets = 0;
  * const kbc = new KeyboardController(new PhysicalMemory({ size: 1 << 21 }), { setIrq() {} },
  *   () => resets++);
  * kbc.portWrite(0x64, 1, 0xaa);
- * console.assert(kbc.portRead(0x60, 1) === 0x55);
+ * assert.equal(kbc.portRead(0x60, 1), 0x55);
  * kbc.portWrite(0x64, 1, 0xfe);
- * console.assert(resets === 1);
+ * assert.equal(resets, 1);
  * ```
  */
 export class KeyboardController implements PortDevice, Stateful<KbcState> {

@@ -86,12 +86,14 @@ function highestBit(words: Uint32Array): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalApic } from "./lapic.ts";
  * import { VirtualClock } from "../clock.ts";
  * const apic = new LocalApic({ clock: new VirtualClock() });
  * apic.mmioWrite(0xf0, 4, 0x1ff); // software enable, spurious vector 0xFF
  * apic.mmioWrite(0x300, 4, 0x40041); // self IPI, vector 0x41
- * console.assert(apic.hasInterrupt() && apic.acknowledge() === 0x41);
+ * assert.ok(apic.hasInterrupt());
+ * assert.equal(apic.acknowledge(), 0x41);
  * ```
  */
 export class LocalApic implements MmioDevice, Stateful<LapicState> {

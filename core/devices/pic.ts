@@ -236,13 +236,15 @@ const CASCADE_IRQ = 2;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Pic } from "./pic.ts";
  * const pic = new Pic();
  * for (const [p, v] of [[0x20, 0x11], [0x21, 0x20], [0x21, 0x04], [0x21, 0x01]]) {
  *   pic.portWrite(p, 1, v);
  * }
  * pic.setIrq(1, true);
- * console.assert(pic.hasInterrupt() && pic.acknowledge() === 0x21);
+ * assert.ok(pic.hasInterrupt());
+ * assert.equal(pic.acknowledge(), 0x21);
  * ```
  */
 export class Pic implements PortDevice, IrqLine, InterruptController, Stateful<PicState> {

@@ -103,6 +103,7 @@ function normMode(m: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Pit } from "./pit.ts";
  * import { VirtualClock } from "../clock.ts";
  * const clock = new VirtualClock();
@@ -113,7 +114,7 @@ function normMode(m: number): number {
  * pit.portWrite(0x40, 1, 0x2e); // 11932: 100 Hz
  * clock.icount = clock.nextDeadline;
  * clock.fireDue();
- * console.assert(irqs.length > 0);
+ * assert.ok(irqs.length > 0);
  * ```
  */
 export class Pit implements PortDevice, Stateful<PitState> {

@@ -79,11 +79,12 @@ const fromBcd = (v: number) => (v >> 4) * 10 + (v & 0xf);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Rtc } from "./rtc.ts";
  * import { VirtualClock } from "../clock.ts";
  * const rtc = new Rtc({ clock: new VirtualClock(), irq: { setIrq() {} }, ramBytes: 32 << 20 });
  * rtc.portWrite(0x70, 1, 0x09);
- * console.assert(rtc.portRead(0x71, 1) === 0x07); // year 2007 in BCD
+ * assert.equal(rtc.portRead(0x71, 1), 0x07); // year 2007 in BCD
  * ```
  */
 export class Rtc implements PortDevice, Stateful<RtcState> {

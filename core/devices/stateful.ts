@@ -11,6 +11,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Stateful } from "./stateful.ts";
  * class Latch implements Stateful<{ v: number }> {
  *   v = 0;
@@ -21,7 +22,7 @@
  * a.v = 7;
  * const b = new Latch();
  * b.loadState(JSON.parse(JSON.stringify(a.saveState())));
- * console.assert(b.v === 7);
+ * assert.equal(b.v, 7);
  * ```
  */
 export interface Stateful<S> {

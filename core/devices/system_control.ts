@@ -24,15 +24,17 @@ export interface SystemControlState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SystemControlPort } from "./system_control.ts";
  * import { PhysicalMemory } from "../memory.ts";
  * const mem = new PhysicalMemory({ size: 2 << 20 });
  * let resets = 0;
  * const p92 = new SystemControlPort(mem, () => resets++);
  * p92.portWrite(0x92, 1, 0x00);
- * console.assert(mem.a20Mask === 0xffefffff);
+ * assert.equal(mem.a20Mask, 0xffefffff);
  * p92.portWrite(0x92, 1, 0x03);
- * console.assert(mem.a20Mask === 0xffffffff && resets === 1);
+ * assert.equal(mem.a20Mask, 0xffffffff);
+ * assert.equal(resets, 1);
  * ```
  */
 export class SystemControlPort implements PortDevice, Stateful<SystemControlState> {

@@ -80,12 +80,14 @@ export interface UartState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Uart } from "./uart.ts";
  * import { VirtualClock } from "../clock.ts";
  * const out: number[] = [];
  * const uart = new Uart({ clock: new VirtualClock(), irq: { setIrq() {} }, sink: (b) => out.push(b) });
  * uart.portWrite(0x3f8, 1, 0x41);
- * console.assert(out[0] === 0x41 && (uart.portRead(0x3fd, 1) & 0x60) === 0x60);
+ * assert.equal(out[0], 0x41);
+ * assert.equal((uart.portRead(0x3fd, 1) & 0x60), 0x60);
  * ```
  */
 export class Uart implements PortDevice, Stateful<UartState> {

@@ -27,9 +27,11 @@ const LAPIC_PAGE = 0xfee00000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pcMemoryMap } from "./boot_tables.ts";
  * const map = pcMemoryMap(32 << 20);
- * console.assert(map[3].base === 0x100000 && map[3].length === 31 << 20);
+ * assert.equal(map[3].base, 0x100000);
+ * assert.equal(map[3].length, 31 << 20);
  * ```
  */
 export function pcMemoryMap(ramBytes: number): MemoryRange[] {
@@ -53,10 +55,11 @@ export function pcMemoryMap(ramBytes: number): MemoryRange[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeFlatGdt } from "./boot_tables.ts";
  * import { PhysicalMemory } from "../memory.ts";
  * const mem = new PhysicalMemory({ size: 1 << 20 });
- * console.assert(writeFlatGdt(mem, 0x500, 0x08, 0x10) === 23);
+ * assert.equal(writeFlatGdt(mem, 0x500, 0x08, 0x10), 23);
  * ```
  */
 export function writeFlatGdt(

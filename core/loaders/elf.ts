@@ -56,11 +56,12 @@ export function isElf(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseElf } from "./elf.ts";
  * try {
  *   parseElf(new Uint8Array(8), "x.elf");
  * } catch (e) {
- *   console.assert((e as Error).message.startsWith("x.elf:"));
+ *   assert.ok((e as Error).message.startsWith("x.elf:"));
  * }
  * ```
  */
@@ -184,11 +185,13 @@ export function loadSegment(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadElf } from "./elf.ts";
  * import { PhysicalMemory } from "../memory.ts";
  * const mem = new PhysicalMemory({ size: 4 << 20 });
  * // const image = loadElf(mem, await Deno.readFile("kernel.elf"), "kernel.elf");
- * console.assert(typeof loadElf === "function" && mem.ramSize === 4 << 20);
+ * assert.equal(typeof loadElf, "function");
+ * assert.equal(mem.ramSize, 4 << 20);
  * ```
  */
 export function loadElf(memory: PhysicalMemory, bytes: Uint8Array, file = "<image>"): ElfImage {
@@ -202,10 +205,12 @@ export function loadElf(memory: PhysicalMemory, bytes: Uint8Array, file = "<imag
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SymbolTable } from "./elf.ts";
  * const t = new SymbolTable([{ name: "main", value: 0x1000, size: 0x20, type: 2 }]);
- * console.assert(t.address("main") === 0x1000);
- * console.assert(t.functionAt(0x1004)?.name === "main" && t.functionAt(0x1004)?.offset === 4);
+ * assert.equal(t.address("main"), 0x1000);
+ * assert.equal(t.functionAt(0x1004)?.name, "main");
+ * assert.equal(t.functionAt(0x1004)?.offset, 4);
  * ```
  */
 export class SymbolTable {

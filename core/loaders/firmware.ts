@@ -31,14 +31,16 @@ export interface FirmwareMapping {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mapFirmware } from "./firmware.ts";
  * import { PhysicalMemory } from "../memory.ts";
  * const mem = new PhysicalMemory({ size: 2 << 20 });
  * const rom = new Uint8Array(65536);
  * rom[0xfff0] = 0xea; // jmp far at the reset vector
  * const m = mapFirmware(mem, rom, "bios.bin");
- * console.assert(m.highBase === 0xffff0000 && mem.read8(0xfffffff0) === 0xea);
- * console.assert(mem.read8(0xffff0) === 0xea);
+ * assert.equal(m.highBase, 0xffff0000);
+ * assert.equal(mem.read8(0xfffffff0), 0xea);
+ * assert.equal(mem.read8(0xffff0), 0xea);
  * ```
  */
 export function mapFirmware(

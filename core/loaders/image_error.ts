@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ImageError } from "./image_error.ts";
  * const e = new ImageError("kernel.elf", "not an ELF file (bad magic)");
- * console.assert(e.message === "kernel.elf: not an ELF file (bad magic)");
+ * assert.equal(e.message, "kernel.elf: not an ELF file (bad magic)");
  * ```
  */
 export class ImageError extends Error {

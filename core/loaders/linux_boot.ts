@@ -244,11 +244,13 @@ function loadVmlinux(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadLinux } from "./linux_boot.ts";
  * import { PhysicalMemory } from "../memory.ts";
  * const mem = new PhysicalMemory({ size: 64 << 20 });
  * // const boot = loadLinux(mem, await Deno.readFile("vmlinuz"), { cmdline: "console=ttyS0" });
- * console.assert(typeof loadLinux === "function" && mem.ramSize === 64 << 20);
+ * assert.equal(typeof loadLinux, "function");
+ * assert.equal(mem.ramSize, 64 << 20);
  * ```
  */
 export function loadLinux(

@@ -108,13 +108,14 @@ const hex = (v: number) => `0x${(v >>> 0).toString(16)}`;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findMultibootHeader } from "./multiboot.ts";
  * const img = new Uint8Array(64);
  * const dv = new DataView(img.buffer);
  * dv.setUint32(8, 0x1badb002, true);
  * dv.setUint32(12, 0, true);
  * dv.setUint32(16, -0x1badb002 >>> 0, true);
- * console.assert(findMultibootHeader(img, "k")?.offset === 8);
+ * assert.equal(findMultibootHeader(img, "k")?.offset, 8);
  * ```
  */
 export function findMultibootHeader(bytes: Uint8Array, file: string): MultibootHeader | null {
@@ -239,11 +240,13 @@ function writeBootInfo(memory: PhysicalMemory, base: number, cmdline: string, fi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadMultiboot } from "./multiboot.ts";
  * import { PhysicalMemory } from "../memory.ts";
  * const mem = new PhysicalMemory({ size: 8 << 20 });
  * // const boot = loadMultiboot(mem, await Deno.readFile("kernel.elf"), { cmdline: "quiet" });
- * console.assert(typeof loadMultiboot === "function" && mem.ramSize > 0);
+ * assert.equal(typeof loadMultiboot, "function");
+ * assert.ok(mem.ramSize > 0);
  * ```
  */
 export function loadMultiboot(
@@ -311,10 +314,12 @@ export function loadMultiboot(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flatEntry } from "./multiboot.ts";
  * import { PhysicalMemory } from "../memory.ts";
  * const e = flatEntry(new PhysicalMemory({ size: 1 << 20 }), 0x100000);
- * console.assert(e.eip === 0x100000 && e.gdtBase === 0x500);
+ * assert.equal(e.eip, 0x100000);
+ * assert.equal(e.gdtBase, 0x500);
  * ```
  */
 export function flatEntry(memory: PhysicalMemory, eip: number): ProtectedModeEntry {

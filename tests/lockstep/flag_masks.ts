@@ -49,9 +49,10 @@ function modrmLength(code: Uint8Array, i: number, addr32: boolean): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { undefinedEffects, AF, SF, ZF, PF } from "./flag_masks.ts";
  * const e = undefinedEffects(Uint8Array.of(0xf7, 0xe1), 0, true); // mul ecx
- * console.assert(e.flags === (SF | ZF | AF | PF));
+ * assert.equal(e.flags, (SF | ZF | AF | PF));
  * ```
  */
 export function undefinedEffects(

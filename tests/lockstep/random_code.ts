@@ -530,9 +530,11 @@ const TOTAL_WEIGHT = GENERATORS.reduce((s, [, w]) => s + w, 0);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateCode } from "./random_code.ts";
  * const g = generateCode(1, 100);
- * console.assert(g.code.length > 100 && g.regs.length === 8);
+ * assert.ok(g.code.length > 100);
+ * assert.equal(g.regs.length, 8);
  * ```
  */
 export function generateCode(seed: number, count: number): GeneratedCode {

@@ -316,9 +316,11 @@ function x80(r: Prng): [number, bigint] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateX87Code } from "./random_x87.ts";
  * const g = generateX87Code(1, 100);
- * console.assert(g.code[0] === 0xdb && g.code[1] === 0xe3);
+ * assert.equal(g.code[0], 0xdb);
+ * assert.equal(g.code[1], 0xe3);
  * ```
  */
 export function generateX87Code(seed: number, count: number): GeneratedCode {

@@ -58,6 +58,7 @@ const INITIAL_WINDOW = 32;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { diffStreams } from "./diff.ts";
  * import { makeEvent } from "../../vocabulary/event.ts";
  * const ev = (seq: number, op: string, x: number) => ({
@@ -65,7 +66,8 @@ const INITIAL_WINDOW = 32;
  * });
  * const r = diffStreams([ev(0, "irq_enable", 0), ev(1, "write_cr3", 5)],
  *   [ev(0, "irq_enable", 0), ev(1, "write_cr3", 6)]);
- * console.assert(!r.same && r.first?.divergence.class === "arguments");
+ * assert.ok(!r.same);
+ * assert.equal(r.first?.divergence.class, "arguments");
  * ```
  */
 export function diffStreams(
@@ -396,6 +398,18 @@ export interface DiffSide {
   truncation: TraceTruncation | null;
 }
 
+/** Events between two progress reports of {@link diffTraces}. */
+const PROGRESS_EVERY = 1 << 16;
+
+/** The progress callback of {@link diffTraces}. */
+export interface DiffProgressOption {
+  /**
+   * Called every 65536 events read (both traces together) and once at the end with the events
+   * read and the total both footers state (0 when either trace has no footer).
+   */
+  onProgress?: (eventsRead: number, total: number) => void;
+}
+
 /**
  * Diffs two trace files (or in-memory traces), streaming both. From the headers: unit factors,
  * TSC rates, and the default tolerances ({@link defaultTolerances}: 1 ms of virtual time when
@@ -404,6 +418,7 @@ export interface DiffSide {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { diffTraces } from "./diff.ts";
  * import { encodeTrace } from "../format/writer.ts";
  * import type { TraceHeader } from "../format/header.ts";
@@ -417,14 +432,29 @@ export interface DiffSide {
  *   quirks: [],
  * };
  * const t = encodeTrace(header, [], { finalDigest: "00" });
- * console.assert(diffTraces(t, t).report.same);
+ * assert.ok(diffTraces(t, t).report.same);
  * ```
  */
 export function diffTraces(
   a: string | Uint8Array,
   b: string | Uint8Array,
-  options: DiffOptions = {},
+  options: DiffOptions & DiffProgressOption = {},
 ): { report: DiffReport; a: DiffSide; b: DiffSide } {
+  // Events read from both sides, reported every PROGRESS_EVERY (a progress line for big traces).
+  let read = 0, total = 0;
+  const { onProgress, ...diffOptions } = options;
+  const counted = (it: IterableIterator<TraceEvent>): IterableIterator<TraceEvent> => {
+    if (onProgress === undefined) return it;
+    const wrapped: IterableIterator<TraceEvent> = {
+      next() {
+        const r = it.next();
+        if (!r.done && ++read % PROGRESS_EVERY === 0) onProgress(read, total);
+        return r;
+      },
+      [Symbol.iterator]: () => wrapped,
+    };
+    return wrapped;
+  };
   const open = (s: string | Uint8Array) =>
     typeof s === "string" ? TraceReader.open(s) : TraceReader.fromBytes(s);
   const ra = open(a);
@@ -436,13 +466,16 @@ export function diffTraces(
     throw e;
   }
   try {
-    const report = diffStreams(ra.events(), rb.events(), {
+    const na = ra.footerEventCount(), nb = rb.footerEventCount();
+    total = na !== null && nb !== null ? na + nb : 0;
+    const report = diffStreams(counted(ra.events()), counted(rb.events()), {
       units: unitFactors(ra.header, rb.header),
       truncated: { a: !ra.hasFooter(), b: !rb.hasFooter() },
       tscHz: { a: ra.header.machine.tscHz, b: rb.header.machine.tscHz },
-      ...options,
-      tolerances: { ...defaultTolerances(ra.header, rb.header), ...options.tolerances },
+      ...diffOptions,
+      tolerances: { ...defaultTolerances(ra.header, rb.header), ...diffOptions.tolerances },
     });
+    onProgress?.(read, total);
     const side = (r: TraceReader): DiffSide => ({
       header: r.header,
       footer: r.footer,

@@ -23,10 +23,11 @@ const BY_UNIT = new Map(CANONICAL_OPS.map((op) => [op.name, op.args.map((a) => a
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultArgKind } from "./diff.ts";
- * console.assert(defaultArgKind("set_timer", 0) === "plain"); // mode
- * console.assert(defaultArgKind("set_timer", 1) === "time"); // delta ns
- * console.assert(defaultArgKind("read_tsc", 1) === "tsc");
+ * assert.equal(defaultArgKind("set_timer", 0), "plain"); // mode
+ * assert.equal(defaultArgKind("set_timer", 1), "time"); // delta ns
+ * assert.equal(defaultArgKind("read_tsc", 1), "tsc");
  * ```
  */
 export function defaultArgKind(op: string, index: number): ArgKind {
@@ -52,9 +53,10 @@ export function defaultArgKind(op: string, index: number): ArgKind {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultResultKind } from "./diff.ts";
- * console.assert(defaultResultKind("read_tsc") === "tsc");
- * console.assert(defaultResultKind("read_msr") === "plain");
+ * assert.equal(defaultResultKind("read_tsc"), "tsc");
+ * assert.equal(defaultResultKind("read_msr"), "plain");
  * ```
  */
 export function defaultResultKind(op: string): ResultKind {

@@ -35,11 +35,12 @@ export const CROSS_BACKEND_TIME_TOLERANCE_NS = 1_000_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultTolerances } from "./diff.ts";
  * import type { TraceHeader } from "../format/header.ts";
  * const h = (name: string) => ({ backend: { name, profile: "x" } }) as TraceHeader;
- * console.assert(defaultTolerances(h("native"), h("kvm")).time === 1_000_000);
- * console.assert(defaultTolerances(h("kvm"), h("kvm")).time === 0);
+ * assert.equal(defaultTolerances(h("native"), h("kvm")).time, 1_000_000);
+ * assert.equal(defaultTolerances(h("kvm"), h("kvm")).time, 0);
  * ```
  */
 export function defaultTolerances(a: TraceHeader, b: TraceHeader): DiffTolerances {

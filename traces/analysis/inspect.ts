@@ -21,8 +21,9 @@ export interface SeqRange {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRange } from "./inspect.ts";
- * console.assert(parseRange("10..").to === Infinity);
+ * assert.equal(parseRange("10..").to, Infinity);
  * ```
  */
 export function parseRange(spec: string): SeqRange {
@@ -97,10 +98,11 @@ export const EVENT_TABLE_HEAD =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatEvent } from "./inspect.ts";
  * import { makeEvent } from "../../vocabulary/event.ts";
  * const row = formatEvent({ seq: 3, ...makeEvent({ icount: 9, kind: "exit", name: "hlt", eip: 16 }) });
- * console.assert(row.includes("hlt"));
+ * assert.ok(row.includes("hlt"));
  * ```
  */
 export function formatEvent(ev: TraceEvent, symbolize?: Symbolizer): string {
@@ -204,11 +206,12 @@ class Acc {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StatsCollector } from "./inspect.ts";
  * import { makeEvent } from "../../vocabulary/event.ts";
  * const s = new StatsCollector();
  * for (const icount of [10, 30, 70]) s.add({ seq: 0, ...makeEvent({ icount, kind: "io", name: "out", eip: 0 }) });
- * console.assert(s.result().byName[0].gapMean === 30);
+ * assert.equal(s.result().byName[0].gapMean, 30);
  * ```
  */
 export class StatsCollector {

@@ -29,9 +29,10 @@ function symbolizerOf(table: SymbolTable): Symbolizer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseNmSymbols } from "./symbols.ts";
  * const sym = parseNmSymbols("c0100000 T startup_32\nc0100100 t do_fork\n");
- * console.assert(sym(0xc0100104) === "do_fork+0x4");
+ * assert.equal(sym(0xc0100104), "do_fork+0x4");
  * ```
  */
 export function parseNmSymbols(text: string): Symbolizer {
@@ -72,9 +73,10 @@ export interface GuestSymbolOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { guestSymbolizer } from "./symbols.ts";
  * const guest = { name: "pvkernel-2.6.22.elf", sha256: "0".repeat(64), cmdline: "" };
- * console.assert(guestSymbolizer({ guest }) === null); // not the digest of the committed build
+ * assert.equal(guestSymbolizer({ guest }), null); // not the digest of the committed build
  * ```
  */
 export function guestSymbolizer(

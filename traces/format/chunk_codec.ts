@@ -56,6 +56,7 @@ const STATE_KEYS: ReadonlySet<unknown> = new Set(STATE_KEY_NAMES);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkEvent } from "./chunk_codec.ts";
  * import { makeEvent, type TraceEvent } from "../../vocabulary/event.ts";
  * const ev = { ...makeEvent({ icount: 1, kind: "io", name: "in", eip: 0 }), seq: 0 };
@@ -63,7 +64,7 @@ const STATE_KEYS: ReadonlySet<unknown> = new Set(STATE_KEY_NAMES);
  * try {
  *   checkEvent({ ...ev, args: [2 ** 32] } as TraceEvent);
  * } catch (e) {
- *   console.assert((e as Error).message.includes("args[0]"));
+ *   assert.ok((e as Error).message.includes("args[0]"));
  * }
  * ```
  */

@@ -69,9 +69,10 @@ export const DEFAULT_DEFLATE_LEVEL = 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TraceFormatError } from "./format.ts";
  * const e = new TraceFormatError(16, "bad chunk magic");
- * console.assert(e.message === "trace format error at byte 16: bad chunk magic");
+ * assert.equal(e.message, "trace format error at byte 16: bad chunk magic");
  * ```
  */
 export class TraceFormatError extends Error {
@@ -106,8 +107,9 @@ const CRC_TABLES = (() => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { crc32 } from "./format.ts";
- * console.assert(crc32(new TextEncoder().encode("123456789")) === 0xcbf43926);
+ * assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
  * ```
  */
 export function crc32(bytes: Uint8Array, crc = 0): number {

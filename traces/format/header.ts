@@ -318,6 +318,7 @@ export interface ReplayCheckOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkReplayable, type TraceHeader } from "./header.ts";
  * const h: TraceHeader = {
  *   toolVersion: "0.1.0",
@@ -329,7 +330,8 @@ export interface ReplayCheckOptions {
  *   quirks: [],
  * };
  * const r = checkReplayable(h, { ...h, machine: { ...h.machine, tscHz: 2e8 } });
- * console.assert(!r.ok && r.problems[0].field === "machine.tsc_hz");
+ * assert.ok(!r.ok);
+ * assert.equal(r.problems[0].field, "machine.tsc_hz");
  * ```
  */
 export function checkReplayable(

@@ -27,10 +27,11 @@ export function headerToJsonLine(header: TraceHeader, formatVersion: string): st
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { eventToJsonLine } from "./jsonl.ts";
  * import { makeEvent } from "../../vocabulary/event.ts";
  * const line = eventToJsonLine({ seq: 0, ...makeEvent({ icount: 1, kind: "exit", name: "hlt", eip: 16 }) }, "kvm");
- * console.assert(JSON.parse(line).backend === "kvm");
+ * assert.equal(JSON.parse(line).backend, "kvm");
  * ```
  */
 export function eventToJsonLine(ev: TraceEvent, backend: string): string {
@@ -107,6 +108,7 @@ export interface JsonlTrace {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fromJsonl, toJsonl } from "./jsonl.ts";
  * import { readTrace } from "./reader.ts";
  * import { encodeTrace } from "./writer.ts";
@@ -121,7 +123,7 @@ export interface JsonlTrace {
  *   quirks: [],
  * };
  * const t = readTrace(encodeTrace(header, [], { finalDigest: "00" }));
- * console.assert(fromJsonl(toJsonl(t)).footer?.finalDigest === "00");
+ * assert.equal(fromJsonl(toJsonl(t)).footer?.finalDigest, "00");
  * ```
  */
 export function toJsonl(

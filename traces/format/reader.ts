@@ -119,6 +119,7 @@ function hex32(v: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TraceReader } from "./reader.ts";
  * import { encodeTrace } from "./writer.ts";
  * import { makeEvent } from "../../vocabulary/event.ts";
@@ -132,10 +133,11 @@ function hex32(v: number): string {
  *   seed: 0,
  *   quirks: [],
  * };
- * const ev = { seq: 0, ...makeEvent({ icount: 1, kind: "exit", name: "hlt", eip: 0 }) };
+ * const ev = { ...makeEvent({ icount: 1, kind: "exit", name: "hlt", eip: 0 }), seq: 0 };
  * const reader = TraceReader.fromBytes(encodeTrace(header, [ev], { finalDigest: "00" }));
- * for (const e of reader.events()) console.assert(e.name === "hlt");
- * console.assert(reader.footer?.eventCount === 1 && reader.truncation === null);
+ * for (const e of reader.events()) assert.equal(e.name, "hlt");
+ * assert.equal(reader.footer?.eventCount, 1);
+ * assert.equal(reader.truncation, null);
  * ```
  */
 export class TraceReader {
@@ -227,6 +229,14 @@ export class TraceReader {
    * reading the events): false for crashed, interrupted or aborted recordings.
    */
   hasFooter(): boolean {
+    return this.footerEventCount() !== null;
+  }
+
+  /**
+   * The event count the footer states, read from the tail only (null without a well-formed
+   * footer): a total for progress lines before the events are read.
+   */
+  footerEventCount(): number | null {
     const size = this.#src.size;
     const maxLen = FOOTER_FIXED_SIZE + 8 + 4 + 32 + 1 + MAX_DIGEST_BYTES;
     const from = Math.max(this.#dataStart, size - maxLen);
@@ -235,9 +245,9 @@ export class TraceReader {
       const c = new ByteCursor(tail, from, "footer");
       c.pos = p;
       if (c.u32() !== FOOTER_MAGIC || p + FOOTER_FIXED_SIZE + c.u32() !== tail.length) continue;
-      if (crc32(tail.subarray(p, tail.length - 4)) === c.u32AtEnd()) return true;
+      if (crc32(tail.subarray(p, tail.length - 4)) === c.u32AtEnd()) return c.u64();
     }
-    return false;
+    return null;
   }
 
   /** Releases the file. */
@@ -421,11 +431,12 @@ export interface ReadTraceResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readTrace } from "./reader.ts";
  * try {
  *   readTrace(new Uint8Array([1, 2, 3]));
  * } catch (e) {
- *   console.assert((e as Error).name === "TraceFormatError");
+ *   assert.equal((e as Error).name, "TraceFormatError");
  * }
  * ```
  */

@@ -92,7 +92,9 @@ class MemorySink implements TraceSink {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TraceWriter } from "./writer.ts";
+ * import { readTrace } from "./reader.ts";
  * import { makeEvent } from "../../vocabulary/event.ts";
  * import type { TraceHeader } from "./header.ts";
  * const header: TraceHeader = {
@@ -106,8 +108,10 @@ class MemorySink implements TraceSink {
  * };
  * const path = Deno.makeTempFileSync({ suffix: ".pvt" });
  * const w = TraceWriter.create(path, header);
- * w.append({ seq: 0, ...makeEvent({ icount: 5, kind: "exit", name: "hlt", eip: 0x1000 }) });
+ * w.append({ ...makeEvent({ icount: 5, kind: "exit", name: "hlt", eip: 0x1000 }), seq: 0 });
  * w.close({ finalDigest: "00ff" });
+ * assert.equal(readTrace(path).footer?.finalDigest, "00ff");
+ * Deno.removeSync(path);
  * ```
  */
 export class TraceWriter {
@@ -333,6 +337,7 @@ export class TraceWriter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeTrace } from "./writer.ts";
  * import { readTrace } from "./reader.ts";
  * import type { TraceHeader } from "./header.ts";
@@ -346,7 +351,7 @@ export class TraceWriter {
  *   quirks: [],
  * };
  * const bytes = encodeTrace(header, [], { finalDigest: "ab" });
- * console.assert(readTrace(bytes).footer?.finalDigest === "ab");
+ * assert.equal(readTrace(bytes).footer?.finalDigest, "ab");
  * ```
  */
 export function encodeTrace(

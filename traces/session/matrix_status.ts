@@ -90,12 +90,13 @@ export interface RowOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runRow } from "./matrix_status.ts";
  * const cells = runRow(
  *   { variant: "2.6.22", scenario: "boot", options: "", backends: ["native@p6"], reference: "native@p6" },
  *   { outDir: Deno.makeTempDirSync() },
  * );
- * console.assert(cells[0].status === "same");
+ * assert.equal(cells[0].status, "same");
  * ```
  */
 export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
@@ -277,6 +278,11 @@ export interface MatrixDocument {
   preset?: string;
   /** The preset's claims judged against the cells. */
   claims?: ClaimResult[];
+  /**
+   * Present when the run was cut short (Ctrl-C): `cells` holds the rows finished before it, and
+   * the rows that were running or not started are absent.
+   */
+  aborted?: { reason: string; rowsDone: number; rowsTotal: number };
 }
 
 /** A claim from the 2006-2007 threads judged against a matrix (docs/matrix.md "Presets"). */
@@ -321,5 +327,19 @@ export function mergeDocuments(
     for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] - y[i];
     return 0;
   });
-  return { schema: "pvreplay-matrix/1", reference: docs[0]?.reference ?? "", cells };
+  const merged: MatrixDocument = {
+    schema: "pvreplay-matrix/1",
+    reference: docs[0]?.reference ?? "",
+    cells,
+  };
+  // A merge with an aborted shard is incomplete too.
+  const cut = docs.filter((d) => d.aborted);
+  if (cut.length) {
+    merged.aborted = {
+      reason: cut[0].aborted!.reason,
+      rowsDone: cut.reduce((n, d) => n + d.aborted!.rowsDone, 0),
+      rowsTotal: cut.reduce((n, d) => n + d.aborted!.rowsTotal, 0),
+    };
+  }
+  return merged;
 }

@@ -23,12 +23,14 @@ export interface EventOutput {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Recorder } from "./recorder.ts";
  * import { makeEvent, type TraceEvent } from "../../vocabulary/event.ts";
  * const events: TraceEvent[] = [];
  * const rec = new Recorder({ append: (e) => events.push(e) });
  * rec.emit(makeEvent({ icount: 5, kind: "exit", name: "HLT", eip: 0x100000 }));
- * console.assert(events[0].seq === 0 && rec.count === 1);
+ * assert.equal(events[0].seq, 0);
+ * assert.equal(rec.count, 1);
  * ```
  */
 export class Recorder implements EventSink {

@@ -50,10 +50,12 @@ export interface ManifestEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { blessOne, referenceTraces } from "./reference.ts";
  * const dir = Deno.makeTempDirSync();
  * const e = blessOne(referenceTraces()[0], dir);
- * console.assert(e.events > 0 && e.sha256.length === 64);
+ * assert.ok(e.events > 0);
+ * assert.equal(e.sha256.length, 64);
  * ```
  */
 export function blessOne(ref: ReferenceTrace, dir = REFERENCE_DIR): ManifestEntry {

@@ -301,11 +301,12 @@ export interface CrossReport {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readTrace } from "../format/reader.ts";
  * import { replayCross } from "./replay.ts";
- * const t = readTrace("traces/reference/pvkernel-2.6.22-timer-native.pvt");
+ * const t = readTrace("traces/reference/pvkernel-2.6.22-timer-native_p6.pvt");
  * const r = replayCross(t.header, t.events, "kvm");
- * console.assert(r.operations > 0);
+ * assert.ok(r.operations > 0);
  * ```
  */
 export function replayCross(

@@ -61,6 +61,8 @@ export interface SessionConfig {
   profileTweak?: ProfileTweak;
   /** Receives COM1 output bytes as well as {@link Session.serial}. */
   serialOut?: (byte: number) => void;
+  /** Receives port 0xE9 (debug console) output bytes (default: discarded). */
+  debugconOut?: (byte: number) => void;
 }
 
 /** A machine with its backend attached, ready to run. */
@@ -109,6 +111,7 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
       config.serialOut?.(b);
     },
     serialInput: config.serialInput,
+    debugconOut: config.debugconOut,
     epoch: config.epoch,
     ips: config.ips,
     tscHz: config.tscHz,

@@ -65,9 +65,11 @@ export interface GuestVerdict {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseVerdict } from "./suite.ts";
  * const v = parseVerdict("boot\nRESULT scenario=boot backend=kvm pass=1 ops=52\n");
- * console.assert(v.pass === true && v.fields.backend === "kvm");
+ * assert.equal(v.pass, true);
+ * assert.equal(v.fields.backend, "kvm");
  * ```
  */
 export function parseVerdict(serial: string): GuestVerdict {
@@ -100,22 +102,50 @@ export const SUITE_MEM_MIB = 32;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { recordCase, suiteCase } from "./suite.ts";
  * const r = recordCase(suiteCase("2.6.22", "boot"), "native", {});
- * console.assert(r.verdict.pass === true);
+ * assert.equal(r.verdict.pass, true);
  * ```
  */
-export function recordCase(
+export function recordCase(c: SuiteCase, backend: string, to: CaseTarget): CaseRun {
+  const run = startCase(c, backend, to);
+  return run.finish(run.session.run(run.maxInsns));
+}
+
+/** Where {@link recordCase} sends a run, and how it is bounded. */
+export interface CaseTarget {
+  out?: string;
+  events?: TraceEvent[];
+  imageDir?: string;
+  maxInsns?: number;
+  profileTweak?: ProfileTweak;
+}
+
+/**
+ * {@link recordCase} yielding to the host between slices (Machine.runAsync): `interrupted`
+ * (Ctrl-C) ends the run at a slice boundary, the trace is then marked aborted and the result's
+ * reason is "interrupted". The guest sees the same run either way.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordCaseAsync, suiteCase } from "./suite.ts";
+ * const r = await recordCaseAsync(suiteCase("2.6.22", "boot"), "kvm", {}, () => true);
+ * assert.equal(r.result.reason, "interrupted");
+ * ```
+ */
+export async function recordCaseAsync(
   c: SuiteCase,
   backend: string,
-  to: {
-    out?: string;
-    events?: TraceEvent[];
-    imageDir?: string;
-    maxInsns?: number;
-    profileTweak?: ProfileTweak;
-  },
-): CaseRun {
+  to: CaseTarget,
+  interrupted: () => boolean,
+): Promise<CaseRun> {
+  const run = startCase(c, backend, to);
+  return run.finish(await run.session.runAsync(run.maxInsns, { interrupted }));
+}
+
+function startCase(c: SuiteCase, backend: string, to: CaseTarget) {
   const image = Deno.readFileSync(`${to.imageDir ?? IMAGE_DIR}/${c.image}`);
   let writer: TraceWriter | null = null;
   const events = to.events;
@@ -140,11 +170,14 @@ export function recordCase(
     recorder,
   );
   if (to.out) writer = TraceWriter.create(to.out, session.header);
-  const result = session.run(maxInsns);
-  if (writer) {
-    if (result.reason === "budget") writer.abort("instruction budget exhausted");
-    else writer.close({ finalDigest: session.digest() });
-  }
-  const serial = new TextDecoder().decode(Uint8Array.from(session.serial));
-  return { result, verdict: parseVerdict(serial), serial, events: recorder.count, session };
+  const finish = (result: RunResult): CaseRun => {
+    if (writer) {
+      if (result.reason === "budget") writer.abort("instruction budget exhausted");
+      else if (result.reason === "interrupted") writer.abort("interrupted (SIGINT)");
+      else writer.close({ finalDigest: session.digest() });
+    }
+    const serial = new TextDecoder().decode(Uint8Array.from(session.serial));
+    return { result, verdict: parseVerdict(serial), serial, events: recorder.count, session };
+  };
+  return { session, maxInsns, finish };
 }

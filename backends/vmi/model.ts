@@ -147,7 +147,12 @@ function timerRows(p: VmiProfile): ModelRow[] {
           }],
         };
       },
-      apply: () => ({ ret: null, writes: [] }),
+      // The alarm fires at the first whole cycle at or after the deadline (TIMER: deadline ns).
+      apply: (a, st, nowNs, env) => {
+        const hz = hzOf(env.tscHz);
+        st.regs.TIMER = a[1] === 0 ? 0 : nowNs + Math.ceil(a[1] * hz / 1e9) * 1e9 / hz;
+        return { ret: null, writes: ["TIMER"] };
+      },
     },
     {
       op: "get_wallclock",

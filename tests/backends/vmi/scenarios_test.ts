@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { readTrace } from "../../../traces/format/reader.ts";
 import { replaySame } from "../../../traces/session/replay.ts";
+import { vdsoRow } from "../../../traces/session/matrix.ts";
 import { recordCase, SCENARIOS, suiteCase } from "../../../traces/session/suite.ts";
 import type { TraceEvent } from "../../../vocabulary/event.ts";
 
@@ -102,4 +103,13 @@ Deno.test("2.6.21-vmi: NO_IDLE_HZ safe_halt stops the tick around Halt and re-ar
   ]);
   // The 100 Hz tick from boot, on the AVAILABLE counter (flags 0x101).
   assert.equal(events.find((e) => e.name === "VMI_CALL_SetAlarm")?.args[0], 0x101);
+});
+
+Deno.test("vDSO row on vmi@3.0: compat vDSO below virtual_top, old glibc breaks", () => {
+  const row = vdsoRow("2.6.23", "", "vmi@3.0");
+  assert.equal(row.sysinfo, "0xfeffe400"); // virtual_top - 0x2000 + 0x400
+  assert.equal(row.newGlibc, "vdso-sysenter");
+  assert.equal(row.oldGlibc, "#PF@0xffffe400");
+  const native = vdsoRow("2.6.23", "", "native");
+  assert.equal(native.oldGlibc === row.oldGlibc, false);
 });

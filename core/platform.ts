@@ -128,6 +128,13 @@ export interface Platform {
    * lives in guest memory answers `hasInterrupt()` from it.
    */
   setInterruptSource(source: InterruptController | null): void;
+  /**
+   * Drives ISA line `irq` of the PC's 8259A pair, as a device would (a hypervisor's virtual
+   * timer wired to IRQ0: VMI's WIRED_IRQ0 alarm).
+   */
+  setIrq(irq: number, level: boolean): void;
+  /** Requests local-APIC fixed interrupt `vector` (a hypervisor timer wired to the LVTT). */
+  localInterrupt(vector: number): void;
   /** Ends the current `run()` call at the next instruction boundary (the guest can resume). */
   stop(): void;
   /** Ends the run as a guest power-off/reboot/crash with process status `exitCode`. */
@@ -208,6 +215,16 @@ export class MachinePlatform implements Platform {
 
   setInterruptSource(source: InterruptController | null): void {
     this.#cpu.intr = source ?? this.#machine.router;
+    this.#cpu.irqCheck = true;
+  }
+
+  setIrq(irq: number, level: boolean): void {
+    this.#machine.pic.setIrq(irq, level);
+    this.#cpu.irqCheck = true;
+  }
+
+  localInterrupt(vector: number): void {
+    this.#machine.lapic.inject(vector);
     this.#cpu.irqCheck = true;
   }
 

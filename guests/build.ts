@@ -61,8 +61,14 @@ export const GUEST_TARGETS: readonly GuestTarget[] = [
   { name: "pvkernel-nopv.elf", sourceDir: "guests/kernel", defines: ["VARIANT_NOPV"] },
   { name: "pvkernel-2.6.23.elf", sourceDir: "guests/kernel", defines: ["VARIANT_2_6_23"] },
   { name: "pvkernel-2.6.24.elf", sourceDir: "guests/kernel", defines: ["VARIANT_2_6_24"] },
+  {
+    name: "pvkernel-2.6.21-vmi.elf",
+    sourceDir: "guests/kernel",
+    defines: ["VARIANT_2_6_21_VMI"],
+  },
   { name: "kvmabi.elf", sourceDir: "guests/kvmabi", defines: [] },
   { name: "xenabi.elf", sourceDir: "guests/xenabi", defines: [] },
+  { name: "vmiabi.elf", sourceDir: "guests/vmiabi", defines: [] },
 ];
 
 /** Compiler flags shared by every object (fixed: part of the reproducibility contract). */

@@ -166,6 +166,14 @@ export class LocalApic implements MmioDevice, Stateful<LapicState> {
     return (lint0 & LVT_MASKED) === 0 && ((lint0 >> 8) & 7) === 7;
   }
 
+  /**
+   * A fixed-mode interrupt from outside the local bus: a hypervisor's virtual timer wired to
+   * the LVTT (VMI SetAlarm with WIRED_LVTT, docs/abi/vmi.md §5).
+   */
+  inject(vector: number): void {
+    this.#accept(vector & 0xff);
+  }
+
   /** Accepts a fixed-mode interrupt into IRR (vectors 0-15 are illegal, SDM 10.5.2). */
   #accept(vector: number): void {
     if (vector < 16) {

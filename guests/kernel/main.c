@@ -10,6 +10,9 @@
 #include "scenario.h"
 #include "time.h"
 #include "vdso.h"
+#if CONFIG_VMI
+#include "vmi/vmi.h"
+#endif
 
 static const struct {
 	const char *name;
@@ -50,6 +53,11 @@ static void select_backend(const struct boot_state *b)
 		       detect_reason);
 		break;
 	case BACKEND_VMI:
+#if CONFIG_VMI
+		if (vmi_init())
+			break;
+#endif
+		/* fall through */
 	case BACKEND_LGUEST:
 		printk("paravirt: %s detected (%s): not implemented in this guest yet, using native\n",
 		       paravirt_backend_names[detected], detect_reason);
@@ -108,3 +116,7 @@ void start_kernel(void)
 	       paravirt_backend_names[paravirt_ops.backend]);
 	paravirt_ops.shutdown(SHUTDOWN_POWER_OFF, EXIT_FAIL);
 }
+
+#if CONFIG_VMI
+#include "vmi/vmi.c" /* the VMI paravirt_ops (guests/kernel/vmi/) */
+#endif

@@ -39,10 +39,12 @@ import type {
  *
  * @example
  * ```ts
- * import { createBackend } from "../backend.ts";
+ * import assert from "node:assert/strict";
+ * import { createBackend } from "../registry.ts";
  * const m = createBackend("native").model();
  * const call = m.translate("irq_disable", []);
- * console.assert(!("unsupported" in call) && m.apply(call, 0).state[0][0] === "IF");
+ * assert.ok(!("unsupported" in call));
+ * assert.equal(m.apply(call, 0).state[0][0], "IF");
  * ```
  */
 export class TableModel implements CallModel {

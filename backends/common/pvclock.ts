@@ -34,9 +34,10 @@ const HI32 = 0xffff_ffff_0000_0000n;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { timeScale } from "./pvclock.ts";
  * const s = timeScale(1_000_000_000);
- * console.assert(s.mul === 0x80000000 && s.shift === 1);
+ * assert.deepEqual([s.mul, s.shift], [0x80000000, 1]);
  * ```
  */
 export function timeScale(tscHz: number): TimeScale {

@@ -74,11 +74,12 @@ interface ClockState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createKvmBackend } from "./backend.ts";
  * const kvm = createKvmBackend("2.6.25");
  * const out = new Int32Array(4);
  * kvm.cpuid(0x40000000, 0, out);
- * console.assert(out[1] === 0x4b4d564b); // "KVMK"
+ * assert.equal(out[1], 0x4b4d564b); // "KVMK"
  * ```
  */
 export class KvmBackend extends BaseBackend {

@@ -45,9 +45,10 @@ const OP_OF_EXIT: Readonly<Record<number, string | null>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createNativeBackend } from "./backend.ts";
  * const native = createNativeBackend("p6");
- * console.assert(native.hypercall("vmcall") === false);
+ * assert.equal(native.hypercall("vmcall"), false);
  * ```
  */
 export class NativeBackend extends BaseBackend {

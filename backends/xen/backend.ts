@@ -11,7 +11,9 @@
 import type { AccessSize } from "../../core/bus.ts";
 import { EXIT_NAMES, ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
 import type { GuestImage, Platform } from "../../core/platform.ts";
-import type { Backend, BackendDescription, BackendSnapshot } from "../backend.ts";
+import type { Backend, BackendContext, BackendDescription, BackendSnapshot } from "../backend.ts";
+import { DEFAULT_EPOCH } from "../../core/clock.ts";
+import { XenTime } from "./time.ts";
 import { BaseBackend, exitArgs, exitRet } from "../common/base_backend.ts";
 import { HARDWARE_ROWS, TableModel } from "../common/cross_model.ts";
 import type { AbiRecord, CallModel, ModelEnv } from "../model.ts";
@@ -63,6 +65,10 @@ export class XenBackend extends BaseBackend {
   #callback: { cs: number; eip: number } | null = null;
   #failsafe: { cs: number; eip: number } | null = null;
   #timerId = -1;
+  #periodicId = -1;
+  /** Periodic VIRQ_TIMER period in ns: Xen's default 100 Hz tick until the guest stops it. */
+  #periodNs = 10_000_000;
+  #time: XenTime | null = null;
   #pageTables = new Set<number>();
 
   constructor(profile: XenProfile) {
@@ -87,6 +93,30 @@ export class XenBackend extends BaseBackend {
     platform.setInterruptSource({
       hasInterrupt: () => this.#callback !== null && this.#ev!.upcallDue(),
       acknowledge: () => UPCALL_VECTOR,
+    });
+  }
+
+  override attach(ctx: BackendContext): void {
+    super.attach(ctx);
+    const l = this.#layout;
+    if (!l) return;
+    this.#time = new XenTime(ctx.memory, l.sharedInfoMa, ctx.clock, ctx.epoch ?? DEFAULT_EPOCH);
+    this.#time.update();
+    this.#time.wallClock();
+    this.#armPeriodic();
+  }
+
+  /** Xen's periodic tick (docs/abi/xen.md §5): VIRQ_TIMER every period until stopped. */
+  #armPeriodic(): void {
+    const clock = this.ctx.clock;
+    if (this.#periodicId >= 0) clock.cancel(this.#periodicId);
+    this.#periodicId = -1;
+    if (this.#periodNs <= 0) return;
+    const next = (Math.floor(clock.nanos() / this.#periodNs) + 1) * this.#periodNs;
+    this.#periodicId = clock.schedule(Math.max(clock.icount + 1, clock.nanosToInsns(next)), () => {
+      this.#periodicId = -1;
+      this.#virq(VIRQ_TIMER);
+      this.#armPeriodic();
     });
   }
 
@@ -425,6 +455,7 @@ export class XenBackend extends BaseBackend {
   }
 
   #virq(virq: number): void {
+    this.#time?.update();
     const port = this.#ev!.portOfVirq(virq);
     if (port < 0) return;
     this.#ev!.setPending(port);
@@ -436,8 +467,16 @@ export class XenBackend extends BaseBackend {
     if (vcpu !== 0) return -XEN_EINVAL;
     if (!this.profile.vcpuTimers && cmd >= 6) return -XEN_ENOSYS;
     switch (cmd) {
-      case 6: // set_periodic_timer
+      case 6: { // set_periodic_timer {u64 period_ns}
+        const ns = this.#r32(arg) + this.#r32(arg + 4) * 2 ** 32;
+        if (ns < 1_000_000) return -XEN_EINVAL; // Xen refuses periods under 1 ms
+        this.#periodNs = ns;
+        this.#armPeriodic();
+        return 0;
+      }
       case 7: // stop_periodic_timer
+        this.#periodNs = 0;
+        this.#armPeriodic();
         return 0;
       case 8: { // set_singleshot_timer {u64 timeout_abs_ns, u32 flags}
         const ns = this.#r32(arg) + this.#r32(arg + 4) * 2 ** 32;

@@ -16,7 +16,7 @@ export const SH = {
   upcallMask: 1,
   pendingSel: 4,
   cr2: 8,
-  time: 16,
+  time: 32, // after arch_vcpu_info {cr2, pad[5]}
   evtchnPending: 2048,
   evtchnMask: 2176,
   wcVersion: 2304,

@@ -9,7 +9,7 @@
  */
 
 import type { AccessSize } from "../../core/bus.ts";
-import { EXIT_NAMES, ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
+import { EXIT_NAMES, type ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
 import type { GuestImage, Platform } from "../../core/platform.ts";
 import type { Backend, BackendContext, BackendDescription, BackendSnapshot } from "../backend.ts";
 import { DEFAULT_EPOCH } from "../../core/clock.ts";

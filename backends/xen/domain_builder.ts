@@ -230,7 +230,10 @@ export function buildDomain(p: Platform, image: GuestImage, profile: XenProfile)
   const stackPfn = alloc(1);
   const mappedEnd = virtBase + l1Count * (4 << 20);
   for (let pfn = p2mPfn; pfn < next; pfn++) mem.ram.fill(0, ma(pfn), ma(pfn) + PAGE);
-  for (let pfn = 0; pfn < nrPages; pfn++) mem.write32(ma(p2mPfn) + pfn * 4 + 0, p2m[pfn]);
+  // The list is contiguous in pseudo-physical space only: write it frame by frame.
+  for (let pfn = 0; pfn < nrPages; pfn++) {
+    mem.write32(ma(p2mPfn + (pfn >>> 10)) + (pfn & 1023) * 4, p2m[pfn]);
+  }
   // Page directory and L1 tables: kernel mappings; the page tables themselves read-only.
   const pgdMa = ma(pgdPfn);
   for (let i = 0; i < l1Count; i++) {

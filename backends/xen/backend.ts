@@ -1,4 +1,8 @@
 /**
+ * Why this file is long: the hypercall dispatch (mmu, sched, timers, event channels, iret,
+ * xen_version) shares the domain's private state and guest-memory accessors; splitting it into
+ * hypercall files per family is the next step (REPORT.md).
+ *
  * `xen`: a 32-bit non-PAE Xen 3.x PV domU (docs/abi/xen.md). The backend boots the guest with
  * its own domain builder (`domain_builder.ts`), takes hypercalls from the transfer page or
  * legacy `int $0x82`, bounces traps through the guest's trap table, delivers events through

@@ -177,6 +177,7 @@ export class XenBackend extends BaseBackend {
     const nr = r[EAX] >>> 0;
     const args = [r[EBX], r[ECX], r[EDX], r[ESI], r[EDI]].map((x) => x >>> 0);
     const eip = this.eip;
+    const canon = this.#canonical(nr, args);
     const ret = this.#call(nr, args, false);
     if (ret !== null) r[EAX] = ret | 0;
     this.emit({
@@ -186,9 +187,29 @@ export class XenBackend extends BaseBackend {
       args,
       ret: ret === null ? null : ret >>> 0,
       eip,
+      ...(canon ? { op: canon.op, opArgs: canon.args } : {}),
     });
     this.#deliverIfDue();
     return true;
+  }
+
+  /** The canonical operation a hypercall implements (docs/canonical-ops.md), read before it runs. */
+  #canonical(nr: number, a: number[]): { op: string; args: number[] } | null {
+    try {
+      if (nr === HC.sched_op && a[0] === 2) return { op: "shutdown", args: [this.#r32(a[1])] };
+      if (nr === HC.sched_op_compat && a[0] === 2) return { op: "shutdown", args: [a[1]] };
+      if (nr === HC.iret) {
+        return { op: "iret", args: [this.#r32((this.ctx.cpu.regs[ESP] >>> 0) + 12) & 0x200] };
+      }
+      if (nr === HC.set_timer_op) {
+        // Absolute ns deadline -> the canonical relative one-shot (0 = cancel).
+        const abs = a[0] + a[1] * 2 ** 32;
+        return { op: "set_timer", args: [0, abs ? Math.max(1, abs - this.ctx.clock.nanos()) : 0] };
+      }
+    } catch (e) {
+      if (!(e instanceof Fault)) throw e;
+    }
+    return null;
   }
 
   override takeTrap(kind: TrapKind, vector: number, errorCode: number): boolean {

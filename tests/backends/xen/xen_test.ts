@@ -73,7 +73,9 @@ Deno.test("every hypercall is a trace event with its number, arguments and errno
   const nosys = hc.find((e) => e.nr === 11);
   assert.equal(nosys?.ret, (-38) >>> 0);
   assert.ok(hc.some((e) => e.name === "sched_op" && e.args[0] === 2));
-  assert.ok(hc.some((e) => e.name === "iret"));
+  assert.ok(hc.some((e) => e.name === "iret" && e.op === "iret"));
+  assert.ok(hc.some((e) => e.op === "shutdown" && e.opArgs[0] === 0));
+  assert.ok(hc.some((e) => e.op === "set_timer" && e.opArgs[1] > 0));
   assert.ok(r.events.some((e) => e.kind === "exception" && e.nr === 14));
 });
 

@@ -9,6 +9,7 @@ import type { Backend, BackendSpec } from "./backend.ts";
 import { createKvmBackend, KVM_VERSIONS } from "./kvm/backend.ts";
 import { createNativeBackend, NATIVE_VERSIONS } from "./native/backend.ts";
 import { createVmiBackend, VMI_VERSIONS } from "./vmi/backend.ts";
+import { createXenBackend, XEN_VERSIONS } from "./xen/backend.ts";
 
 interface RegistryEntry {
   versions: readonly string[];
@@ -28,6 +29,7 @@ const REGISTRY: ReadonlyMap<string, RegistryEntry> = new Map<string, RegistryEnt
   ["native", { ...NATIVE_VERSIONS, create: createNativeBackend }],
   ["kvm", { ...KVM_VERSIONS, create: createKvmBackend }],
   ["vmi", { ...VMI_VERSIONS, create: createVmiBackend }],
+  ["xen", { ...XEN_VERSIONS, create: createXenBackend }],
 ]);
 
 /**

@@ -19,6 +19,10 @@
  *   - console on the console ring (notify its event channel) and console_io;
  *   - shutdown = SCHEDOP_shutdown (poweroff, reboot, crash for a panic).
  * Only compiled into CONFIG_XEN variants (guests/build.ts features: "xen").
+ *
+ * Why this file is long: every Xen paravirt_op of the model is here, one section per op
+ * group (console, irq, events, time, cpu, descriptor tables, mmu, shutdown), so the
+ * common kernel only gains #if CONFIG_XEN hooks and no Xen code.
  */
 #include "xen.h"
 

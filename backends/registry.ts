@@ -8,6 +8,7 @@
 import type { Backend, BackendSpec } from "./backend.ts";
 import { createKvmBackend, KVM_VERSIONS } from "./kvm/backend.ts";
 import { createNativeBackend, NATIVE_VERSIONS } from "./native/backend.ts";
+import { createXenBackend, XEN_VERSIONS } from "./xen/backend.ts";
 
 interface RegistryEntry {
   versions: readonly string[];
@@ -26,6 +27,7 @@ export type ProfileTweak = Record<string, string | number | boolean>;
 const REGISTRY: ReadonlyMap<string, RegistryEntry> = new Map<string, RegistryEntry>([
   ["native", { ...NATIVE_VERSIONS, create: createNativeBackend }],
   ["kvm", { ...KVM_VERSIONS, create: createKvmBackend }],
+  ["xen", { ...XEN_VERSIONS, create: createXenBackend }],
 ]);
 
 /**

@@ -1,0 +1,612 @@
+/**
+ * `xen`: a 32-bit non-PAE Xen 3.x PV domU (docs/abi/xen.md). The backend boots the guest with
+ * its own domain builder (`domain_builder.ts`), takes hypercalls from the transfer page or
+ * legacy `int $0x82`, bounces traps through the guest's trap table, delivers events through
+ * the registered callback gated by `evtchn_upcall_mask` in shared_info, and drains the console
+ * ring to the platform console.
+ *
+ * @module
+ */
+
+import type { AccessSize } from "../../core/bus.ts";
+import { EXIT_NAMES, ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
+import type { GuestImage, Platform } from "../../core/platform.ts";
+import type { Backend, BackendDescription, BackendSnapshot } from "../backend.ts";
+import { BaseBackend, exitArgs, exitRet } from "../common/base_backend.ts";
+import { HARDWARE_ROWS, TableModel } from "../common/cross_model.ts";
+import type { AbiRecord, CallModel, ModelEnv } from "../model.ts";
+import { buildDomain, type DomainLayout, HYPERVISOR_VIRT_START } from "./domain_builder.ts";
+import { EventChannels, EvtchnStat, NR_EVENT_CHANNELS, SH } from "./event_channels.ts";
+import {
+  HC,
+  HC_NAMES,
+  XEN_EEXIST,
+  XEN_EFAULT,
+  XEN_EINVAL,
+  XEN_ENOSYS,
+  XEN_EPERM,
+  XEN_ESRCH,
+  XEN_ETIME,
+} from "./hypercalls.ts";
+import { SHUTDOWN_EXIT, XEN_PROFILES, XEN_VERSIONS, type XenProfile } from "./profiles.ts";
+import { describeXen } from "./description.ts";
+
+export { XEN_PROFILES, XEN_VERSIONS } from "./profiles.ts";
+
+const PAGE = 4096;
+const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, ESI = 6, EDI = 7;
+/** The vector our event source reports; it never reaches an IDT (the upcall is a bounce). */
+const UPCALL_VECTOR = 0xf3;
+const VIRQ_TIMER = 0;
+const DOMID_SELF = 0x7ff0;
+/** Xen's console ring layout (io/console.h; docs/abi/xen.md §6). */
+const CONS_OUT = 1024, CONS_OUT_SIZE = 2048, CONS_OUT_CONS = 3080, CONS_OUT_PROD = 3084;
+
+class Fault extends Error {}
+
+interface TrapEntry {
+  flags: number;
+  cs: number;
+  eip: number;
+}
+
+/** The Xen backend. */
+export class XenBackend extends BaseBackend {
+  readonly name = "xen";
+  readonly version: string;
+  readonly profile: XenProfile;
+  override readonly bootProtocol = "xen" as const;
+  #platform: Platform | null = null;
+  #layout: DomainLayout | null = null;
+  #ev: EventChannels | null = null;
+  #traps = new Map<number, TrapEntry>();
+  #callback: { cs: number; eip: number } | null = null;
+  #failsafe: { cs: number; eip: number } | null = null;
+  #timerId = -1;
+  #pageTables = new Set<number>();
+
+  constructor(profile: XenProfile) {
+    super();
+    this.profile = profile;
+    this.version = profile.version;
+  }
+
+  override boot(platform: Platform, image: GuestImage): void {
+    this.#platform = platform;
+    const l = this.#layout = buildDomain(platform, image, this.profile);
+    this.#ev = new EventChannels(platform.memory, l.sharedInfoMa);
+    // The console channel is bound by the builder to the console daemon (interdomain, dom0).
+    this.#ev.ports[l.consoleEvtchn] = { status: EvtchnStat.interdomain, info: 0 };
+    this.#ev.ports[l.storeEvtchn] = { status: EvtchnStat.interdomain, info: 0 };
+    this.#pageTables.add(l.pgdMfn);
+    const pgd = l.pgdMfn * PAGE;
+    for (let i = 0; i < 1024; i++) {
+      const e = platform.memory.read32(pgd + i * 4);
+      if (e & 1 && i < HYPERVISOR_VIRT_START >>> 22) this.#pageTables.add(e >>> 12);
+    }
+    platform.setInterruptSource({
+      hasInterrupt: () => this.#callback !== null && this.#ev!.upcallDue(),
+      acknowledge: () => UPCALL_VECTOR,
+    });
+  }
+
+  get #p(): Platform {
+    return this.#platform ?? this.ctx.platform!;
+  }
+
+  // ---- naming ------------------------------------------------------------------------------
+
+  protected exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord {
+    return {
+      nr: kind,
+      name: EXIT_NAMES[kind],
+      args: exitArgs(kind, a, b, c),
+      ret: exitRet(kind, a, b),
+    };
+  }
+
+  protected portRecord(dir: "in" | "out", _port: number, size: AccessSize, value: number) {
+    return { name: dir, args: [size, value >>> 0] };
+  }
+
+  // ---- guest memory --------------------------------------------------------------------------
+
+  #pa(va: number): number {
+    const pa = this.ctx.cpu.translate(va >>> 0);
+    if (pa < 0) throw new Fault();
+    return pa;
+  }
+  #r32(va: number): number {
+    return this.ctx.memory.read32(this.#pa(va)) >>> 0;
+  }
+  #w32(va: number, v: number): void {
+    this.ctx.memory.write32(this.#pa(va), v >>> 0);
+  }
+  #w8(va: number, v: number): void {
+    this.ctx.memory.write8(this.#pa(va), v);
+  }
+  #wstr(va: number, s: string, size: number): void {
+    for (let i = 0; i < size; i++) this.#w8(va + i, i < s.length ? s.charCodeAt(i) : 0);
+  }
+
+  #owned(mfn: number): boolean {
+    const l = this.#layout!;
+    return mfn >= 0x100 && mfn < 0x100 + l.nrPages;
+  }
+
+  // ---- CPU hooks ---------------------------------------------------------------------------
+
+  override softwareInterrupt(vector: number): boolean {
+    if (vector !== 0x82) return false;
+    // Legacy TRAP_INSTR and the hypercall page's slots both arrive here (docs/abi/xen.md §2).
+    const r = this.ctx.cpu.regs;
+    const nr = r[EAX] >>> 0;
+    const args = [r[EBX], r[ECX], r[EDX], r[ESI], r[EDI]].map((x) => x >>> 0);
+    const eip = this.eip;
+    const ret = this.#call(nr, args, false);
+    if (ret !== null) r[EAX] = ret | 0;
+    this.emit({
+      kind: "hypercall",
+      nr,
+      name: HC_NAMES[nr] ?? `hypercall_${nr}`,
+      args,
+      ret: ret === null ? null : ret >>> 0,
+      eip,
+    });
+    this.#deliverIfDue();
+    return true;
+  }
+
+  override takeTrap(kind: TrapKind, vector: number, errorCode: number): boolean {
+    const ev = this.#ev!;
+    if (kind === TrapKind.interrupt) {
+      if (vector !== UPCALL_VECTOR || !this.#callback) return true;
+      this.#bounceTo(this.#callback.cs, this.#callback.eip, -1, true);
+      return true;
+    }
+    const t = this.#traps.get(vector);
+    if (kind === TrapKind.software && t && (t.flags & 3) < this.ctx.cpu.cpl) {
+      // A software interrupt through an entry whose DPL is below the caller's ring: #GP.
+      const gp = this.#traps.get(13);
+      if (gp) return this.#bounceTo(gp.cs, gp.eip, (vector << 3) | 2, false), true;
+    }
+    if (!t) {
+      // No handler registered: Xen crashes the domain (docs/abi/xen.md §4).
+      this.#shutdown(3);
+      return true;
+    }
+    if (vector === 14) this.ctx.memory.write32(ev.shared + SH.cr2, this.ctx.cpu.cr2 >>> 0);
+    this.#bounceTo(t.cs, t.eip, kind === TrapKind.exception ? errorCode : -1, (t.flags & 4) !== 0);
+    return true;
+  }
+
+  /** Builds Xen's bounce frame and masks events when the entry asks (docs/abi/xen.md §4). */
+  #bounceTo(cs: number, eip: number, err: number, mask: boolean): void {
+    const ev = this.#ev!;
+    const saved = ev.mask;
+    if (!this.#p.bounce({ cs, eip, errorCode: err, maskIf: false })) {
+      if (this.#failsafe && this.#p.bounce({ ...this.#failsafe, errorCode: -1, maskIf: false })) {
+        return;
+      }
+      this.#shutdown(3);
+      return;
+    }
+    // The saved upcall mask rides in bits 16..23 of the CS slot; EFLAGS.IF shows !mask.
+    const sp = this.ctx.cpu.regs[ESP] >>> 0;
+    const csSlot = sp + (err >= 0 ? 8 : 4);
+    try {
+      this.#w32(csSlot, (this.#r32(csSlot) & 0xffff) | saved << 16);
+      const fl = this.#r32(csSlot + 4);
+      this.#w32(csSlot + 4, saved ? fl & ~0x200 : fl | 0x200);
+    } catch (e) {
+      if (!(e instanceof Fault)) throw e;
+    }
+    if (mask) ev.mask = 1;
+  }
+
+  #deliverIfDue(): void {
+    if (this.#callback && this.#ev!.upcallDue()) {
+      this.#p.wake();
+      this.#p.kick();
+    }
+  }
+
+  #shutdown(reason: number): void {
+    this.#p.shutdown(SHUTDOWN_EXIT[reason] ?? SHUTDOWN_EXIT[3]);
+  }
+
+  // ---- dispatch ----------------------------------------------------------------------------
+
+  /** Runs hypercall `nr`; returns EAX, or null when the call sets the registers itself. */
+  #call(nr: number, a: number[], inMulticall: boolean): number | null {
+    try {
+      return this.#dispatch(nr, a, inMulticall);
+    } catch (e) {
+      if (e instanceof Fault) return -XEN_EFAULT;
+      throw e;
+    }
+  }
+
+  #dispatch(nr: number, a: number[], inMulticall: boolean): number | null {
+    const p = this.profile;
+    switch (nr) {
+      case HC.set_trap_table:
+        return this.#setTrapTable(a[0]);
+      case HC.mmu_update:
+        return this.#mmuUpdate(a[0], a[1], a[2], a[3]);
+      case HC.set_callbacks:
+        this.#callback = { cs: a[0] & 0xffff, eip: a[1] };
+        this.#failsafe = { cs: a[2] & 0xffff, eip: a[3] };
+        return 0;
+      case HC.stack_switch:
+        return 0;
+      case HC.fpu_taskswitch: {
+        const c = this.ctx.cpu as unknown as { cr0: number };
+        c.cr0 = a[0] ? c.cr0 | 8 : c.cr0 & ~8;
+        return 0;
+      }
+      case HC.sched_op_compat:
+        return this.#sched(a[0], a[1], true);
+      case HC.multicall:
+        return inMulticall ? -XEN_EINVAL : this.#multicall(a[0], a[1]);
+      case HC.update_va_mapping:
+        return this.#updateVaMapping(a[0], a[1], a[2], a[3]);
+      case HC.set_timer_op:
+        return this.#setTimer(a[0] + a[1] * 2 ** 32);
+      case HC.event_channel_op_compat:
+        return this.#evtchn(this.#r32(a[0]), a[0] + 4);
+      case HC.xen_version:
+        return this.#xenVersion(a[0], a[1]);
+      case HC.console_io:
+        // A domU's console_io is refused unless Xen was built verbose (docs/abi/xen.md §6).
+        return -XEN_EPERM;
+      case HC.vm_assist:
+        return a[0] <= 1 && a[1] < 32 ? 0 : -XEN_EINVAL;
+      case HC.iret:
+        if (inMulticall) return -XEN_EINVAL;
+        return this.#iret();
+      case HC.vcpu_op:
+        return this.#vcpuOp(a[0], a[1], a[2]);
+      case HC.mmuext_op:
+        return this.#mmuextOp(a[0], a[1], a[2]);
+      case HC.sched_op:
+        return p.schedOpNew ? this.#sched(a[0], a[1], false) : -XEN_ENOSYS;
+      case HC.event_channel_op:
+        return p.eventChannelOpNew ? this.#evtchn(a[0], a[1]) : -XEN_ENOSYS;
+      case HC.physdev_op:
+        return p.eventChannelOpNew ? (a[0] === 6 ? 0 : -XEN_ENOSYS) : -XEN_ENOSYS;
+      default:
+        return -XEN_ENOSYS;
+    }
+  }
+
+  #setTrapTable(va: number): number {
+    if (va === 0) {
+      this.#traps.clear();
+      return 0;
+    }
+    for (let i = 0; i < 256; i++) {
+      const w0 = this.#r32(va + i * 8), addr = this.#r32(va + i * 8 + 4);
+      if (addr === 0) break; // the list ends at a zero address (xen.h trap_info)
+      this.#traps.set(w0 & 0xff, { flags: (w0 >>> 8) & 0xff, cs: w0 >>> 16, eip: addr });
+    }
+    return 0;
+  }
+
+  #multicall(list: number, n: number): number {
+    for (let i = 0; i < n; i++) {
+      const e = list + i * 32;
+      const op = this.#r32(e);
+      const args = [0, 1, 2, 3, 4].map((k) => this.#r32(e + 8 + k * 4));
+      const r = this.#call(op, args, true);
+      this.#w32(e + 4, (r ?? 0) >>> 0);
+    }
+    return 0;
+  }
+
+  // ---- memory management (docs/abi/xen.md §3) ---------------------------------------------------
+
+  /** Validates a new PTE value: present frames must be the domain's (or shared_info). */
+  #validPte(v: number): boolean {
+    if (!(v & 1)) return true;
+    const mfn = v >>> 12;
+    if (mfn === this.#layout!.sharedInfoMa / PAGE) return true;
+    if (!this.#owned(mfn)) return false;
+    // A writable mapping of a page-table frame is refused.
+    return !((v & 2) && this.#pageTables.has(mfn));
+  }
+
+  #mmuUpdate(reqs: number, count: number, doneVa: number, dom: number): number {
+    if (dom !== DOMID_SELF && dom !== 0) return -XEN_ESRCH;
+    let done = 0, ret = 0;
+    for (; done < count; done++) {
+      const ptr = this.#r32(reqs + done * 16), val = this.#r32(reqs + done * 16 + 8);
+      const cmd = ptr & 3, ma = (ptr & ~3) >>> 0;
+      if (cmd === 1) continue; // MMU_MACHPHYS_UPDATE: the M2P is not modelled beyond the P2M
+      if (cmd !== 0 || !this.#owned(ma >>> 12) || !this.#pageTables.has(ma >>> 12)) {
+        ret = -XEN_EINVAL;
+        break;
+      }
+      if (!this.#validPte(val)) {
+        ret = -XEN_EINVAL;
+        break;
+      }
+      this.ctx.memory.write32(ma, val);
+    }
+    this.#p.flushTlb(false);
+    if (doneVa) this.#w32(doneVa, done);
+    return ret;
+  }
+
+  #updateVaMapping(va: number, lo: number, _hi: number, flags: number): number {
+    if (this.#p.linearReservation(va, 1)) return -XEN_EINVAL;
+    const pde = this.ctx.memory.read32((this.ctx.cpu.cr3 & ~4095) + (va >>> 22) * 4);
+    if (!(pde & 1) || !this.#validPte(lo)) return -XEN_EINVAL;
+    this.ctx.memory.write32((pde & ~4095) + ((va >>> 12) & 1023) * 4, lo);
+    // UVMF_TLB_FLUSH 1, UVMF_INVLPG 2 (xen.h).
+    if ((flags & 3) === 2) this.#p.invlpg(va);
+    else if ((flags & 3) === 1) this.#p.flushTlb(false);
+    return 0;
+  }
+
+  #mmuextOp(ops: number, count: number, doneVa: number): number {
+    let done = 0;
+    for (; done < count; done++) {
+      const o = ops + done * 12;
+      const cmd = this.#r32(o), arg1 = this.#r32(o + 4);
+      switch (cmd) {
+        case 0: // PIN_L1_TABLE
+        case 1: // PIN_L2_TABLE
+          if (!this.#owned(arg1)) return this.#doneThen(doneVa, done, -XEN_EINVAL);
+          this.#pageTables.add(arg1);
+          break;
+        case 4: // UNPIN_TABLE
+          this.#pageTables.delete(arg1);
+          break;
+        case 5: // NEW_BASEPTR
+          if (!this.#owned(arg1)) return this.#doneThen(doneVa, done, -XEN_EINVAL);
+          this.#pageTables.add(arg1);
+          this.#p.setCr3(arg1 * PAGE);
+          break;
+        case 6: // TLB_FLUSH_LOCAL
+        case 8: // TLB_FLUSH_MULTI
+        case 10: // TLB_FLUSH_ALL
+          this.#p.flushTlb(false);
+          break;
+        case 7: // INVLPG_LOCAL
+        case 9: // INVLPG_MULTI
+        case 11: // INVLPG_ALL
+          this.#p.invlpg(arg1);
+          break;
+        case 13: // SET_LDT
+          break;
+        default:
+          return this.#doneThen(doneVa, done, -XEN_EINVAL);
+      }
+    }
+    return this.#doneThen(doneVa, done, 0);
+  }
+
+  #doneThen(doneVa: number, done: number, ret: number): number {
+    if (doneVa) this.#w32(doneVa, done);
+    return ret;
+  }
+
+  // ---- scheduling, timers, events ------------------------------------------------------------
+
+  #sched(cmd: number, arg: number, compat: boolean): number {
+    switch (cmd) {
+      case 0: // SCHEDOP_yield
+        return 0;
+      case 1: // SCHEDOP_block: enables event delivery, then waits for an event
+        this.#ev!.mask = 0;
+        if (!this.#ev!.upcallDue()) this.#p.block();
+        return 0;
+      case 2: // SCHEDOP_shutdown
+        this.#shutdown(compat ? arg : this.#r32(arg));
+        return 0;
+      default:
+        return -XEN_EINVAL;
+    }
+  }
+
+  /** set_timer_op: an absolute deadline in Xen system time (ns since boot; docs §5). */
+  #setTimer(deadlineNs: number): number {
+    const clock = this.ctx.clock;
+    if (this.#timerId >= 0) clock.cancel(this.#timerId);
+    this.#timerId = -1;
+    if (deadlineNs === 0) return 0;
+    const at = Math.max(clock.icount + 1, clock.nanosToInsns(deadlineNs));
+    this.#timerId = clock.schedule(at, () => {
+      this.#timerId = -1;
+      this.#virq(VIRQ_TIMER);
+    });
+    return 0;
+  }
+
+  #virq(virq: number): void {
+    const port = this.#ev!.portOfVirq(virq);
+    if (port < 0) return;
+    this.#ev!.setPending(port);
+    this.#p.wake();
+    this.#p.kick();
+  }
+
+  #vcpuOp(cmd: number, vcpu: number, arg: number): number {
+    if (vcpu !== 0) return -XEN_EINVAL;
+    if (!this.profile.vcpuTimers && cmd >= 6) return -XEN_ENOSYS;
+    switch (cmd) {
+      case 6: // set_periodic_timer
+      case 7: // stop_periodic_timer
+        return 0;
+      case 8: { // set_singleshot_timer {u64 timeout_abs_ns, u32 flags}
+        const ns = this.#r32(arg) + this.#r32(arg + 4) * 2 ** 32;
+        const flags = this.#r32(arg + 8);
+        if (flags & 1 && ns < this.ctx.clock.nanos()) return -XEN_ETIME;
+        return this.#setTimer(ns);
+      }
+      case 9: // stop_singleshot_timer
+        return this.#setTimer(0);
+      case 3: // is_up
+        return 1;
+      default:
+        return -XEN_ENOSYS;
+    }
+  }
+
+  #evtchn(cmd: number, arg: number): number {
+    const ev = this.#ev!;
+    switch (cmd) {
+      case 1: { // bind_virq {virq, vcpu, port OUT}
+        const virq = this.#r32(arg);
+        if (virq >= 24 || this.#r32(arg + 4) !== 0) return -XEN_EINVAL;
+        if (ev.portOfVirq(virq) >= 0) return -XEN_EEXIST;
+        const port = ev.alloc(EvtchnStat.virq, virq);
+        this.#w32(arg + 8, port);
+        return 0;
+      }
+      case 7: { // bind_ipi {vcpu, port OUT}
+        if (this.#r32(arg) !== 0) return -XEN_EINVAL;
+        this.#w32(arg + 4, ev.alloc(EvtchnStat.ipi, -1));
+        return 0;
+      }
+      case 3: { // close {port}
+        const port = this.#r32(arg);
+        if (!ev.isOpen(port)) return -XEN_EINVAL;
+        ev.close(port);
+        return 0;
+      }
+      case 4: { // send {port}
+        const port = this.#r32(arg);
+        if (!ev.isOpen(port)) return -XEN_EINVAL;
+        if (port === this.#layout!.consoleEvtchn) this.#drainConsole();
+        else if (ev.ports[port].status === EvtchnStat.ipi) {
+          ev.setPending(port);
+          this.#deliverIfDue();
+        }
+        return 0;
+      }
+      case 5: { // status {dom u16, pad, port, status OUT, vcpu OUT, u OUT}
+        const port = this.#r32(arg + 4);
+        if (port >= NR_EVENT_CHANNELS) return -XEN_EINVAL;
+        const b = ev.ports[port] ?? { status: EvtchnStat.closed, info: -1 };
+        this.#w32(arg + 8, b.status);
+        this.#w32(arg + 12, 0);
+        this.#w32(arg + 16, b.info >>> 0);
+        return 0;
+      }
+      case 9: { // unmask {port}
+        const port = this.#r32(arg);
+        if (port >= NR_EVENT_CHANNELS) return -XEN_EINVAL;
+        ev.unmask(port);
+        this.#deliverIfDue();
+        return 0;
+      }
+      default:
+        return -XEN_ENOSYS;
+    }
+  }
+
+  /** The console daemon's side: consume out[] up to out_prod (io/console.h; docs §6). */
+  #drainConsole(): void {
+    const m = this.ctx.memory, page = this.#layout!.consoleMfn * PAGE;
+    let cons = m.read32(page + CONS_OUT_CONS) >>> 0;
+    const prod = m.read32(page + CONS_OUT_PROD) >>> 0;
+    for (let n = 0; cons !== prod && n < CONS_OUT_SIZE; n++, cons = (cons + 1) >>> 0) {
+      this.#p.console(m.read8(page + CONS_OUT + (cons & (CONS_OUT_SIZE - 1))));
+    }
+    m.write32(page + CONS_OUT_CONS, cons);
+  }
+
+  #iret(): null {
+    // struct iret_context at ESP: eax, eip, cs, eflags[, esp, ss] (arch-x86_32.h; docs §4).
+    const cpu = this.ctx.cpu, r = cpu.regs;
+    const sp = r[ESP] >>> 0;
+    const eax = this.#r32(sp), eip = this.#r32(sp + 4), cs = this.#r32(sp + 8) & 0xffff;
+    const fl = this.#r32(sp + 12);
+    r[EAX] = eax | 0;
+    r[ESP] = (sp + 16) | 0;
+    const c = cpu as unknown as { eip: number; setEflags(v: number): void };
+    if ((cs & 3) !== cpu.cpl) {
+      const esp = this.#r32(sp + 16), ss = this.#r32(sp + 20) & 0xffff;
+      this.#p.loadSegment(1, cs);
+      this.#p.loadSegment(2, ss);
+      r[ESP] = esp | 0;
+    }
+    c.setEflags(((fl & ~0x3000) | 0x200) >>> 0);
+    c.eip = eip;
+    // The upcall mask is restored from the frame's EFLAGS.IF (docs §4).
+    this.#ev!.mask = fl & 0x200 ? 0 : 1;
+    return null;
+  }
+
+  #xenVersion(cmd: number, arg: number): number {
+    const p = this.profile;
+    switch (cmd) {
+      case 0:
+        return (p.major << 16) | p.minor;
+      case 1:
+        this.#wstr(arg, p.extra, 16);
+        return 0;
+      case 2: // compile_info: compiler[64], compile_by[16], compile_domain[32], date[32]
+        this.#wstr(arg, "gcc version 4.1.2", 64);
+        this.#wstr(arg + 64, "pvreplay", 16);
+        this.#wstr(arg + 80, "pvreplay.invalid", 32);
+        this.#wstr(arg + 112, "pvreplay model", 32);
+        return 0;
+      case 3:
+        this.#wstr(arg, "xen-3.0-x86_32 ", 1024);
+        return 0;
+      case 4:
+        this.#wstr(arg, "unavailable", 64);
+        return 0;
+      case 5:
+        this.#w32(arg, HYPERVISOR_VIRT_START);
+        return 0;
+      case 6: // get_features {submap_idx, submap OUT}: no optional features for a PV domU
+        if (this.#r32(arg) !== 0) return -XEN_EINVAL;
+        this.#w32(arg + 4, 0);
+        return 0;
+      case 7:
+        return PAGE;
+      case 8:
+        this.#wstr(arg, "", 16);
+        return 0;
+      default:
+        return -XEN_ENOSYS;
+    }
+  }
+
+  // ---- description, model, snapshot ----------------------------------------------------------
+
+  describe(): BackendDescription {
+    return describeXen(this.profile);
+  }
+
+  model(env?: Partial<ModelEnv>): CallModel {
+    return new TableModel(
+      this.name,
+      this.version,
+      HARDWARE_ROWS,
+      (s) => this.nameStep(s),
+      this.modelEnv(env),
+    );
+  }
+
+  override saveState(): BackendSnapshot {
+    return { ...super.saveState(), xen: { traps: [...this.#traps], callback: this.#callback } };
+  }
+}
+
+/** Creates the Xen backend for a profile in {@link XEN_PROFILES}. */
+export function createXenBackend(version: string, tweak?: Partial<XenProfile>): Backend {
+  const p = XEN_PROFILES[version];
+  if (!p) {
+    throw new Error(`xen has no version "${version}"; valid: ${XEN_VERSIONS.versions.join(", ")}`);
+  }
+  if (!tweak) return new XenBackend(p);
+  for (const k of Object.keys(tweak)) {
+    if (!(k in p) || k === "version") throw new Error(`xen profile has no field "${k}" to tweak`);
+  }
+  return new XenBackend({ ...p, ...tweak });
+}

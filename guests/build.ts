@@ -26,7 +26,18 @@ export interface GuestTarget {
   sourceDir: string;
   /** `-D` defines selecting the variant. */
   defines: readonly string[];
+  /**
+   * Optional source groups this target compiles: a file named `<feature>*.c|.S` in the
+   * source directory (e.g. `xen.c`, `xen_head.S`) is built only into targets listing the
+   * feature, so adding such files leaves every other image byte-identical.
+   */
+  features?: readonly string[];
+  /** Linker script inside the source directory; `linker.ld` when omitted. */
+  linkerScript?: string;
 }
+
+/** Prefixes of the optional source groups (see {@link GuestTarget.features}). */
+export const OPTIONAL_SOURCE_GROUPS: readonly string[] = ["xen"];
 
 /** A built image. */
 export interface BuiltImage {
@@ -59,8 +70,20 @@ export const GUEST_TARGETS: readonly GuestTarget[] = [
   },
   { name: "pvkernel-2.6.22.elf", sourceDir: "guests/kernel", defines: ["VARIANT_2_6_22"] },
   { name: "pvkernel-nopv.elf", sourceDir: "guests/kernel", defines: ["VARIANT_NOPV"] },
-  { name: "pvkernel-2.6.23.elf", sourceDir: "guests/kernel", defines: ["VARIANT_2_6_23"] },
-  { name: "pvkernel-2.6.24.elf", sourceDir: "guests/kernel", defines: ["VARIANT_2_6_24"] },
+  {
+    name: "pvkernel-2.6.23.elf",
+    sourceDir: "guests/kernel",
+    defines: ["VARIANT_2_6_23"],
+    features: ["xen"],
+    linkerScript: "linker_xen.ld",
+  },
+  {
+    name: "pvkernel-2.6.24.elf",
+    sourceDir: "guests/kernel",
+    defines: ["VARIANT_2_6_24"],
+    features: ["xen"],
+    linkerScript: "linker_xen.ld",
+  },
   {
     name: "pvkernel-2.6.21-vmi.elf",
     sourceDir: "guests/kernel",
@@ -113,10 +136,13 @@ async function run(cmd: string, args: string[], cwd: string): Promise<void> {
   }
 }
 
-async function sourcesOf(dir: string): Promise<string[]> {
+async function sourcesOf(dir: string, features: readonly string[]): Promise<string[]> {
   const names: string[] = [];
   for await (const e of Deno.readDir(dir)) {
-    if (e.isFile && (e.name.endsWith(".c") || e.name.endsWith(".S"))) names.push(e.name);
+    if (!e.isFile || !(e.name.endsWith(".c") || e.name.endsWith(".S"))) continue;
+    const group = OPTIONAL_SOURCE_GROUPS.find((g) => e.name.startsWith(g));
+    if (group !== undefined && !features.includes(group)) continue;
+    names.push(e.name);
   }
   // Byte order, independent of locale and directory order.
   return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -143,7 +169,7 @@ export async function buildTarget(
   const outDir = absolute(opts.outDir, root);
   await Deno.mkdir(work, { recursive: true });
   await Deno.mkdir(outDir, { recursive: true });
-  const files = await sourcesOf(src);
+  const files = await sourcesOf(src, t.features ?? []);
   const objs = files.map((f) => `${work}/${f.replace(/\.[cS]$/, ".o")}`);
   const defs = t.defines.map((d) => `-D${d}`);
   // Two compilers at a time (the machine is shared); objects do not depend on the order.
@@ -155,7 +181,7 @@ export async function buildTarget(
   };
   await Promise.all([worker(), worker()]);
   const out = `${outDir}/${t.name}`;
-  await run("ld", [...LDFLAGS, "-T", "linker.ld", "-o", out, ...objs], src);
+  await run("ld", [...LDFLAGS, "-T", t.linkerScript ?? "linker.ld", "-o", out, ...objs], src);
   const bytes = await Deno.readFile(out);
   const built = { name: t.name, path: out, sha256: await sha256Hex(bytes), size: bytes.length };
   opts.log?.(`${t.name}: ${built.size} bytes sha256 ${built.sha256}`);

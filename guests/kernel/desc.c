@@ -6,6 +6,9 @@
 #include "desc.h"
 #include "paravirt.h"
 #include "time.h"
+#if CONFIG_XEN
+#include "xen.h"
+#endif
 
 u64 gdt_table[GDT_ENTRIES] __attribute__((aligned(32)));
 static u64 idt_table[256] __attribute__((aligned(8)));
@@ -52,6 +55,9 @@ void trap_init(void)
 
 	struct desc_ptr gdtr = { sizeof(gdt_table) - 1, (u32)gdt_table };
 	paravirt_ops.load_gdt(&gdtr);
+#if CONFIG_XEN
+	if (!xen_pv) /* a Xen guest keeps the flat ring-1 segments it was entered with */
+#endif
 	reload_segments();
 
 	init_tss.ss0 = __KERNEL_DS;
@@ -195,6 +201,10 @@ void do_trap(struct pt_regs *regs)
 
 void pic_init(void)
 {
+#if CONFIG_XEN
+	if (xen_pv) /* no 8259A: event channels */
+		return;
+#endif
 	/* ICW1-4: edge triggered, cascade, vectors 0x20/0x28, 8086 mode (8259A data sheet). */
 	outb(0x11, 0x20);
 	outb(0x11, 0xa0);
@@ -210,18 +220,34 @@ void pic_init(void)
 
 void pic_unmask(u32 irq)
 {
+#if CONFIG_XEN
+	if (xen_pv) {
+		xen_irq_unmask(irq);
+		return;
+	}
+#endif
 	u16 port = irq < 8 ? 0x21 : 0xa1;
 	outb(inb(port) & ~(1u << (irq & 7)), port);
 }
 
 void pic_mask(u32 irq)
 {
+#if CONFIG_XEN
+	if (xen_pv) {
+		xen_irq_mask(irq);
+		return;
+	}
+#endif
 	u16 port = irq < 8 ? 0x21 : 0xa1;
 	outb(inb(port) | (1u << (irq & 7)), port);
 }
 
 u32 pic_read_irr(void)
 {
+#if CONFIG_XEN
+	if (xen_pv) /* "IRQ 0 pending" = the VIRQ_TIMER channel's pending bit */
+		return xen_irq_pending();
+#endif
 	/* OCW3 0x0a selects IRR for the next read. */
 	outb(0x0a, 0x20);
 	outb(0x0a, 0xa0);

@@ -1,6 +1,9 @@
 /* Polled 16550 console at COM1 (abi.md §5.10: 8250 UART at 0x3F8), printk, strings. */
 #include "lib.h"
 #include "paravirt.h"
+#if CONFIG_XEN
+#include "xen.h"
+#endif
 #include <stdarg.h>
 
 #define COM1 0x3f8
@@ -85,6 +88,12 @@ static void serial_putc(char c)
 
 void console_write(const char *s, size_t n)
 {
+#if CONFIG_XEN
+	if (xen_pv) { /* no port I/O in ring 1: the Xen console ring */
+		xen_console_write(s, n);
+		return;
+	}
+#endif
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '\n')
 			serial_putc('\r');

@@ -13,6 +13,9 @@
 #if CONFIG_VMI
 #include "vmi/vmi.h"
 #endif
+#if CONFIG_XEN
+#include "xen.h"
+#endif
 
 static const struct {
 	const char *name;
@@ -43,6 +46,12 @@ static void select_backend(const struct boot_state *b)
 			kvm_init(features);
 		break;
 	case BACKEND_XEN:
+#if CONFIG_XEN
+		if (xen_pv) {
+			xen_init_paravirt_ops();
+			break;
+		}
+#endif
 		if ((b->cs & 3) == 1) {
 			/* A ring-1 Xen PV entry cannot fall back to native code: no port I/O, no
 			 * privileged instructions.  Stop here (nothing can be printed). */
@@ -71,6 +80,11 @@ static void select_backend(const struct boot_state *b)
 void start_kernel(void)
 {
 	struct boot_state b = { boot_regs[0], boot_regs[1], boot_regs[2], boot_regs[3] };
+#if CONFIG_XEN
+	if ((b.cs & 3) == 1) /* startup_xen: ring 1, ESI = start_info */
+		xen_early_init(b.esi);
+	else
+#endif
 	serial_init();
 	if (b.eax == 0x2badb002) {
 		const struct multiboot_info *mbi = (const struct multiboot_info *)b.ebx;

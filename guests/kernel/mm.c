@@ -69,7 +69,7 @@ u32 *lookup_pte(u32 va, int create)
 		paravirt_ops.alloc_pt((u32)pt >> 12);
 		paravirt_ops.set_pmd(pde, (u32)pt | _PAGE_TABLE);
 	}
-	u32 *pt = (u32 *)(*pde & PAGE_MASK);
+	u32 *pt = (u32 *)pde_frame(*pde);
 	return &pt[(va >> 12) & 0x3ff];
 }
 
@@ -100,7 +100,7 @@ void free_user_tables(u32 start, u32 end)
 		u32 *pde = &swapper_pg_dir[pdi];
 		if (!(*pde & _PAGE_PRESENT))
 			continue;
-		u32 *pt = (u32 *)(*pde & PAGE_MASK);
+		u32 *pt = (u32 *)pde_frame(*pde);
 		int used = 0;
 		for (int i = 0; i < 1024; i++)
 			used |= pt[i] != 0;
@@ -116,14 +116,24 @@ void free_user_tables(u32 start, u32 end)
 void paging_init(void)
 {
 	next_free_page = ((u32)_end + PAGE_SIZE - 1) & PAGE_MASK;
+#if CONFIG_XEN
+	if (xen_pv) /* after the builder's start_info, P2M, page tables and stack */
+		next_free_page = xen_first_free_page(next_free_page);
+#endif
 	swapper_pg_dir = alloc_page();
 	if (cpu_has_pge) {
 		paravirt_ops.write_cr4(paravirt_ops.read_cr4() | X86_CR4_PGE);
 		kernel_page_global = _PAGE_GLOBAL;
 	}
 	/* Page 0 stays unmapped so NULL dereferences fault. */
+#if CONFIG_XEN
+	u32 lowmem = xen_pv ? xen_lowmem_limit(LOWMEM_SIZE) : LOWMEM_SIZE; /* only frames the domain has */
+	for (u32 pa = PAGE_SIZE; pa < lowmem; pa += PAGE_SIZE)
+		map_page(pa, pa, PAGE_KERNEL_FLAGS | kernel_page_global);
+#else
 	for (u32 pa = PAGE_SIZE; pa < LOWMEM_SIZE; pa += PAGE_SIZE)
 		map_page(pa, pa, PAGE_KERNEL_FLAGS | kernel_page_global);
+#endif
 	if (cpu_has_apic)
 		map_page(APIC_DEFAULT_PHYS_BASE, APIC_DEFAULT_PHYS_BASE,
 			 PAGE_KERNEL_FLAGS | _PAGE_PCD | _PAGE_PWT);

@@ -29,6 +29,17 @@ enum fixed_addresses { FIX_HOLE = 0, FIX_VDSO = 1, __end_of_fixed_addresses };
 extern u32 __FIXADDR_TOP;
 static inline u32 fix_to_virt(u32 idx) { return __FIXADDR_TOP - (idx << 12); }
 
+/* Frame address held in a PDE/PTE, and the PTE a direct store writes: under Xen the
+ * tables hold machine frames (xen.c), elsewhere pseudo-physical = physical. */
+#if CONFIG_XEN
+#include "xen.h"
+#define pde_frame(v) xen_pte_phys(v)
+#define pte_val_ma(v) xen_pte_ma(v)
+#else
+#define pde_frame(v) ((v) & PAGE_MASK)
+#define pte_val_ma(v) (v)
+#endif
+
 extern u32 *swapper_pg_dir;
 extern u32 kernel_page_global; /* _PAGE_GLOBAL when CR4.PGE is on, else 0 */
 

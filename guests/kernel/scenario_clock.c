@@ -41,6 +41,10 @@ int scenario_clock(void)
 	int wall_ok = tm.year >= 2000 && tm.year < 2100;
 	const char *source = paravirt_ops.backend == BACKEND_KVM ? "kvmclock" :
 			     (cpu_has_tsc && tsc_khz) ? "tsc" : "jiffies";
+#if CONFIG_XEN
+	if (paravirt_ops.backend == BACKEND_XEN)
+		source = "xen"; /* vcpu_time_info system time */
+#endif
 	printk("INFO clock: tsc_khz=%u 200ms-by-pit=%u ms-by-sched_clock wall=%u "
 	       "(%04u-%02u-%02u %02u:%02u:%02u UTC)\n",
 	       tsc_khz, ms, wall, tm.year, tm.mon, tm.mday, tm.hour, tm.min, tm.sec);

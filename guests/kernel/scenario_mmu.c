@@ -101,7 +101,7 @@ int scenario_mmu(void)
 	for (u32 i = 0; i < BATCH; i++) {
 		u32 va = batch + i * PAGE_SIZE;
 		u32 *pte = lookup_pte(va, 1);
-		*pte = ((i & 1) ? (u32)frame_b : (u32)frame_a) | flags;
+		*pte = pte_val_ma(((i & 1) ? (u32)frame_b : (u32)frame_a) | flags);
 		paravirt_ops.pte_update(NULL, va, pte); /* the guest wrote the entry itself */
 	}
 	paravirt_ops.set_lazy_mode(PARAVIRT_LAZY_NONE);

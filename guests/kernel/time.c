@@ -7,6 +7,9 @@
 #include "time.h"
 #include "desc.h"
 #include "paravirt.h"
+#if CONFIG_XEN
+#include "xen.h"
+#endif
 
 volatile u32 jiffies;
 u32 tsc_khz;
@@ -194,6 +197,10 @@ void lapic_timer_stop(void)
 
 void time_init(void)
 {
+#if CONFIG_XEN
+	if (xen_pv) /* no PIT to calibrate against: xen.c took tsc_khz from vcpu_time_info */
+		return;
+#endif
 	if (cpu_has_tsc) {
 		calibrate_tsc();
 		tsc_at_boot = paravirt_ops.read_tsc();

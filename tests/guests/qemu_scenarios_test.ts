@@ -108,7 +108,7 @@ interface Case {
   expectTimeout?: boolean;
 }
 
-const VARIANTS = ["2.6.20", "2.6.21", "2.6.21-vdso", "2.6.22", "nopv"] as const;
+const VARIANTS = ["2.6.20", "2.6.21", "2.6.21-vdso", "2.6.22", "2.6.23", "2.6.24", "nopv"] as const;
 type Variant = typeof VARIANTS[number];
 const PARAVIRT = (v: Variant) => v !== "nopv";
 /** docs/abi/native.md §4 seeds/004: vDSO default per variant. */
@@ -117,6 +117,8 @@ const VDSO_DEFAULT: Record<Variant, string> = {
   "2.6.21": "0",
   "2.6.21-vdso": "1",
   "2.6.22": "1",
+  "2.6.23": "1",
+  "2.6.24": "1",
   nopv: "1",
 };
 const COMPAT: Record<Variant, boolean> = {
@@ -124,6 +126,8 @@ const COMPAT: Record<Variant, boolean> = {
   "2.6.21": false,
   "2.6.21-vdso": true,
   "2.6.22": true,
+  "2.6.23": true,
+  "2.6.24": true,
   nopv: true,
 };
 

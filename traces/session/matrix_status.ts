@@ -16,7 +16,21 @@ import type { TraceEvent } from "../../vocabulary/event.ts";
 import type { ProfileTweak } from "../../backends/registry.ts";
 import { IMAGE_DIR, sha256Hex } from "../format/guest_image.ts";
 import { TOOL_VERSION } from "./session.ts";
-import { recordCase, suiteCase } from "./suite.ts";
+import { type CaseRun, recordCase, suiteCase } from "./suite.ts";
+import { ImageError } from "../../core/loaders/image_error.ts";
+import { EXIT_IMAGE_ERROR } from "../../core/exit_status.ts";
+
+interface Recorded {
+  run: CaseRun;
+  trace: string;
+  verdict: StatusCell["verdict"];
+  ops: Record<string, number>;
+}
+
+interface Refused {
+  /** The backend's reason for not booting the image. */
+  refused: string;
+}
 
 /** Status of one cell (docs/matrix.md "Statuses"). */
 export type CellStatus = "same" | "equivalent" | "diverges" | "fails" | "n/a";
@@ -108,9 +122,17 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
     if (hits.every((h) => h !== null)) return hits as StatusCell[];
   }
   const path = (b: string) => `${opts.outDir}/${c.label}-${b.replace("@", "_")}.pvt`;
-  const record = (backend: string) => {
+  // A backend may refuse the image before it runs (Xen's domain builder wants a Xen PV kernel,
+  // docs/abi/xen.md §1): the cell then fails with the builder's reason and there is no trace.
+  const record = (backend: string): Recorded | Refused => {
     const trace = path(backend);
-    const run = recordCase(c, backend, { out: trace, profileTweak: opts.tweaks?.[backend] });
+    let run: CaseRun;
+    try {
+      run = recordCase(c, backend, { out: trace, profileTweak: opts.tweaks?.[backend] });
+    } catch (e) {
+      if (e instanceof ImageError) return { refused: e.problem };
+      throw e;
+    }
     const ops = opCounts(trace);
     const verdict: StatusCell["verdict"] = run.verdict.pass === true
       ? "PASS"
@@ -120,7 +142,7 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
     return { run, trace, verdict, ops };
   };
   const ref = record(row.reference);
-  const refOk = ref.verdict === "PASS";
+  const refOk = !("refused" in ref) && ref.verdict === "PASS";
   const cells: StatusCell[] = [];
   for (const backend of row.backends) {
     const r = backend === row.reference ? ref : record(backend);
@@ -135,6 +157,22 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
       first: null,
       context: null,
       reason: null,
+      verdict: "NO-RESULT",
+      exit: "refused",
+      code: EXIT_IMAGE_ERROR,
+      instructions: 0,
+      events: 0,
+      fields: {},
+      ops: {},
+      trace: null,
+    };
+    if ("refused" in r) {
+      cell.status = "fails";
+      cell.reason = `${backend} refused the image: ${r.refused}`;
+      cells.push(cell);
+      continue;
+    }
+    Object.assign(cell, {
       verdict: r.verdict,
       exit: r.run.result.reason,
       code: r.run.result.exitCode,
@@ -143,7 +181,7 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
       fields: r.run.verdict.fields,
       ops: r.ops,
       trace: opts.keep ? r.trace : null,
-    };
+    });
     if (r.verdict !== "PASS") {
       cell.status = "fails";
       cell.reason = r.verdict === "FAIL"
@@ -151,7 +189,9 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
         : `no verdict: ${r.run.result.reason} (status ${r.run.result.exitCode})`;
     } else if (!refOk) {
       cell.status = "n/a";
-      cell.reason = `reference ${row.reference} did not pass (${ref.run.result.reason})`;
+      cell.reason = "refused" in ref
+        ? `reference ${row.reference} refused the image (${ref.refused})`
+        : `reference ${row.reference} did not pass (${ref.run.result.reason})`;
     } else if (backend !== row.reference) {
       judge(cell, ref.trace, r.trace);
     }
@@ -166,7 +206,13 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
     }
   }
   if (!opts.keep) {
-    for (const b of new Set([row.reference, ...row.backends])) Deno.removeSync(path(b));
+    for (const b of new Set([row.reference, ...row.backends])) {
+      try {
+        Deno.removeSync(path(b));
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e; // none when the backend refused the image
+      }
+    }
   }
   return cells;
 }

@@ -26,7 +26,15 @@ export const SCENARIOS = [
 ] as const;
 
 /** Kernel variants (guests/images/pvkernel-VARIANT.elf). */
-export const VARIANTS = ["2.6.20", "2.6.21", "2.6.21-vdso", "2.6.22", "nopv"] as const;
+export const VARIANTS = [
+  "2.6.20",
+  "2.6.21",
+  "2.6.21-vdso",
+  "2.6.22",
+  "2.6.23",
+  "2.6.24",
+  "nopv",
+] as const;
 
 /** The variant whose scenarios the demo and the reference traces use. */
 export const DEMO_VARIANT = "2.6.22";

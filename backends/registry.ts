@@ -7,6 +7,7 @@
 
 import type { Backend, BackendSpec } from "./backend.ts";
 import { createKvmBackend, KVM_VERSIONS } from "./kvm/backend.ts";
+import { createLguestBackend, LGUEST_VERSIONS } from "./lguest/backend.ts";
 import { createNativeBackend, NATIVE_VERSIONS } from "./native/backend.ts";
 
 interface RegistryEntry {
@@ -26,6 +27,7 @@ export type ProfileTweak = Record<string, string | number | boolean>;
 const REGISTRY: ReadonlyMap<string, RegistryEntry> = new Map<string, RegistryEntry>([
   ["native", { ...NATIVE_VERSIONS, create: createNativeBackend }],
   ["kvm", { ...KVM_VERSIONS, create: createKvmBackend }],
+  ["lguest", { ...LGUEST_VERSIONS, create: createLguestBackend }],
 ]);
 
 /**

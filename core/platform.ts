@@ -21,12 +21,15 @@ import type { PhysicalMemory } from "./memory.ts";
 /**
  * How a guest image is loaded and entered. The backend chooses (`Backend.bootProtocol`); the
  * trace header names it when it is not `multiboot`, so a replay boots the same way.
- * `linux` (the bzImage boot protocol) is reserved for the loader in `core/loaders/`.
+ * `linux` (the bzImage boot protocol) is reserved for the loader in `core/loaders/`. `lguest` is
+ * the same loader as lguest's launcher applies it (zero page at guest-physical 0, subarch 1, the
+ * guest entered in ring 1 with paging on: docs/abi/lguest.md §2): a distinct name because the
+ * entry state differs, so a replay never boots an lguest trace in ring 0.
  */
-export type BootProtocol = "multiboot" | "xen" | "linux";
+export type BootProtocol = "multiboot" | "xen" | "linux" | "lguest";
 
 /** Every boot protocol name, for validating headers. */
-export const BOOT_PROTOCOLS: readonly BootProtocol[] = ["multiboot", "xen", "linux"];
+export const BOOT_PROTOCOLS: readonly BootProtocol[] = ["multiboot", "xen", "linux", "lguest"];
 
 /** A guest image and what the user passed with it. */
 export interface GuestImage {

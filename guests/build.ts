@@ -63,6 +63,7 @@ export const GUEST_TARGETS: readonly GuestTarget[] = [
   { name: "pvkernel-2.6.24.elf", sourceDir: "guests/kernel", defines: ["VARIANT_2_6_24"] },
   { name: "kvmabi.elf", sourceDir: "guests/kvmabi", defines: [] },
   { name: "xenabi.elf", sourceDir: "guests/xenabi", defines: [] },
+  { name: "lguestabi.elf", sourceDir: "guests/lguestabi", defines: [] },
 ];
 
 /** Compiler flags shared by every object (fixed: part of the reproducibility contract). */

@@ -119,8 +119,9 @@ export function bootLguest(platform: Platform, image: GuestImage): LguestBoot {
   }
   const switcher = new Switcher();
   memory.mapMmio(SWITCHER_PA, switcher.bytes.length, switcher);
-  switcher.view.setUint32(0, SWITCHER_GDT | 0x1, true); // GDT page: present, read-only
-  switcher.view.setUint32(4, SWITCHER_TSS | 0x1, true);
+  // Linear = physical inside the Switcher: PTE 1 the GDT page, PTE 2 the TSS (present, read-only).
+  switcher.view.setUint32(4, SWITCHER_GDT | 0x1, true);
+  switcher.view.setUint32(8, SWITCHER_TSS | 0x1, true);
   mapSwitcher(memory, pgdir);
   const [cl, ch] = flatDescriptor(true, GUEST_PL);
   const [dl, dh] = flatDescriptor(false, GUEST_PL);

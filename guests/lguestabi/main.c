@@ -11,7 +11,9 @@ typedef unsigned char u8;
 typedef unsigned short u16;
 typedef unsigned int u32;
 
-static struct lguest_data lguest_data __attribute__((aligned(16)));
+struct lguest_data lguest_data __attribute__((aligned(16)));
+volatile u32 timer_ticks, irq_enabled_in_handler, frame_eflags;
+extern char irq0_stub[];
 static struct lguest_dma dma;
 static char line[128];
 
@@ -108,6 +110,31 @@ void lguestabi_main(u32 esi)
 	hcall(LHCALL_FLUSH_ASYNC, 0, 0, 0);
 	check("async ring drained before FLUSH_ASYNC (status 0xff)",
 	      lguest_data.hcall_status[0] == 0xff && lguest_data.hcall_status[1] == 0xff);
+	/* Clock event: relative ns on virtual IRQ 0, delivered through the registered gate. */
+	u32 off = (u32)irq0_stub;
+	hcall(LHCALL_LOAD_IDT_ENTRY, 0x20, (0x61u << 16) | (off & 0xffff), (off & 0xffff0000u) | 0x8e00u);
+	lguest_data.blocked_interrupts[0] = 0;
+	lguest_data.irq_enabled = 0x200;
+	hcall(LHCALL_SET_CLOCKEVENT, 1000000, 0, 0);
+	hcall(LHCALL_HALT, 0, 0, 0);
+	check("SET_CLOCKEVENT(1 ms) + HALT: one timer interrupt", timer_ticks == 1);
+	check("interrupt gate cleared irq_enabled inside the handler", irq_enabled_in_handler == 0);
+	check("frame EFLAGS.IF is the virtual flag (set)", (frame_eflags & 0x200) != 0);
+	/* Masked by irq_enabled = 0, then enabled by a plain store: not delivered until the next
+	 * hypercall (2.6.23 has no pending check on enable). */
+	lguest_data.irq_enabled = 0;
+	hcall(LHCALL_SET_CLOCKEVENT, 1000, 0, 0);
+	for (volatile u32 i = 0; i < 20000; i++)
+		;
+	u32 masked = timer_ticks;
+	lguest_data.irq_enabled = 0x200;
+	for (volatile u32 i = 0; i < 20000; i++)
+		;
+	u32 enabled = timer_ticks;
+	hcall(LHCALL_FLUSH_ASYNC, 0, 0, 0);
+	u32 after = timer_ticks;
+	check("no delivery while irq_enabled = 0", masked == 1);
+	check("enabling by a store delivers only at the next hypercall", enabled == 1 && after == 2);
 	if (has(cmdline, "bad"))
 		hcall(99, 0, 0, 0); /* must be fatal */
 	puts_("RESULT guest=lguestabi pass=");

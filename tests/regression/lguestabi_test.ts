@@ -29,6 +29,11 @@ Deno.test("lguestabi guest passes on lguest@2.6.23 and powers off through LHCALL
   assert.ok(init && init.kind === "hypercall");
   const async = events.filter((e) => e.name === "LHCALL_FLUSH_TLB (async)");
   assert.deepEqual(async.map((e) => e.op), ["flush_tlb_user", "flush_tlb_kernel"]);
+  // SET_CLOCKEVENT is the canonical set_timer with a relative ns delta (one-shot).
+  const timers = events.filter((e) => e.name === "LHCALL_SET_CLOCKEVENT");
+  assert.deepEqual(timers.map((e) => e.opArgs), [[0, 1000000], [0, 1000]]);
+  assert.equal(events.filter((e) => e.kind === "interrupt" && e.vector === 0x20).length, 2);
+  assert.equal(events.find((e) => e.name === "LHCALL_HALT")?.op, "safe_halt");
   // Drained before the synchronous FLUSH_ASYNC that follows them.
   const i = events.findIndex((e) => e.name === "LHCALL_FLUSH_ASYNC");
   assert.ok(i > events.indexOf(async[1]));

@@ -20,7 +20,8 @@ import { EXIT_GUEST_KILLED, EXIT_SUCCESS } from "../../core/exit_status.ts";
 import type { BootProtocol, GuestImage, Platform } from "../../core/platform.ts";
 import type { Backend, BackendDescription, BackendSnapshot } from "../backend.ts";
 import { BaseBackend, exitArgs, exitRet } from "../common/base_backend.ts";
-import { HARDWARE_ROWS, TableModel } from "../common/cross_model.ts";
+import { HARDWARE_ROWS, TableModel, withRows } from "../common/cross_model.ts";
+import { lguestRows } from "./model.ts";
 import type { AbiRecord, CallModel, ModelEnv } from "../model.ts";
 import {
   CLOCK_IRQ,
@@ -519,7 +520,7 @@ export class LguestBackend extends BaseBackend implements InterruptController {
     return new TableModel(
       this.name,
       this.version,
-      [...HARDWARE_ROWS],
+      withRows(HARDWARE_ROWS, lguestRows(this.profile)),
       (s) => this.nameStep(s),
       this.modelEnv(env),
     );

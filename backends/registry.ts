@@ -7,6 +7,7 @@
 
 import type { Backend, BackendSpec } from "./backend.ts";
 import { createKvmBackend, KVM_VERSIONS } from "./kvm/backend.ts";
+import { createLguestBackend, LGUEST_VERSIONS } from "./lguest/backend.ts";
 import { createNativeBackend, NATIVE_VERSIONS } from "./native/backend.ts";
 import { createVmiBackend, VMI_VERSIONS } from "./vmi/backend.ts";
 import { createXenBackend, XEN_VERSIONS } from "./xen/backend.ts";
@@ -30,6 +31,7 @@ const REGISTRY: ReadonlyMap<string, RegistryEntry> = new Map<string, RegistryEnt
   ["kvm", { ...KVM_VERSIONS, create: createKvmBackend }],
   ["vmi", { ...VMI_VERSIONS, create: createVmiBackend }],
   ["xen", { ...XEN_VERSIONS, create: createXenBackend }],
+  ["lguest", { ...LGUEST_VERSIONS, create: createLguestBackend }],
 ]);
 
 /**

@@ -50,8 +50,9 @@ A run cut short (Ctrl-C, budget) leaves a trace readable up to its last event, m
 incomplete with the reason.
 
 exit status: the guest's, as for 'run' ((v<<1)|1 isa-debug-exit, 0 halted, 8 triple fault,
-10 budget, 12 reset, 18 the backend stopped the VM); 2 usage, 4 bad image, 6 trace file not
-writable, 130 interrupted (Ctrl-C; a second Ctrl-C exits at once).`;
+10 budget, 12 reset, 18 the backend stopped the VM, 20 the hypervisor killed the guest,
+22 suspended, 24 crashed); 2 usage, 4 bad image, 6 trace file not writable, 130 interrupted
+(Ctrl-C; a second Ctrl-C exits at once).`;
 
 /**
  * Implements `pvreplay record`; returns the exit status.

@@ -64,8 +64,9 @@ With --backend only --kernel is taken (no --initrd, --bios, --restore or snapsho
 backend's boot protocol loads the kernel, and its state is not part of a snapshot).
 
 exit status: 0 halted, (v<<1)|1 isa-debug-exit, 2 usage, 4 bad image, 8 triple fault,
-10 budget exhausted, 12 reset, 18 the backend stopped the VM, 130 interrupted (Ctrl-C; a
-second Ctrl-C exits at once) (see core/exit_status.ts)`;
+10 budget exhausted, 12 reset, 18 the backend stopped the VM, 20 the hypervisor killed the
+guest (lguest), 22 the guest suspended, 24 the guest crashed (Xen SCHEDOP_shutdown),
+130 interrupted (Ctrl-C; a second Ctrl-C exits at once) (see core/exit_status.ts)`;
 
 function describeResult(m: Machine, r: RunResult): string {
   const cpu = m.cpu;

@@ -17,6 +17,9 @@
  * | 14 | divergence found (replay or diff) |
  * | 16 | internal error (a bug in pvreplay) |
  * | 18 | the VM was stopped: the backend's userspace stops it (e.g. kvm@2.6.20 on VMCALL) |
+ * | 20 | the hypervisor killed the guest (lguest: bad hypercall, call before LGUEST_INIT, unhandled trap, CRASH other than power-off) |
+ * | 22 | the guest suspended itself (Xen `SCHEDOP_shutdown` SHUTDOWN_suspend) |
+ * | 24 | the guest declared itself crashed (Xen `SCHEDOP_shutdown` SHUTDOWN_crash, or a trap Xen cannot bounce) |
  * | 130 | interrupted by the user (SIGINT, Ctrl-C: 128 + 2, the shell convention) |
  * | odd | `(v << 1) \| 1` from isa-debug-exit (the low 8 bits, as a process status) |
  *
@@ -44,6 +47,15 @@ export const EXIT_INTERNAL = 16;
 
 /** The backend stopped the VM (an exit its userspace does not handle). */
 export const EXIT_STOPPED = 18;
+/**
+ * The hypervisor killed the guest (lguest's `kill_guest`: docs/abi/lguest.md §3). The real
+ * launcher exits 1 for every death; pvreplay keeps its own statuses even.
+ */
+export const EXIT_GUEST_KILLED = 20;
+/** The guest asked to be suspended (Xen SHUTDOWN_suspend: docs/abi/xen.md §6). */
+export const EXIT_GUEST_SUSPENDED = 22;
+/** The guest reported a crash (Xen SHUTDOWN_crash: docs/abi/xen.md §6). */
+export const EXIT_GUEST_CRASHED = 24;
 /** Interrupted by SIGINT (128 + signal 2, as a shell reports a process killed by it). */
 export const EXIT_INTERRUPTED = 130;
 

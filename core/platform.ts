@@ -25,11 +25,14 @@ import type { PhysicalMemory } from "./memory.ts";
  * `linux` is the 32-bit Linux boot protocol (core/loaders/linux_boot.ts: a bzImage or vmlinux
  * with a zero page and an initrd), which the PC backends (native, kvm) use for an image without
  * a Multiboot header, as QEMU's `-kernel` does ({@link pcBootProtocol}).
+ * `lguest` is the same loader as lguest's launcher applies it (zero page at guest-physical 0,
+ * subarch 1, the guest entered in ring 1 with paging on: docs/abi/lguest.md §2): a distinct name
+ * because the entry state differs, so a replay never boots an lguest trace in ring 0.
  */
-export type BootProtocol = "multiboot" | "xen" | "linux";
+export type BootProtocol = "multiboot" | "xen" | "linux" | "lguest";
 
 /** Every boot protocol name, for validating headers. */
-export const BOOT_PROTOCOLS: readonly BootProtocol[] = ["multiboot", "xen", "linux"];
+export const BOOT_PROTOCOLS: readonly BootProtocol[] = ["multiboot", "xen", "linux", "lguest"];
 
 /** A guest image and what the user passed with it. */
 export interface GuestImage {

@@ -92,6 +92,7 @@ export const GUEST_TARGETS: readonly GuestTarget[] = [
   { name: "kvmabi.elf", sourceDir: "guests/kvmabi", defines: [] },
   { name: "xenabi.elf", sourceDir: "guests/xenabi", defines: [] },
   { name: "vmiabi.elf", sourceDir: "guests/vmiabi", defines: [] },
+  { name: "lguestabi.elf", sourceDir: "guests/lguestabi", defines: [] },
 ];
 
 /** Compiler flags shared by every object (fixed: part of the reproducibility contract). */

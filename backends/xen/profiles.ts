@@ -5,6 +5,13 @@
  * @module
  */
 
+import {
+  EXIT_GUEST_CRASHED,
+  EXIT_GUEST_SUSPENDED,
+  EXIT_RESET,
+  EXIT_SUCCESS,
+} from "../../core/exit_status.ts";
+
 /** One Xen release as a 32-bit non-PAE PV guest sees it. */
 export interface XenProfile {
   version: string;
@@ -102,11 +109,12 @@ export const XEN_VERSIONS = {
 
 /**
  * Process exit statuses for SCHEDOP_shutdown reasons (proposed in docs/abi/xen.md §6):
- * poweroff = success, reboot = the reset status native uses, suspend and crash their own.
+ * poweroff = success, reboot = the reset status native uses, suspend and crash their own
+ * (core/exit_status.ts).
  */
 export const SHUTDOWN_EXIT: Readonly<Record<number, number>> = {
-  0: 0, // SHUTDOWN_poweroff
-  1: 12, // SHUTDOWN_reboot (EXIT_RESET)
-  2: 20, // SHUTDOWN_suspend
-  3: 22, // SHUTDOWN_crash
+  0: EXIT_SUCCESS, // SHUTDOWN_poweroff
+  1: EXIT_RESET, // SHUTDOWN_reboot
+  2: EXIT_GUEST_SUSPENDED, // SHUTDOWN_suspend
+  3: EXIT_GUEST_CRASHED, // SHUTDOWN_crash
 };

@@ -26,7 +26,7 @@
  */
 
 import type { PhysicalMemory } from "../memory.ts";
-import { pcMemoryMap, writeFlatGdt } from "./boot_tables.ts";
+import { type MemoryRange, pcMemoryMap, writeFlatGdt } from "./boot_tables.ts";
 import { isElf, loadSegment, parseElf } from "./elf.ts";
 import { ImageError } from "./image_error.ts";
 import type { ProtectedModeEntry } from "./multiboot.ts";
@@ -83,6 +83,13 @@ const BZIMAGE_LOAD = 0x100000;
 export interface LinuxBootLayout {
   /** Physical address of the zero page (4 KiB aligned); GDT, command line and stack follow. */
   zeroPage: number;
+  /**
+   * Offset of the command line from the zero page (default 0x2000). lguest's launcher puts it
+   * right after the 4 KiB `boot_params` (docs/abi/lguest.md §2), i.e. 0x1000.
+   */
+  cmdlineOffset?: number;
+  /** Write the loader's flat boot GDT at `zeroPage + 0x1000` (default true; lguest: false). */
+  bootGdt?: boolean;
 }
 
 /** Default placement (see the module doc). */
@@ -102,7 +109,19 @@ export interface LinuxBootOptions {
   /** `hardware_subarch` (default {@link SUBARCH_PC}). */
   hardwareSubarch?: number;
   layout?: LinuxBootLayout;
+  /** The memory map to write (default the PC's, `pcMemoryMap`); lguest passes one RAM entry. */
+  e820?: readonly MemoryRange[];
+  /**
+   * Setup-header version to write for a vmlinux, whose header the loader synthesises (default
+   * 2.15); lguest's launcher writes 0x207 (docs/abi/lguest.md §2).
+   */
+  vmlinuxVersion?: number;
+  /** Bits ORed into `loadflags` (lguest: KEEP_SEGMENTS, 0x40). */
+  loadflags?: number;
 }
+
+/** `loadflags` bit 6: the kernel must not reload its segment registers (boot.rst). */
+export const KEEP_SEGMENTS = 0x40;
 
 /** Result of {@link loadLinux}. */
 export interface LinuxBoot {
@@ -268,8 +287,16 @@ export function loadLinux(
   memory.noteWrite(zp, AREA_SIZE);
   let k: KernelImage;
   if (isBzImage(bytes)) k = loadBzImage(memory, bytes, zp, file);
-  else if (isElf(bytes)) k = loadVmlinux(memory, bytes, zp, file);
-  else throw new ImageError(file, 'neither a bzImage (no "HdrS" setup header) nor an ELF vmlinux');
+  else if (isElf(bytes)) {
+    k = loadVmlinux(memory, bytes, zp, file);
+    if (options.vmlinuxVersion !== undefined) {
+      memory.view.setUint16(zp + BP.version, options.vmlinuxVersion, true);
+      k.protocol = options.vmlinuxVersion;
+    }
+  } else {throw new ImageError(
+      file,
+      'neither a bzImage (no "HdrS" setup header) nor an ELF vmlinux',
+    );}
   if (k.start < zp + AREA_SIZE && k.end > zp) {
     throw new ImageError(
       file,
@@ -289,15 +316,17 @@ export function loadLinux(
   memory.ram[zp + BP.typeOfLoader] = LOADER_UNDEFINED;
   dv.setUint32(zp + BP.hardwareSubarch, options.hardwareSubarch ?? SUBARCH_PC, true);
 
+  if (options.loadflags) memory.ram[zp + BP.loadflags] |= options.loadflags;
+  const cmdOff = layout.cmdlineOffset ?? AREA_CMDLINE;
   const cmd = new TextEncoder().encode((options.cmdline ?? "") + "\0");
-  if (cmd.length - 1 > k.cmdlineMax || cmd.length > AREA_SIZE - AREA_CMDLINE) {
+  if (cmd.length - 1 > k.cmdlineMax || cmd.length > AREA_SIZE - cmdOff) {
     throw new ImageError(
       file,
       `command line is ${cmd.length - 1} bytes; the kernel takes at most ${k.cmdlineMax}`,
     );
   }
-  memory.ram.set(cmd, zp + AREA_CMDLINE);
-  dv.setUint32(zp + BP.cmdLinePtr, zp + AREA_CMDLINE, true);
+  memory.ram.set(cmd, zp + cmdOff);
+  dv.setUint32(zp + BP.cmdLinePtr, zp + cmdOff, true);
 
   let initrdAddr = 0;
   const initrd = options.initrd;
@@ -319,7 +348,7 @@ export function loadLinux(
     dv.setUint32(zp + BP.ramdiskSize, initrd.length, true);
   }
 
-  const map = pcMemoryMap(ram);
+  const map = options.e820 ?? pcMemoryMap(ram);
   if (map.length > E820_MAX) throw new RangeError("memory map exceeds the zero page's table");
   map.forEach((r, i) => {
     const p = zp + BP.e820Table + 20 * i;
@@ -331,7 +360,9 @@ export function loadLinux(
   dv.setUint32(zp + BP.altMemK, Math.max(0, (ram - 0x100000) >>> 10), true);
 
   const gdtBase = zp + AREA_GDT;
-  const gdtLimit = writeFlatGdt(memory, gdtBase, LINUX_BOOT_CS, LINUX_BOOT_DS);
+  const gdtLimit = layout.bootGdt === false
+    ? 0
+    : writeFlatGdt(memory, gdtBase, LINUX_BOOT_CS, LINUX_BOOT_DS);
   return {
     entry: {
       eip: k.eip,

@@ -6,7 +6,11 @@
  * @module
  */
 
+import { BOOT_PROTOCOLS } from "../../core/platform.ts";
 import { TraceFormatError } from "./format.ts";
+
+/** The `boot` values a reader accepts: every protocol a backend can choose. */
+const BOOT_PROTOCOL_PATTERN = new RegExp(`^(?:${BOOT_PROTOCOLS.join("|")})$`);
 
 /** One CPUID answer as recorded (all values unsigned 32-bit). */
 export interface CpuidLeaf {
@@ -249,9 +253,7 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
     },
     cpu: { cpuid },
     seed: p.int(o.seed, "seed", 0, SAFE),
-    ...(o.boot !== undefined
-      ? { boot: p.string(o.boot, "boot", /^(?:multiboot|xen|linux)$/) }
-      : {}),
+    ...(o.boot !== undefined ? { boot: p.string(o.boot, "boot", BOOT_PROTOCOL_PATTERN) } : {}),
     quirks,
     ...(run ? { run: { maxInsns: p.int(run.max_insns, "run.max_insns", 0, SAFE) } } : {}),
   };

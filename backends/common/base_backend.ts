@@ -15,7 +15,7 @@ import {
 } from "../../core/platform.ts";
 import { ImageError } from "../../core/loaders/image_error.ts";
 import type { AccessSize, MmioObserver } from "../../core/bus.ts";
-import { ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
+import { EXIT_NAMES, ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
 import { DEFAULT_EPOCH, DEFAULT_TSC_HZ } from "../../core/clock.ts";
 import { makeEvent, type TraceEvent } from "../../vocabulary/event.ts";
 import type { Backend, BackendContext, BackendDescription, BackendSnapshot } from "../backend.ts";
@@ -94,8 +94,9 @@ export function exitRet(kind: ExitKind, a: number, b: number): number | null {
 const PREFIXES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
 
 /**
- * Base class for every backend. Subclasses implement {@link BaseBackend.exitRecord} and
- * {@link BaseBackend.portRecord} (their exit vocabulary) and override the CPU hooks they take
+ * Base class for every backend. {@link BaseBackend.exitRecord} and {@link BaseBackend.portRecord}
+ * name exits as bare hardware does (an exit's number is its kind); a backend with its own exit
+ * vocabulary (kvm's exit reasons) overrides them. Subclasses override the CPU hooks they take
  * over (`cpuid`, `rdmsr`, `wrmsr`, `hypercall`, `softwareInterrupt`, `takeTrap`).
  */
 export abstract class BaseBackend implements Backend, MmioObserver {
@@ -122,13 +123,24 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     }
     platform.bootMultiboot(image);
   }
-  /** The backend's name and number for a CPU exit. */
-  protected abstract exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord;
+  /** The backend's name and number for a CPU exit (default: the hardware's, nr = the kind). */
+  protected exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord {
+    return {
+      nr: kind,
+      name: EXIT_NAMES[kind],
+      args: exitArgs(kind, a, b, c),
+      ret: exitRet(kind, a, b),
+    };
+  }
   /** The backend's name and arguments for a port access (nr is always the port). */
-  protected abstract portRecord(dir: "in" | "out", port: number, size: AccessSize, value: number): {
-    name: string;
-    args: number[];
-  };
+  protected portRecord(
+    dir: "in" | "out",
+    _port: number,
+    size: AccessSize,
+    value: number,
+  ): { name: string; args: number[] } {
+    return { name: dir, args: [size, value >>> 0] };
+  }
 
   #ctx: BackendContext | null = null;
   #prevMmio: MmioObserver | null = null;

@@ -105,7 +105,7 @@ export class KvmBackend extends BaseBackend {
 
   // ---- naming ------------------------------------------------------------------------------
 
-  protected exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord {
+  protected override exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord {
     const reason = this.#vmxReason(kind, a);
     if (reason < 0) {
       return {
@@ -171,7 +171,7 @@ export class KvmBackend extends BaseBackend {
     }
   }
 
-  protected portRecord(dir: "in" | "out", _port: number, size: AccessSize, value: number) {
+  protected override portRecord(dir: "in" | "out", _port: number, size: AccessSize, value: number) {
     const direction = dir === "in" ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
     return { name: "EXIT_REASON_IO_INSTRUCTION", args: [size, value >>> 0, direction] };
   }

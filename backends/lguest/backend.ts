@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { AccessSize, InterruptController } from "../../core/bus.ts";
+import type { InterruptController } from "../../core/bus.ts";
 import { EXIT_NAMES, type ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
 import { EXIT_GUEST_KILLED, EXIT_SUCCESS } from "../../core/exit_status.ts";
 import type { BootProtocol, GuestImage, Platform } from "../../core/platform.ts";
@@ -138,17 +138,13 @@ export class LguestBackend extends BaseBackend implements InterruptController {
 
   // ---- naming: lguest has no exits of its own; privileged instructions #GP in ring 1 ----------
 
-  protected exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord {
+  protected override exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord {
     return {
       nr: -1,
       name: EXIT_NAMES[kind],
       args: exitArgs(kind, a, b, c),
       ret: exitRet(kind, a, b),
     };
-  }
-
-  protected portRecord(dir: "in" | "out", _port: number, size: AccessSize, value: number) {
-    return { name: dir, args: [size, value >>> 0] };
   }
 
   // ---- guest memory ------------------------------------------------------------------------

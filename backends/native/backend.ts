@@ -6,13 +6,12 @@
  * @module
  */
 
-import type { AccessSize } from "../../core/bus.ts";
 import { EXIT_NAMES, ExitKind } from "../../core/cpu/hooks.ts";
 import type { Backend, BackendDescription, CallDescription } from "../backend.ts";
-import { BaseBackend, exitArgs, exitRet } from "../common/base_backend.ts";
+import { BaseBackend } from "../common/base_backend.ts";
 import { HARDWARE_ROWS, TableModel } from "../common/cross_model.ts";
 import { EXIT_RULES } from "../common/hardware_ops.ts";
-import type { AbiRecord, CallModel, ModelEnv } from "../model.ts";
+import type { CallModel, ModelEnv } from "../model.ts";
 
 /** Native profiles: `p6` is a P6-family PC (the CPU model's default). */
 export const NATIVE_VERSIONS = { versions: ["p6"] as const, defaultVersion: "p6" };
@@ -58,19 +57,6 @@ export class NativeBackend extends BaseBackend {
   constructor(version: string) {
     super();
     this.version = version;
-  }
-
-  protected exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord {
-    return {
-      nr: kind,
-      name: EXIT_NAMES[kind],
-      args: exitArgs(kind, a, b, c),
-      ret: exitRet(kind, a, b),
-    };
-  }
-
-  protected portRecord(dir: "in" | "out", _port: number, size: AccessSize, value: number) {
-    return { name: dir, args: [size, value >>> 0] };
   }
 
   describe(): BackendDescription {

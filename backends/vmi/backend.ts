@@ -15,16 +15,16 @@
  */
 
 import type { AccessSize } from "../../core/bus.ts";
-import { EXIT_NAMES, type ExitKind } from "../../core/cpu/hooks.ts";
+import type { ExitKind } from "../../core/cpu/hooks.ts";
 import { movToDr } from "../../core/cpu/system.ts";
 import type { Cpu } from "../../core/cpu/cpu.ts";
 import { EXIT_RESET, EXIT_SUCCESS } from "../../core/exit_status.ts";
 import type { GuestImage, Platform } from "../../core/platform.ts";
 import { TimerMode } from "../../vocabulary/canonical_ops.ts";
 import type { Backend, BackendDescription, BackendSnapshot } from "../backend.ts";
-import { BaseBackend, exitArgs, exitRet } from "../common/base_backend.ts";
+import { BaseBackend } from "../common/base_backend.ts";
 import { HARDWARE_ROWS, TableModel, withRows } from "../common/cross_model.ts";
-import type { AbiRecord, CallModel, ModelEnv } from "../model.ts";
+import type { CallModel, ModelEnv } from "../model.ts";
 import {
   VMI_ALARM_COUNTER_MASK,
   VMI_ALARM_IS_PERIODIC,
@@ -93,21 +93,6 @@ export class VmiBackend extends BaseBackend {
     platform.memory.mapRom(this.profile.romBase, this.rom.bytes);
     platform.reserveLinear("vmi virtual_top", this.profile.virtualTop >>> 0, U32);
     this.#platform = platform;
-  }
-
-  // ---- naming: VMware runs everything else as the PC does --------------------------------
-
-  protected exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord {
-    return {
-      nr: kind,
-      name: EXIT_NAMES[kind],
-      args: exitArgs(kind, a, b, c),
-      ret: exitRet(kind, a, b),
-    };
-  }
-
-  protected portRecord(dir: "in" | "out", _port: number, _size: AccessSize, value: number) {
-    return { name: dir, args: [_size, value >>> 0] };
   }
 
   /** True while the CPU executes ROM code (the hypervisor's own instructions). */

@@ -12,15 +12,14 @@
  * @module
  */
 
-import type { AccessSize } from "../../core/bus.ts";
-import { EXIT_NAMES, type ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
+import { TrapKind } from "../../core/cpu/hooks.ts";
 import type { GuestImage, Platform } from "../../core/platform.ts";
 import type { Backend, BackendContext, BackendDescription, BackendSnapshot } from "../backend.ts";
 import { DEFAULT_EPOCH } from "../../core/clock.ts";
 import { XenTime } from "./time.ts";
-import { BaseBackend, exitArgs, exitRet } from "../common/base_backend.ts";
+import { BaseBackend } from "../common/base_backend.ts";
 import { HARDWARE_ROWS, TableModel } from "../common/cross_model.ts";
-import type { AbiRecord, CallModel, ModelEnv } from "../model.ts";
+import type { CallModel, ModelEnv } from "../model.ts";
 import { buildDomain, type DomainLayout, HYPERVISOR_VIRT_START } from "./domain_builder.ts";
 import { EventChannels, EvtchnStat, NR_EVENT_CHANNELS, SH } from "./event_channels.ts";
 import {
@@ -126,21 +125,6 @@ export class XenBackend extends BaseBackend {
 
   get #p(): Platform {
     return this.#platform ?? this.ctx.platform!;
-  }
-
-  // ---- naming ------------------------------------------------------------------------------
-
-  protected exitRecord(kind: ExitKind, a: number, b: number, c: number): AbiRecord {
-    return {
-      nr: kind,
-      name: EXIT_NAMES[kind],
-      args: exitArgs(kind, a, b, c),
-      ret: exitRet(kind, a, b),
-    };
-  }
-
-  protected portRecord(dir: "in" | "out", _port: number, size: AccessSize, value: number) {
-    return { name: dir, args: [size, value >>> 0] };
   }
 
   // ---- guest memory --------------------------------------------------------------------------

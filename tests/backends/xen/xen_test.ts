@@ -13,6 +13,13 @@ import { IMAGE_DIR } from "../../../traces/format/guest_image.ts";
 import { PhysicalMemory } from "../../../core/memory.ts";
 import { readXenNotes, shuffledP2m, SI } from "../../../backends/xen/domain_builder.ts";
 import { EventChannels, EvtchnStat, SH } from "../../../backends/xen/event_channels.ts";
+import {
+  EXIT_GUEST_CRASHED,
+  EXIT_GUEST_KILLED,
+  EXIT_GUEST_SUSPENDED,
+  EXIT_RESET,
+  EXIT_SUCCESS,
+} from "../../../core/exit_status.ts";
 import { SHUTDOWN_EXIT, XEN_PROFILES } from "../../../backends/xen/profiles.ts";
 import { describeXen } from "../../../backends/xen/description.ts";
 import { createBackend } from "../../../backends/registry.ts";
@@ -99,9 +106,14 @@ Deno.test("profiles: sched_op, new event_channel_op and VCPUOP timers by release
   assert.equal(createBackend("xen").bootProtocol, "xen");
 });
 
-Deno.test("shutdown reasons map to distinct exit statuses", () => {
+Deno.test("shutdown reasons map to distinct exit statuses, each one of pvreplay's own", () => {
   assert.equal(new Set(Object.values(SHUTDOWN_EXIT)).size, 4);
-  assert.equal(SHUTDOWN_EXIT[0], 0);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((r) => SHUTDOWN_EXIT[r]),
+    [EXIT_SUCCESS, EXIT_RESET, EXIT_GUEST_SUSPENDED, EXIT_GUEST_CRASHED],
+  );
+  // Not lguest's kill: a suspended Xen guest must not read as one the hypervisor killed.
+  assert.ok(!Object.values(SHUTDOWN_EXIT).includes(EXIT_GUEST_KILLED));
 });
 
 Deno.test("event channels: masked pending does not raise; unmask does", () => {

@@ -64,7 +64,7 @@ export type { Session, SessionConfig } from "./traces/session/session.ts";
 export { replayCross, replaySame } from "./traces/session/replay.ts";
 export { diffTraces } from "./traces/analysis/diff.ts";
 export { recordCase, SCENARIOS, suiteCase, VARIANTS } from "./traces/session/suite.ts";
-export { runCell, vdsoRow } from "./traces/session/matrix.ts";
+export { runCell, vdsoRow, vdsoRowAsync } from "./traces/session/matrix.ts";
 export {
   EQUIVALENT_CLASSES,
   matrixRows,

@@ -5,7 +5,7 @@
  */
 
 import { listBackends, type ProfileTweak } from "../backends/registry.ts";
-import { type VdsoRow, vdsoRow } from "../traces/session/matrix.ts";
+import { type VdsoRow, vdsoRowAsync } from "../traces/session/matrix.ts";
 import {
   cellName,
   type MatrixDocument,
@@ -81,7 +81,8 @@ divergence), fails (guest failed, triple fault, budget, reset), n/a (the referen
 
 Ctrl-C terminates the workers at once and reports the rows finished so far (the grid, --out
 DIR/matrix.json, --json, --junit, --html), marked aborted ("aborted" in the document); exit
-130. A second Ctrl-C exits at once.
+130. With --vdso, the row running stops at its next slice and the rows done are printed. A
+second Ctrl-C exits at once.
 
 exit status: 0 no cell fails and no baseline regression (or, with --vdso, the table was
 produced), 1 some cell fails or regressed against the baseline, 2 usage error, 130
@@ -164,17 +165,29 @@ async function matrix(f: MatrixFlags): Promise<number> {
   let done = 0;
   if (f.vdso) {
     const progress = new Progress("pvreplay matrix", f.progress, "cells");
+    const guard = new SigintGuard("pvreplay matrix");
     const rows: VdsoRow[] = [];
-    for (const [variant, options] of VDSO_CASES) {
-      const row = vdsoRow(variant, options);
-      progress.update(++done, VDSO_CASES.length, `${variant} ${options}`);
-      rows.push(row);
-      if (f.json) {
-        console.log(JSON.stringify({ ...row, cell: undefined, verdict: row.cell.verdict }));
+    try {
+      for (const [variant, options] of VDSO_CASES) {
+        const row = await vdsoRowAsync(variant, options, "native", () => guard.interrupted);
+        if (!row) break;
+        progress.update(++done, VDSO_CASES.length, `${variant} ${options}`);
+        rows.push(row);
+        if (f.json) {
+          console.log(JSON.stringify({ ...row, cell: undefined, verdict: row.cell.verdict }));
+        }
       }
+    } finally {
+      guard.close();
+      progress.done();
     }
-    progress.done();
     if (!f.json) printVdso(rows);
+    if (guard.interrupted) {
+      console.error(
+        `pvreplay matrix: interrupted after ${rows.length} of ${VDSO_CASES.length} vDSO rows`,
+      );
+      return EXIT_INTERRUPTED;
+    }
     return 0;
   }
   const reference = backendList(f.reference ?? "native")[0];

@@ -3,18 +3,20 @@
  *
  * A guest that writes `v` to QEMU's `isa-debug-exit` port makes the run exit with
  * `(v << 1) | 1`, exactly as `qemu-system-i386 -device isa-debug-exit` does: always odd. Every
- * status pvreplay chooses itself is even, so the two can never be confused.
+ * status `run` and `record` choose themselves is even, so the two can never be confused; the
+ * analysis commands (diff, replay, inspect) keep diff(1)'s 0/1/2 and inspect's 3.
  *
  * | status | meaning |
  * |---|---|
  * | 0 | success: the guest halted for good (idle), powered off, or the command succeeded |
- * | 2 | usage error (unknown flag, bad value) |
+ * | 1 | replay/diff: a divergence (diff(1)'s convention, so scripts can `if pvreplay diff ...`); matrix/demo: a cell fails |
+ * | 2 | usage error (unknown flag, bad value); replay/diff: trouble, as diff(1) |
+ * | 3 | inspect: the trace is truncated, aborted or corrupt |
  * | 4 | image error (kernel, firmware, snapshot unreadable or malformed) |
  * | 6 | trace error (trace file unreadable or malformed) |
  * | 8 | the guest triple-faulted (CPU shutdown) |
  * | 10 | instruction budget exhausted before the guest finished |
  * | 12 | the guest requested a platform reset (8042 0xFE, port 0x92, output port) |
- * | 14 | divergence found (replay or diff) |
  * | 16 | internal error (a bug in pvreplay) |
  * | 18 | the VM was stopped: the backend's userspace stops it (e.g. kvm@2.6.20 on VMCALL) |
  * | 20 | the hypervisor killed the guest (lguest: bad hypercall, call before LGUEST_INIT, unhandled trap, CRASH other than power-off) |
@@ -40,8 +42,6 @@ export const EXIT_TRIPLE_FAULT = 8;
 export const EXIT_BUDGET = 10;
 /** The guest reset the platform. */
 export const EXIT_RESET = 12;
-/** Replay or diff found a divergence. */
-export const EXIT_DIVERGENCE = 14;
 /** Unexpected internal error. */
 export const EXIT_INTERNAL = 16;
 

@@ -1,5 +1,5 @@
 /**
- * Ctrl-C on real `pvreplay matrix` and `pvreplay demo` processes: the matrix terminates its
+ * Ctrl-C on real `pvreplay matrix` (grid and `--vdso`) and `pvreplay demo` processes: the matrix terminates its
  * workers at once and writes the rows finished as a report marked aborted; demo stops the cell
  * it is recording (its trace marked aborted) and prints the cells done; both exit with
  * EXIT_INTERRUPTED.
@@ -94,4 +94,14 @@ Deno.test("SIGINT to demo: the cell being recorded stops, its trace aborted; the
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("SIGINT to matrix --vdso: the running row stops, the rows done are printed", async () => {
+  const r = await interruptWhen(["matrix", "--vdso", "--json", "--progress"], /cells/);
+  assert.equal(r.code, EXIT_INTERRUPTED, r.err);
+  assert.ok(r.ms < 2500, `exited ${r.ms.toFixed(0)} ms after SIGINT`);
+  const rows = r.out.trim().split("\n").map((l) => JSON.parse(l));
+  const total = Number(/interrupted after (\d+) of (\d+) vDSO rows/.exec(r.err)?.[2]);
+  assert.ok(rows.length >= 1 && rows.length < total, `${rows.length} of ${total} rows`);
+  for (const row of rows) assert.match(row.verdict, /^(PASS|FAIL|NO-RESULT)$/);
 });

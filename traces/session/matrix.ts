@@ -8,7 +8,7 @@
  */
 
 import type { TraceEvent } from "../../vocabulary/event.ts";
-import { type CaseRun, recordCase, type SuiteCase, suiteCase } from "./suite.ts";
+import { type CaseRun, recordCase, recordCaseAsync, suiteCase } from "./suite.ts";
 
 /** One cell of the matrix. */
 export interface MatrixCell {
@@ -44,9 +44,19 @@ function runCellWithOutput(
   backend: string,
   options: string,
 ): { cell: MatrixCell; serial: string } {
-  const c: SuiteCase = suiteCase(variant, scenario, options);
   const events: TraceEvent[] = [];
-  const run: CaseRun = recordCase(c, backend, { events });
+  const run = recordCase(suiteCase(variant, scenario, options), backend, { events });
+  return cellOf(variant, scenario, backend, options, run, events);
+}
+
+function cellOf(
+  variant: string,
+  scenario: string,
+  backend: string,
+  options: string,
+  run: CaseRun,
+  events: TraceEvent[],
+): { cell: MatrixCell; serial: string } {
   const traps: Record<string, number> = {};
   for (const e of events) if (e.kind === "exception") traps[e.name] = (traps[e.name] ?? 0) + 1;
   const cell: MatrixCell = {
@@ -86,12 +96,39 @@ export interface VdsoRow {
  * `sysenter` in instructions per call.
  */
 export function vdsoRow(variant: string, options: string, backend = "native"): VdsoRow {
-  const { cell, serial } = runCellWithOutput(variant, "syscall", backend, options);
+  return vdsoRowOf(runCellWithOutput(variant, "syscall", backend, options));
+}
+
+/**
+ * {@link vdsoRow} yielding to the host between slices, so a Ctrl-C (`interrupted`) is seen
+ * while the row runs: the row is then dropped (`null`). The guest sees the same run either way.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { vdsoRowAsync } from "./matrix.ts";
+ * assert.equal(await vdsoRowAsync("2.6.22", "", "native", () => true), null);
+ * ```
+ */
+export async function vdsoRowAsync(
+  variant: string,
+  options: string,
+  backend: string,
+  interrupted: () => boolean,
+): Promise<VdsoRow | null> {
+  const events: TraceEvent[] = [];
+  const c = suiteCase(variant, "syscall", options);
+  const run = await recordCaseAsync(c, backend, { events }, interrupted);
+  if (run.result.reason === "interrupted") return null;
+  return vdsoRowOf(cellOf(variant, "syscall", backend, options, run, events));
+}
+
+function vdsoRowOf({ cell, serial }: { cell: MatrixCell; serial: string }): VdsoRow {
   // guests/kernel: "INFO syscall-cost: ... int80=72 vsyscall=85 (sysenter)"
   const cost = /INFO syscall-cost:.*int80=(\S+) vsyscall=(\S+)/.exec(serial);
   return {
-    variant,
-    options,
+    variant: cell.variant,
+    options: cell.options,
     vdso: cell.fields.vdso ?? "?",
     sysinfo: cell.fields.sysinfo ?? "?",
     newGlibc: cell.fields.newglibc ?? "?",

@@ -6,12 +6,11 @@
  * @module
  */
 
-import { diffTraces } from "../traces/analysis/diff.ts";
 import { DEMO_VARIANT, recordCaseAsync, SCENARIOS, suiteCase } from "../traces/session/suite.ts";
 import { backendList, choiceList, command, Progress } from "./common.ts";
 import { SigintGuard } from "./interrupt.ts";
 import { EXIT_INTERRUPTED } from "../core/exit_status.ts";
-import type { TraceDivergenceClass } from "../vocabulary/divergence.ts";
+import { type DemoDiff, DemoDiffer } from "./demo_diff.ts";
 
 const USAGE =
   `usage: pvreplay demo [--out DIR] [--scenarios a,b,...] [--backends x,y@v,...] [--json]
@@ -28,8 +27,9 @@ options:
   --progress, --no-progress  cells done, rate, ETA on stderr (default: when it is a terminal)
   --help               show this help
 
-Ctrl-C stops the cell being recorded at once (its trace is marked aborted), prints the
-cells finished so far and exits with 130; a second Ctrl-C exits at once.
+Ctrl-C stops the cell being recorded at once (its trace is marked aborted), or the diff
+being computed, prints the cells finished so far and exits with 130; a second Ctrl-C exits
+at once.
 
 exit status: 0 when every scenario passed on every backend, 1 otherwise, 2 usage error,
 130 interrupted.`;
@@ -79,7 +79,10 @@ async function demo(f: DemoFlags): Promise<number> {
   const total = scenarios.length * backends.length;
   const rows: DemoRow[] = [];
   let cells = 0;
-  const guard = new SigintGuard("pvreplay demo");
+  // The diffs run on a worker: a Ctrl-C terminates it at once and the remaining diffs are
+  // skipped (the tables show the cells recorded).
+  const differ = new DemoDiffer();
+  const guard = new SigintGuard("pvreplay demo", () => differ.terminate());
   try {
     for (const scenario of scenarios) {
       const c = suiteCase(DEMO_VARIANT, scenario);
@@ -108,34 +111,18 @@ async function demo(f: DemoFlags): Promise<number> {
     progress.done();
   }
   const base = backends[0];
-  for (const row of rows) {
-    if (row.backend === base) continue;
-    // Let a Ctrl-C between diffs be seen; interrupted, the remaining diffs are skipped (the
-    // tables show the cells recorded).
-    await new Promise((r) => setTimeout(r, 0));
-    if (guard.interrupted) break;
-    const ref = rows.find((r) => r.scenario === row.scenario && r.backend === base)!;
-    const { report } = diffTraces(ref.path, row.path);
-    const first = report.first?.divergence;
-    row.diff = {
-      against: base,
-      same: report.same,
-      matched: report.matched,
-      totals: report.totals,
-      byKey: report.perKey.flatMap((k) =>
-        Object.entries(k.counts).filter(([, n]) => n > 0).map(([cls, n]) =>
-          `${cls} ${k.key}${n > 1 ? ` x${n}` : ""}`
-        )
-      ),
-      first: first
-        ? `${first.class} ${first.key}${
-          first.fields.length ? ` [${first.fields.join(",")}]` : ""
-        }` +
-          `${first.note ? ` (${first.note})` : ""} at ${first.a ? `#${first.a.seq}` : "-"}/${
-            first.b ? `#${first.b.seq}` : "-"
-          }`
-        : null,
-    };
+  const toDiff = rows.filter((r) => r.backend !== base);
+  const diffProgress = new Progress("pvreplay demo", f.progress, "diffs");
+  try {
+    for (const [i, row] of toDiff.entries()) {
+      if (guard.interrupted) break;
+      const ref = rows.find((r) => r.scenario === row.scenario && r.backend === base)!;
+      row.diff = await differ.diff({ refPath: ref.path, path: row.path, against: base });
+      diffProgress.update(i + 1, toDiff.length, `${row.scenario} on ${row.backend}`);
+    }
+  } finally {
+    differ.terminate();
+    diffProgress.done();
   }
   guard.close();
   const interrupted = guard.interrupted;
@@ -144,7 +131,11 @@ async function demo(f: DemoFlags): Promise<number> {
     console.log(JSON.stringify({ variant: DEMO_VARIANT, outDir, rows, aborted: interrupted }));
   } else printTables(rows, scenarios, backends, outDir);
   if (interrupted) {
-    console.error(`pvreplay demo: interrupted after ${rows.length} of ${total} cells`);
+    const diffed = toDiff.filter((r) => r.diff !== null).length;
+    console.error(
+      `pvreplay demo: interrupted after ${rows.length} of ${total} cells` +
+        (rows.length === total ? `, ${diffed} of ${toDiff.length} diffs` : ""),
+    );
     return EXIT_INTERRUPTED;
   }
   return ok ? 0 : 1;
@@ -160,15 +151,7 @@ interface DemoRow {
   code: number;
   events: number;
   instructions: number;
-  diff: {
-    against: string;
-    same: boolean;
-    matched: number;
-    totals: Record<TraceDivergenceClass, number>;
-    /** "class key xN" for every key that diverged. */
-    byKey: string[];
-    first: string | null;
-  } | null;
+  diff: DemoDiff | null;
 }
 
 function printTables(rows: DemoRow[], scenarios: string[], backends: string[], outDir: string) {

@@ -105,3 +105,28 @@ Deno.test("SIGINT to matrix --vdso: the running row stops, the rows done are pri
   assert.ok(rows.length >= 1 && rows.length < total, `${rows.length} of ${total} rows`);
   for (const row of rows) assert.match(row.verdict, /^(PASS|FAIL|NO-RESULT)$/);
 });
+
+Deno.test("SIGINT to demo in its diff phase: the diff running stops, the diffs done are shown", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pvreplay-demo-sigint-diff-" });
+  try {
+    const r = await interruptWhen(
+      [
+        "demo",
+        ...["--scenarios", "timer,clock", "--backends", "native,kvm", "--out", dir],
+        ...["--json", "--progress"],
+      ],
+      /diffs/,
+    );
+    assert.equal(r.code, EXIT_INTERRUPTED, r.err);
+    // A diff of these traces takes seconds: the worker running it is terminated, not awaited.
+    assert.ok(r.ms < 1500, `exited ${r.ms.toFixed(0)} ms after SIGINT`);
+    const report = JSON.parse(r.out);
+    assert.equal(report.aborted, true);
+    assert.equal(report.rows.length, 4);
+    const diffed = report.rows.filter((x: { diff: unknown }) => x.diff !== null).length;
+    assert.equal(diffed, 1);
+    assert.match(r.err, /interrupted after 4 of 4 cells, 1 of 2 diffs/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -112,6 +112,8 @@ export class LguestBackend extends BaseBackend implements InterruptController {
   #idt = new Uint32Array(256 * 2);
   #gdt = new Uint32Array(GDT_ENTRIES * 2);
   #timer = -1;
+  /** The next host tick while an IRQ waits for the guest to enable interrupts, or -1. */
+  #hostTick = -1;
   #halted = false;
   #dead = false;
 
@@ -180,6 +182,8 @@ export class LguestBackend extends BaseBackend implements InterruptController {
     if (this.#dead) return true;
     const ret = this.#hcall(nr, r[EDX] >>> 0, r[EBX] >>> 0, r[ECX] >>> 0);
     if (ret !== null) r[EAX] = ret;
+    // Every return to the guest first checks for interrupts to deliver (docs/abi/lguest.md §6).
+    this.#platform().kick();
     return true;
   }
 
@@ -386,6 +390,27 @@ export class LguestBackend extends BaseBackend implements InterruptController {
     const p = this.#platform();
     p.wake();
     p.kick();
+    this.#armHostTick();
+  }
+
+  /**
+   * The host's own timer interrupt returns control to the host, which then injects what is
+   * pending (docs/abi/lguest.md §6): while an IRQ waits, look again at each host tick
+   * (multiples of 1/hostHz of virtual time). Ticks with nothing pending change nothing
+   * observable, so only these are scheduled.
+   */
+  #armHostTick(): void {
+    const hz = this.profile.hostHz;
+    if (hz <= 0 || this.#hostTick >= 0 || this.#dead) return;
+    const clock = this.ctx.clock;
+    const period = Math.max(1, clock.nanosToInsns(1e9 / hz));
+    const at = (Math.floor(clock.icount / period) + 1) * period;
+    this.#hostTick = clock.schedule(at, () => {
+      this.#hostTick = -1;
+      if (this.#deliverable() === 0) return;
+      this.#platform().kick();
+      this.#armHostTick();
+    });
   }
 
   #setIdt(vector: number, lo: number, hi: number): void {
@@ -503,6 +528,7 @@ export class LguestBackend extends BaseBackend implements InterruptController {
     }
     // Interrupt gates disable (virtual) interrupts on entry.
     if (((hi >>> 8) & 0xf) === 0xe && this.#data >= 0) this.#w32(this.#data + L.irqEnabled, 0);
+    p.kick(); // the host looks for interrupts before re-entering the guest
     return true;
   }
 

@@ -27,6 +27,14 @@ export interface LguestProfile {
    * (docs/abi/lguest.md §5.2); false disables the refresh after LGUEST_INIT.
    */
   timeOnHypercall: boolean;
+  /**
+   * The host kernel's timer frequency (CONFIG_HZ). Any host interrupt switches back to the
+   * host, which then delivers pending guest interrupts (docs/abi/lguest.md §6), so an IRQ that
+   * arrived while the guest had interrupts off is injected by the next host tick at the
+   * latest. A host property, not a release one: 250 (the 2.6.23 default) is UNVERIFIED for any
+   * given host; 0 models no host ticks (delivery only at hypercalls and traps).
+   */
+  hostHz: number;
 }
 
 const COMMON = [
@@ -57,6 +65,7 @@ export const LGUEST_PROFILES: Readonly<Record<string, LguestProfile>> = {
     console: "dma",
     constantTsc: true,
     timeOnHypercall: false,
+    hostHz: 250,
   },
   "2.6.24": {
     version: "2.6.24",
@@ -65,6 +74,7 @@ export const LGUEST_PROFILES: Readonly<Record<string, LguestProfile>> = {
     console: "notify",
     constantTsc: true,
     timeOnHypercall: true,
+    hostHz: 250,
   },
 };
 

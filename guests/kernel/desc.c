@@ -9,6 +9,9 @@
 #if CONFIG_XEN
 #include "xen.h"
 #endif
+#if CONFIG_LGUEST_GUEST
+#include "lguest/lguest.h"
+#endif
 
 u64 gdt_table[GDT_ENTRIES] __attribute__((aligned(32)));
 static u64 idt_table[256] __attribute__((aligned(8)));
@@ -55,6 +58,9 @@ void trap_init(void)
 
 	struct desc_ptr gdtr = { sizeof(gdt_table) - 1, (u32)gdt_table };
 	paravirt_ops.load_gdt(&gdtr);
+#if CONFIG_LGUEST_GUEST
+	if (!lguest_pv) /* lguest: KEEP_SEGMENTS, the launcher's ring-1 segments stay */
+#endif
 #if CONFIG_XEN
 	if (!xen_pv) /* a Xen guest keeps the flat ring-1 segments it was entered with */
 #endif
@@ -137,6 +143,12 @@ const char *trap_name(u32 vec)
 
 static void handle_irq(u32 irq)
 {
+#if CONFIG_LGUEST_GUEST
+	if (lguest_pv) { /* virtual IRQs: no 8259A to acknowledge */
+		lguest_do_irq(irq);
+		return;
+	}
+#endif
 	if (irq == 7 || irq == 15) {
 		/* Spurious 8259A interrupt: ISR bit clear (OCW3 0x0b reads ISR). */
 		u16 port = irq == 7 ? 0x20 : 0xa0;
@@ -205,6 +217,10 @@ void pic_init(void)
 	if (xen_pv) /* no 8259A: event channels */
 		return;
 #endif
+#if CONFIG_LGUEST_GUEST
+	if (lguest_pv) /* no 8259A: lguest_data.blocked_interrupts */
+		return;
+#endif
 	/* ICW1-4: edge triggered, cascade, vectors 0x20/0x28, 8086 mode (8259A data sheet). */
 	outb(0x11, 0x20);
 	outb(0x11, 0xa0);
@@ -220,6 +236,12 @@ void pic_init(void)
 
 void pic_unmask(u32 irq)
 {
+#if CONFIG_LGUEST_GUEST
+	if (lguest_pv) {
+		lguest_irq_unmask(irq);
+		return;
+	}
+#endif
 #if CONFIG_XEN
 	if (xen_pv) {
 		xen_irq_unmask(irq);
@@ -232,6 +254,12 @@ void pic_unmask(u32 irq)
 
 void pic_mask(u32 irq)
 {
+#if CONFIG_LGUEST_GUEST
+	if (lguest_pv) {
+		lguest_irq_mask(irq);
+		return;
+	}
+#endif
 #if CONFIG_XEN
 	if (xen_pv) {
 		xen_irq_mask(irq);
@@ -244,6 +272,10 @@ void pic_mask(u32 irq)
 
 u32 pic_read_irr(void)
 {
+#if CONFIG_LGUEST_GUEST
+	if (lguest_pv) /* inferred from the clock event's deadline (lguest.c) */
+		return lguest_irq_pending();
+#endif
 #if CONFIG_XEN
 	if (xen_pv) /* "IRQ 0 pending" = the VIRQ_TIMER channel's pending bit */
 		return xen_irq_pending();

@@ -6,6 +6,7 @@
  * paravirt_ops.irq_enable_sysexit (ENABLE_INTERRUPTS_SYSEXIT), abi.md §2.1, §5.8.
  */
 #include "asm_offsets.h"
+#include "config.h"
 
 #define MULTIBOOT_MAGIC 0x1badb002
 #define MULTIBOOT_FLAGS 0x00000003 /* page-align modules, want memory info */
@@ -19,6 +20,17 @@
 	.text
 	.globl _start
 _start:
+#if CONFIG_LGUEST_GUEST
+	/* Linux 2.6.23 startup_32: boot_params (ESI) of protocol >= 2.07 name the subarch
+	 * (docs/abi/lguest.md §1); lguest's launcher enters in ring 1, where cli faults. */
+	cmpl $0x2badb002, %eax
+	je 1f
+	cmpw $0x207, 0x206(%esi)
+	jb 1f
+	cmpl $1, 0x23c(%esi)
+	je lguest_entry
+1:
+#endif
 	cli
 	/* Entry registers are the backend signal (abi.md §1): EAX = Multiboot magic on
 	 * a Multiboot loader, ESI = start_info (Xen) or boot_params (lguest). */
@@ -195,3 +207,7 @@ user_return_esp:
 	.balign 4096
 	.space 16384
 boot_stack_top:
+
+#if CONFIG_LGUEST_GUEST
+#include "lguest/lguest_head.S"
+#endif

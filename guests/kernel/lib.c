@@ -4,6 +4,9 @@
 #if CONFIG_XEN
 #include "xen.h"
 #endif
+#if CONFIG_LGUEST_GUEST
+#include "lguest/lguest.h"
+#endif
 #include <stdarg.h>
 
 #define COM1 0x3f8
@@ -91,6 +94,12 @@ void console_write(const char *s, size_t n)
 #if CONFIG_XEN
 	if (xen_pv) { /* no port I/O in ring 1: the Xen console ring */
 		xen_console_write(s, n);
+		return;
+	}
+#endif
+#if CONFIG_LGUEST_GUEST
+	if (lguest_pv) { /* the launcher's console (SEND_DMA or NOTIFY) */
+		lguest_console_write(s, n);
 		return;
 	}
 #endif

@@ -16,6 +16,9 @@
 #if CONFIG_XEN
 #include "xen.h"
 #endif
+#if CONFIG_LGUEST_GUEST
+#include "lguest/lguest.h"
+#endif
 
 static const struct {
 	const char *name;
@@ -68,6 +71,12 @@ static void select_backend(const struct boot_state *b)
 #endif
 		/* fall through */
 	case BACKEND_LGUEST:
+#if CONFIG_LGUEST_GUEST
+		if (lguest_pv) {
+			lguest_init_paravirt_ops();
+			break;
+		}
+#endif
 		printk("paravirt: %s detected (%s): not implemented in this guest yet, using native\n",
 		       paravirt_backend_names[detected], detect_reason);
 		break;
@@ -80,6 +89,10 @@ static void select_backend(const struct boot_state *b)
 void start_kernel(void)
 {
 	struct boot_state b = { boot_regs[0], boot_regs[1], boot_regs[2], boot_regs[3] };
+#if CONFIG_LGUEST_GUEST
+	if (lguest_pv) { /* lguest_init took the command line; the console is the host's */
+	} else
+#endif
 #if CONFIG_XEN
 	if ((b.cs & 3) == 1) /* startup_xen: ring 1, ESI = start_info */
 		xen_early_init(b.esi);
@@ -133,4 +146,7 @@ void start_kernel(void)
 
 #if CONFIG_VMI
 #include "vmi/vmi.c" /* the VMI paravirt_ops (guests/kernel/vmi/) */
+#endif
+#if CONFIG_LGUEST_GUEST
+#include "lguest/lguest.c" /* the lguest paravirt_ops (guests/kernel/lguest/) */
 #endif

@@ -7,6 +7,9 @@
 #include "paravirt.h"
 #include "scenario.h"
 #include "time.h"
+#if CONFIG_LGUEST_GUEST
+#include "lguest/lguest.h"
+#endif
 
 #define SAMPLES 1000
 
@@ -41,6 +44,10 @@ int scenario_clock(void)
 	int wall_ok = tm.year >= 2000 && tm.year < 2100;
 	const char *source = paravirt_ops.backend == BACKEND_KVM ? "kvmclock" :
 			     (cpu_has_tsc && tsc_khz) ? "tsc" : "jiffies";
+#if CONFIG_LGUEST_GUEST
+	if (paravirt_ops.backend == BACKEND_LGUEST) /* the TSC at lguest_data.tsc_khz, or jiffies */
+		source = lguest_data.tsc_khz ? "lguest-tsc" : "jiffies";
+#endif
 #if CONFIG_XEN
 	if (paravirt_ops.backend == BACKEND_XEN)
 		source = "xen"; /* vcpu_time_info system time */

@@ -10,6 +10,9 @@
 #if CONFIG_XEN
 #include "xen.h"
 #endif
+#if CONFIG_LGUEST_GUEST
+#include "lguest/lguest.h"
+#endif
 
 volatile u32 jiffies;
 u32 tsc_khz;
@@ -197,6 +200,10 @@ void lapic_timer_stop(void)
 
 void time_init(void)
 {
+#if CONFIG_LGUEST_GUEST
+	if (lguest_pv) /* no PIT: lguest.c uses the host's lguest_data.tsc_khz */
+		return;
+#endif
 #if CONFIG_XEN
 	if (xen_pv) /* no PIT to calibrate against: xen.c took tsc_khz from vcpu_time_info */
 		return;

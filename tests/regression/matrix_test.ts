@@ -2,7 +2,8 @@
  * The compatibility matrix on the bundled guest: every scenario passes on every native, kvm and
  * vmi profile and its status against bare hardware follows the profile's CPUID signature. This
  * 2.6.22 guest predates Xen and lguest guest support (both came with 2.6.23): Xen's domain
- * builder refuses it (no Xen ELF notes) and lguest kills it at its first ring-0 instruction,
+ * builder refuses it (no Xen ELF notes) and lguest kills it at its first ring-0 instruction
+ * (2.6.23/2.6.24 on lguest: tests/backends/lguest/pvkernel_test.ts),
  * and the vDSO view reproduces the 2007 COMPAT_VDSO story on bare hardware (guests/README.md).
  */
 

@@ -15,6 +15,15 @@ export const REFERENCE_DIR = "traces/reference";
 /** Backends every reference case is recorded on. */
 export const REFERENCE_BACKENDS = ["native@p6", "kvm@2.6.25"] as const;
 
+/**
+ * Hypervisor-guest references: every scenario of a variant on the backend whose paravirt_ops
+ * it carries (one group per ABI, so groups added in parallel merge as separate entries).
+ */
+export const PV_REFERENCES: ReadonlyArray<{ variant: string; backend: string }> = [
+  { variant: "2.6.23", backend: "lguest@2.6.23" },
+  { variant: "2.6.21-vmi", backend: "vmi@3.0" },
+];
+
 /** One reference trace. */
 export interface ReferenceTrace {
   case: SuiteCase;
@@ -23,11 +32,18 @@ export interface ReferenceTrace {
   file: string;
 }
 
-/** Every reference trace: each scenario of the demo variant on each reference backend. */
+/**
+ * Every reference trace: each scenario of the demo variant on each reference backend, then
+ * each {@link PV_REFERENCES} group.
+ */
 export function referenceTraces(): ReferenceTrace[] {
-  return SCENARIOS.flatMap((s) =>
-    REFERENCE_BACKENDS.map((backend) => {
-      const c = suiteCase(DEMO_VARIANT, s);
+  const pairs = [
+    ...REFERENCE_BACKENDS.map((backend) => ({ variant: DEMO_VARIANT, backend })),
+    ...PV_REFERENCES,
+  ];
+  return pairs.flatMap(({ variant, backend }) =>
+    SCENARIOS.map((s) => {
+      const c = suiteCase(variant, s);
       return { case: c, backend, file: `pvkernel-${c.label}-${backend.replace("@", "_")}.pvt` };
     })
   );

@@ -74,8 +74,10 @@ divergence), fails (guest failed, triple fault, budget, reset), n/a (the referen
                      override a version-profile field for SPEC's cells (a what-if; recorded in
                      the trace header's quirks), e.g. kvm@2.6.25:signature=false
   --progress, --no-progress  progress on stderr (default: when it is a terminal)
-  --vdso             the 2007 vDSO story on bare hardware: kernel variant x (old, new glibc),
-                     the trap that breaks a combination, int $0x80 vs sysenter cost
+  --vdso             the 2007 vDSO story: kernel variant x (old, new glibc), where the vDSO
+                     lands, the trap that breaks a combination, int $0x80 vs sysenter cost;
+                     on native, or on each of --backends (a hypervisor's reserved top moves
+                     the vDSO); --variants narrows the kernel variants
   --list             list backends and their version profiles
   --help             show this help
 
@@ -164,28 +166,32 @@ async function matrix(f: MatrixFlags): Promise<number> {
   }
   let done = 0;
   if (f.vdso) {
+    // Bare hardware unless --backends names others; --variants narrows the cases.
+    const vdsoBackends = f.backends === undefined ? ["native"] : backends;
+    const cases = VDSO_CASES.filter(([v]) => f.variants === undefined || variants.includes(v));
+    const total = cases.length * vdsoBackends.length;
     const progress = new Progress("pvreplay matrix", f.progress, "cells");
     const guard = new SigintGuard("pvreplay matrix");
     const rows: VdsoRow[] = [];
     try {
-      for (const [variant, options] of VDSO_CASES) {
-        const row = await vdsoRowAsync(variant, options, "native", () => guard.interrupted);
-        if (!row) break;
-        progress.update(++done, VDSO_CASES.length, `${variant} ${options}`);
-        rows.push(row);
-        if (f.json) {
-          console.log(JSON.stringify({ ...row, cell: undefined, verdict: row.cell.verdict }));
+      outer: for (const [variant, options] of cases) {
+        for (const backend of vdsoBackends) {
+          const row = await vdsoRowAsync(variant, options, backend, () => guard.interrupted);
+          if (!row) break outer;
+          progress.update(++done, total, `${variant} ${options} on ${backend}`);
+          rows.push(row);
+          if (f.json) {
+            console.log(JSON.stringify({ ...row, cell: undefined, verdict: row.cell.verdict }));
+          }
         }
       }
     } finally {
       guard.close();
       progress.done();
     }
-    if (!f.json) printVdso(rows);
+    if (!f.json) printVdso(rows, f.backends !== undefined);
     if (guard.interrupted) {
-      console.error(
-        `pvreplay matrix: interrupted after ${rows.length} of ${VDSO_CASES.length} vDSO rows`,
-      );
+      console.error(`pvreplay matrix: interrupted after ${rows.length} of ${total} vDSO rows`);
       return EXIT_INTERRUPTED;
     }
     return 0;
@@ -404,12 +410,17 @@ function printMatrix(doc: MatrixDocument) {
   }
 }
 
-function printVdso(rows: VdsoRow[]) {
-  console.log("The vDSO story on bare hardware (native backend; 'old glibc' calls 0xffffe400,");
+function printVdso(rows: VdsoRow[], perBackend: boolean) {
+  console.log(
+    `The vDSO story ${
+      perBackend ? "per backend" : "on bare hardware (native backend)"
+    } ('old glibc' calls 0xffffe400,`,
+  );
   console.log("'new glibc' uses AT_SYSINFO). Cost = instructions per system call.\n");
   const head = [
     "variant",
     "options",
+    ...(perBackend ? ["backend"] : []),
     "vdso",
     "AT_SYSINFO",
     "new glibc",
@@ -420,6 +431,7 @@ function printVdso(rows: VdsoRow[]) {
   const data = rows.map((r) => [
     r.variant,
     r.options || "-",
+    ...(perBackend ? [r.backend] : []),
     r.vdso,
     r.sysinfo,
     r.newGlibc,
@@ -430,4 +442,12 @@ function printVdso(rows: VdsoRow[]) {
   const widths = head.map((h, i) => Math.max(h.length, ...data.map((d) => d[i].length)) + 2);
   console.log(head.map((h, i) => h.padEnd(widths[i])).join(""));
   for (const d of data) console.log(d.map((x, i) => x.padEnd(widths[i])).join(""));
+  const silent = rows.filter((r) => r.cell.verdict === "NO-RESULT");
+  if (silent.length) console.log("\nno verdict ('?'):");
+  for (const r of silent) {
+    const why = r.refused
+      ? `refused the image: ${r.refused}`
+      : `${r.cell.exit} (status ${r.cell.code})`;
+    console.log(`  ${r.variant} ${r.options || "-"} on ${r.backend}: ${why}`);
+  }
 }

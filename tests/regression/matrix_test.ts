@@ -75,3 +75,26 @@ Deno.test("matrix --vdso: which kernel variants break an old glibc on bare hardw
     assert.match(r.sysenterCost, newGlibc === "vdso-sysenter" ? /^\d+$/ : /^n\/a$/);
   }
 });
+
+Deno.test("matrix --vdso per backend: each hypervisor's reserved top moves the vDSO of 2.6.23", () => {
+  // variant 2.6.23 on backend: vDSO page (AT_SYSINFO), new glibc, old glibc (fixed 0xffffe400).
+  const expect: Array<[string, string, string, string]> = [
+    ["native", "0xffffe400", "vdso-sysenter", "ok"],
+    // VMI's virtual_top (docs/abi/vmi.md): the fixmap, and so the vDSO, moves down 16 MiB.
+    ["vmi@3.0", "0xfeffe400", "vdso-sysenter", "#PF@0xffffe400"],
+    // lguest's switcher takes the top 4 MiB and the guest has no SEP (docs/abi/lguest.md).
+    ["lguest@2.6.23", "0xffbfe400", "vdso-int80", "#PF@0xffffe400"],
+  ];
+  for (const [backend, sysinfo, newGlibc, oldGlibc] of expect) {
+    const r = vdsoRow("2.6.23", "", backend);
+    assert.equal(r.refused, null, backend);
+    assert.equal(r.sysinfo, sysinfo, `${backend} AT_SYSINFO`);
+    assert.equal(r.newGlibc, newGlibc, `${backend} new glibc`);
+    assert.equal(r.oldGlibc, oldGlibc, `${backend} old glibc`);
+  }
+  // A kernel without Xen support is refused by the domain builder: a row, not a crash.
+  const xen = vdsoRow("2.6.22", "", "xen@3.1");
+  assert.equal(xen.vdso, "refused");
+  assert.match(xen.refused!, /no Xen ELF notes/);
+  assert.equal(xen.cell.exit, "refused");
+});

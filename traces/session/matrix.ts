@@ -9,6 +9,8 @@
 
 import type { TraceEvent } from "../../vocabulary/event.ts";
 import { type CaseRun, recordCase, recordCaseAsync, suiteCase } from "./suite.ts";
+import { ImageError } from "../../core/loaders/image_error.ts";
+import { EXIT_IMAGE_ERROR } from "../../core/exit_status.ts";
 
 /** One cell of the matrix. */
 export interface MatrixCell {
@@ -79,6 +81,9 @@ function cellOf(
 export interface VdsoRow {
   variant: string;
   options: string;
+  backend: string;
+  /** Why the backend refused the image (it never ran), or null. */
+  refused: string | null;
   vdso: string;
   sysinfo: string;
   newGlibc: string;
@@ -90,13 +95,20 @@ export interface VdsoRow {
 }
 
 /**
- * The 2007 vDSO story on bare hardware: for each kernel variant (and `vdso=` / `reservetop=`
- * boot options), which of an "old glibc" (calls 0xFFFFE400) and a "new glibc" (uses
- * AT_SYSINFO) work, the trap that breaks the broken ones, and the cost of `int $0x80` vs
- * `sysenter` in instructions per call.
+ * The 2007 vDSO story on `backend` (bare hardware by default): for each kernel variant (and
+ * `vdso=` / `reservetop=` boot options), where the vDSO lands (a hypervisor that reserves the
+ * top of the address space moves it), which of an "old glibc" (calls 0xFFFFE400) and a "new
+ * glibc" (uses AT_SYSINFO) work, the trap that breaks the broken ones, and the cost of
+ * `int $0x80` vs `sysenter` in instructions per call. A backend that refuses the image gives a
+ * row whose `vdso` is "refused".
  */
 export function vdsoRow(variant: string, options: string, backend = "native"): VdsoRow {
-  return vdsoRowOf(runCellWithOutput(variant, "syscall", backend, options));
+  try {
+    return vdsoRowOf(runCellWithOutput(variant, "syscall", backend, options));
+  } catch (e) {
+    if (e instanceof ImageError) return refusedRow(variant, options, backend, e.problem);
+    throw e;
+  }
 }
 
 /**
@@ -118,9 +130,33 @@ export async function vdsoRowAsync(
 ): Promise<VdsoRow | null> {
   const events: TraceEvent[] = [];
   const c = suiteCase(variant, "syscall", options);
-  const run = await recordCaseAsync(c, backend, { events }, interrupted);
+  let run: CaseRun;
+  try {
+    run = await recordCaseAsync(c, backend, { events }, interrupted);
+  } catch (e) {
+    if (e instanceof ImageError) return refusedRow(variant, options, backend, e.problem);
+    throw e;
+  }
   if (run.result.reason === "interrupted") return null;
   return vdsoRowOf(cellOf(variant, "syscall", backend, options, run, events));
+}
+
+/** The row of a backend that refused the image before it ran (Xen: no Xen ELF notes). */
+function refusedRow(variant: string, options: string, backend: string, why: string): VdsoRow {
+  const cell: MatrixCell = {
+    variant,
+    scenario: "syscall",
+    options,
+    backend,
+    verdict: "NO-RESULT",
+    exit: "refused",
+    code: EXIT_IMAGE_ERROR,
+    instructions: 0,
+    events: 0,
+    fields: {},
+    traps: {},
+  };
+  return { ...vdsoRowOf({ cell, serial: "" }), vdso: "refused", refused: why };
 }
 
 function vdsoRowOf({ cell, serial }: { cell: MatrixCell; serial: string }): VdsoRow {
@@ -129,6 +165,8 @@ function vdsoRowOf({ cell, serial }: { cell: MatrixCell; serial: string }): Vdso
   return {
     variant: cell.variant,
     options: cell.options,
+    backend: cell.backend,
+    refused: null,
     vdso: cell.fields.vdso ?? "?",
     sysinfo: cell.fields.sysinfo ?? "?",
     newGlibc: cell.fields.newglibc ?? "?",

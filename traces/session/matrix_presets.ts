@@ -54,6 +54,10 @@ export const VDSO_CASES: ReadonlyArray<readonly [string, string]> = [
   ["2.6.21-vdso", "vdso=0"],
   ["2.6.22", ""],
   ["2.6.22", "reservetop=0x400000"],
+  // The first kernels with Xen (2.6.23) and lguest (2.6.23/2.6.24) paravirt_ops: the only ones
+  // those hypervisors boot, so the only rows that show where their reserved tops put the vDSO.
+  ["2.6.23", ""],
+  ["2.6.24", ""],
 ];
 
 /** Variants that are CONFIG_PARAVIRT kernels (every variant but `nopv`), oldest first. */

@@ -241,3 +241,51 @@ export class Processors {
     });
   }
 }
+
+/**
+ * The CPU whose turn it is, seen through the fields a backend reads (backends/backend.ts
+ * `CpuLike`): one backend serves every CPU, each hook call on behalf of the running one.
+ */
+export class RunningCpu {
+  constructor(readonly processors: Processors) {}
+
+  get #cpu(): Cpu {
+    return this.processors.currentSlot.cpu;
+  }
+  get regs(): Int32Array {
+    return this.#cpu.regs;
+  }
+  get eip(): number {
+    return this.#cpu.eip;
+  }
+  get cr0(): number {
+    return this.#cpu.cr0;
+  }
+  get cr2(): number {
+    return this.#cpu.cr2;
+  }
+  get cr3(): number {
+    return this.#cpu.cr3;
+  }
+  get cr4(): number {
+    return this.#cpu.cr4;
+  }
+  get cpl(): number {
+    return this.#cpu.cpl;
+  }
+  get segBase(): Int32Array {
+    return this.#cpu.segBase;
+  }
+  get gdtrBase(): number {
+    return this.#cpu.gdtrBase;
+  }
+  getEflags(): number {
+    return this.#cpu.getEflags();
+  }
+  translate(lin: number): number {
+    return this.#cpu.translate(lin);
+  }
+  requestStop(): void {
+    this.#cpu.requestStop();
+  }
+}

@@ -132,6 +132,11 @@ export interface Backend extends CpuHooks, MmioObserver {
   /** Emits events held back for multi-event derivations (call at the end of a run). */
   flush(): void;
   /**
+   * Another CPU takes its turn (docs/smp.md §3): the events from now on carry its number in
+   * `vcpu`; what was held back is emitted first, under the previous one.
+   */
+  setVcpu(index: number): void;
+  /**
    * A fresh trace-driven model of this backend for cross-backend replay. `env` defaults to the
    * attached machine's epoch and TSC rate (or the defaults when not attached).
    */

@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { EXIT_IMAGE_ERROR, EXIT_TRACE_ERROR, EXIT_USAGE } from "../core/exit_status.ts";
 import { listBackends, parseBackendSpec } from "../backends/registry.ts";
 import { ImageError } from "../core/loaders/image_error.ts";
+import { MP_MAX_CPUS as MAX_CPUS } from "../core/loaders/mp_table.ts";
 import { TraceFormatError } from "../traces/format/format.ts";
 import type { ByteSink } from "../core/devices/stateful.ts";
 
@@ -270,9 +271,33 @@ export const GUEST_FLAGS: FlagSpec = {
   kernel: { type: "string" },
   append: { type: "string" },
   mem: { type: "string" },
+  smp: { type: "string" },
+  ioapic: { type: "boolean" },
   serial: { type: "string" },
   "serial-input": { type: "string" },
   "max-insns": { type: "string" },
   progress: { type: "boolean" },
   json: { type: "boolean" },
 };
+
+/** The help lines of `--smp` and `--ioapic` (`run`, `record`). */
+export const SMP_HELP =
+  `  --smp N                CPUs (1-16, default 1); N > 1 adds the 82093AA I/O APIC and MP
+                         tables, starts the APs by INIT/SIPI and runs the CPUs in turn by
+                         a fixed instruction quantum (docs/smp.md); native and kvm only
+  --ioapic               the I/O APIC and MP tables with one CPU too`;
+
+/** `--smp N` and `--ioapic` as Machine / session configuration. */
+export function machineShape(f: { smp?: string; ioapic?: boolean }): {
+  cpus?: number;
+  ioapic?: boolean;
+} {
+  const cpus = f.smp === undefined ? undefined : parseCount("smp", f.smp);
+  if (cpus !== undefined && (cpus < 1 || cpus > MAX_CPUS)) {
+    throw new UsageError(`--smp: ${cpus} CPUs; give 1 to ${MAX_CPUS}`);
+  }
+  return {
+    ...(cpus !== undefined ? { cpus } : {}),
+    ...(f.ioapic === true ? { ioapic: true } : {}),
+  };
+}

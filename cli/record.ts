@@ -15,11 +15,13 @@ import { SigintGuard } from "./interrupt.ts";
 import {
   command,
   GUEST_FLAGS,
+  machineShape,
   OutputSink,
   parseCount,
   Progress,
   readInput,
   serialInputBytes,
+  SMP_HELP,
   UsageError,
 } from "./common.ts";
 
@@ -39,6 +41,7 @@ options:
   --backend SPEC         native, kvm, kvm@2.6.20, ... (see 'pvreplay matrix --list')
   --out FILE             trace file to write (.pvt)
   --mem MIB              RAM size in MiB (default ${DEFAULT_MEM_MIB}, as QEMU)
+${SMP_HELP}
   --serial -|FILE        COM1 output (default -: stdout; 'none' discards)
   --serial-input STR|@FILE  bytes fed to COM1 (recorded in the trace header)
   --max-insns N          instruction budget (default ${DEFAULT_RECORD_INSNS}; k/M/G suffixes)
@@ -87,6 +90,8 @@ interface RecordFlags {
   backend?: string;
   out?: string;
   mem?: string;
+  smp?: string;
+  ioapic?: boolean;
   serial?: string;
   "serial-input"?: string;
   "max-insns"?: string;
@@ -121,6 +126,7 @@ async function record(f: RecordFlags): Promise<number> {
         : {}),
       backend: f.backend,
       memMiB: f.mem === undefined ? undefined : parseCount("mem", f.mem),
+      ...machineShape(f),
       serialInput: serialInputBytes(f["serial-input"]),
       serialOut: serialOut.sink,
       maxInsns,

@@ -19,11 +19,13 @@ import {
   command,
   type FlagSpec,
   GUEST_FLAGS,
+  machineShape,
   OutputSink,
   parseCount,
   Progress,
   readInput,
   serialInputBytes,
+  SMP_HELP,
   UsageError,
 } from "./common.ts";
 
@@ -47,6 +49,7 @@ options:
   --bios FILE            raw firmware image (multiple of 64 KiB), mapped below 4 GiB and 1 MiB
   --restore FILE         continue from a snapshot written by --snapshot-out
   --mem MIB              RAM size in MiB (default ${DEFAULT_MEM_MIB}, as QEMU)
+${SMP_HELP}
   --serial -|FILE|none   COM1 output (default -: stdout)
   --debugcon -|FILE      port 0xE9 output (default: discarded)
   --serial-input STR|@FILE  bytes fed to COM1's receiver at the line rate
@@ -121,6 +124,8 @@ interface RunFlags {
   bios?: string;
   restore?: string;
   mem?: string;
+  smp?: string;
+  ioapic?: boolean;
   serial?: string;
   debugcon?: string;
   "serial-input"?: string;
@@ -151,8 +156,13 @@ async function run(f: RunFlags): Promise<number> {
   if ((f["snapshot-at"] === undefined) !== (f["snapshot-out"] === undefined)) {
     throw new UsageError("--snapshot-at and --snapshot-out go together");
   }
-  if (f.restore !== undefined && (f.mem !== undefined || f["serial-input"] !== undefined)) {
-    throw new UsageError("--mem and --serial-input come from the snapshot with --restore");
+  if (
+    f.restore !== undefined &&
+    (f.mem !== undefined || f["serial-input"] !== undefined || f.smp !== undefined || f.ioapic)
+  ) {
+    throw new UsageError(
+      "--mem, --serial-input, --smp and --ioapic come from the snapshot with --restore",
+    );
   }
   const memMiB = f.mem === undefined ? undefined : parseCount("mem", f.mem);
   const maxInsns = f["max-insns"] === undefined
@@ -174,7 +184,7 @@ async function run(f: RunFlags): Promise<number> {
       machine = restoreSnapshot(readInput(f.restore, "snapshot"), sinks, f.restore);
     } else {
       try {
-        machine = new Machine({ memMiB, serialInput, ...sinks });
+        machine = new Machine({ memMiB, serialInput, ...machineShape(f), ...sinks });
       } catch (e) {
         if (e instanceof RangeError) throw new UsageError(e.message);
         throw e;
@@ -264,6 +274,7 @@ async function runOnBackend(f: RunFlags, backend: string): Promise<number> {
       cmdline: f.append ?? "",
       backend,
       memMiB: f.mem === undefined ? undefined : parseCount("mem", f.mem),
+      ...machineShape(f),
       serialInput: serialInputBytes(f["serial-input"]),
       serialOut: serial.sink,
       debugconOut: debugcon.sink,

@@ -15,7 +15,11 @@
  * | isa-debug-exit | 0xF4-0xF7 | |
  * | 16550 UART (COM1) | 0x3F8-0x3FF | IRQ4 |
  * | fw_cfg | 0x510-0x511 | |
- * | local APIC | 0xFEE00000 (4 KiB) | LINT0 = 8259A INTR (ExtINT) |
+ * | local APIC (one per CPU) | 0xFEE00000 (4 KiB) | LINT0 = 8259A INTR (ExtINT) |
+ * | 82093AA I/O APIC (`--smp` > 1 or `--ioapic`) | 0xFEC00000 | ISA IRQ n, IRQ0 on input 2 |
+ *
+ * With the I/O APIC the boot loaders also write MP spec 1.4 tables (core/loaders/mp_table.ts);
+ * several CPUs run as core/smp.ts describes (docs/smp.md).
  *
  * The run ends on an isa-debug-exit write, a platform reset request (run ends with "reset"; the
  * machine does not reboot, like `qemu -no-reboot`), a triple fault, a backend's
@@ -29,19 +33,20 @@
 
 import { IoBus } from "./bus.ts";
 import { DEFAULT_EPOCH, VirtualClock } from "./clock.ts";
-import { Cpu, type CpuSnapshot } from "./cpu/cpu.ts";
-import type { CpuHooks } from "./cpu/hooks.ts";
-import { DebugConsole, DebugExit, PostPorts, type PostState } from "./devices/debug_ports.ts";
-import { FwCfg, type FwCfgState } from "./devices/fw_cfg.ts";
-import { PcInterruptRouter } from "./devices/interrupt_router.ts";
-import { type KbcState, KeyboardController } from "./devices/kbc.ts";
-import { LAPIC_BASE, type LapicState, LocalApic } from "./devices/lapic.ts";
-import { Pic, type PicState } from "./devices/pic.ts";
-import { Pit, type PitState } from "./devices/pit.ts";
-import { Rtc, type RtcState } from "./devices/rtc.ts";
+import type { Cpu } from "./cpu/cpu.ts";
+import { DebugConsole, DebugExit, PostPorts } from "./devices/debug_ports.ts";
+import { FwCfg } from "./devices/fw_cfg.ts";
+import { ApicBus } from "./devices/apic_bus.ts";
+import { IsaInterruptLines, type PcInterruptRouter } from "./devices/interrupt_router.ts";
+import { IoApic, IOAPIC_BASE } from "./devices/ioapic.ts";
+import { KeyboardController } from "./devices/kbc.ts";
+import { LAPIC_BASE, type LocalApic } from "./devices/lapic.ts";
+import { Pic } from "./devices/pic.ts";
+import { Pit } from "./devices/pit.ts";
+import { Rtc } from "./devices/rtc.ts";
 import type { ByteSink } from "./devices/stateful.ts";
-import { A20_ON, SystemControlPort, type SystemControlState } from "./devices/system_control.ts";
-import { Uart, type UartState } from "./devices/uart.ts";
+import { A20_ON, SystemControlPort } from "./devices/system_control.ts";
+import { Uart } from "./devices/uart.ts";
 import {
   debugExitStatus,
   EXIT_BUDGET,
@@ -54,7 +59,7 @@ import {
 import { yieldToHost } from "./host_yield.ts";
 import { parseElf, SymbolTable } from "./loaders/elf.ts";
 import { ImageError } from "./loaders/image_error.ts";
-import { PCI_CONFIG_ADDRESS, PciHostBridge, type PciState } from "./devices/pci.ts";
+import { PCI_CONFIG_ADDRESS, PciHostBridge } from "./devices/pci.ts";
 import { type LinuxBoot, type LinuxBootOptions, loadLinux } from "./loaders/linux_boot.ts";
 import { mapFirmware } from "./loaders/firmware.ts";
 import {
@@ -65,68 +70,20 @@ import {
   type MultibootBoot,
   type ProtectedModeEntry,
 } from "./loaders/multiboot.ts";
+import { writeMpTables } from "./loaders/mp_table.ts";
+import {
+  CONFIG_DEFAULTS,
+  type MachineConfig,
+  type MachineState,
+  type PendingStop,
+  type ResolvedConfig,
+} from "./machine_config.ts";
 import { PhysicalMemory } from "./memory.ts";
 import type { RunOptions, RunReason, RunResult } from "./run_result.ts";
+import { createCpuSlot, LocalApicWindow, MAX_CPUS, Processors } from "./smp.ts";
 
 export type { RunOptions, RunReason, RunResult } from "./run_result.ts";
-
-/** Machine configuration. Every field has a deterministic default. */
-export interface MachineConfig {
-  /** RAM size in MiB (default 128, as QEMU). */
-  memMiB?: number;
-  /** COM1 output (default: discarded). */
-  serialOut?: ByteSink;
-  /** Scripted COM1 input (see `core/devices/uart.ts` for its timing). */
-  serialInput?: Uint8Array | string;
-  /** Port 0xE9 output (default: discarded). */
-  debugconOut?: ByteSink;
-  /** RTC wall time at virtual time 0, seconds since 1970 (default 2007-03-09 00:00:00 UTC). */
-  epoch?: number;
-  /** Instructions per virtual second (default 100 M). */
-  ips?: number;
-  /** TSC frequency (default = ips). */
-  tscHz?: number;
-  /** Local-APIC timer bus clock (default 100 MHz). */
-  apicHz?: number;
-  /** CPU hooks (a backend); default bare hardware. */
-  hooks?: CpuHooks;
-}
-
-/** Complete machine state except RAM (see `core/snapshot.ts`). */
-export interface MachineState {
-  config: ResolvedConfig;
-  icount: number;
-  tscOffset: string;
-  a20Mask: number;
-  cpu: CpuSnapshot;
-  pic: PicState;
-  pit: PitState;
-  uart: UartState;
-  rtc: RtcState;
-  lapic: LapicState;
-  kbc: KbcState;
-  port92: SystemControlState;
-  post: PostState;
-  fwCfg: FwCfgState;
-  /** Absent in snapshots taken before the PCI host bridge existed (it then starts at reset). */
-  pci?: PciState;
-  stop: PendingStop | null;
-}
-
-/** The configuration values that shape the machine (no sinks, hooks or input). */
-export interface ResolvedConfig {
-  memMiB: number;
-  epoch: number;
-  ips: number;
-  tscHz: number;
-  apicHz: number;
-}
-
-interface PendingStop {
-  reason: RunReason;
-  exitCode: number;
-  value?: number;
-}
+export type { MachineConfig, MachineState, ResolvedConfig } from "./machine_config.ts";
 
 /** Default RAM size: 128 MiB, QEMU's default (`-m`) for the pc machine. */
 export const DEFAULT_MEM_MIB = 128;
@@ -140,7 +97,7 @@ const SLICE = 4_000_000;
 const ASYNC_SLICE = 1 << 20;
 
 /**
- * A PC with one CPU.
+ * A PC with one CPU or several.
  *
  * @example
  * ```ts
@@ -165,8 +122,13 @@ export class Machine {
   readonly pit: Pit;
   readonly uart: Uart;
   readonly rtc: Rtc;
+  /** The BSP's local APIC and interrupt router. */
   readonly lapic: LocalApic;
   readonly router: PcInterruptRouter;
+  readonly apicBus: ApicBus = new ApicBus();
+  readonly ioapic: IoApic | null;
+  /** The CPUs and their round-robin, when there are several. */
+  readonly processors: Processors | null = null;
   readonly kbc: KeyboardController;
   readonly port92: SystemControlPort;
   readonly post: PostPorts = new PostPorts();
@@ -175,7 +137,10 @@ export class Machine {
   readonly fwCfg: FwCfg;
   /** PCI configuration mechanism #1 with the 440FX host bridge (core/devices/pci.ts). */
   readonly pci: PciHostBridge;
+  /** The bootstrap processor (APIC ID 0). */
   readonly cpu: Cpu;
+  /** Every CPU, by APIC ID. */
+  readonly cpus: readonly Cpu[];
   /** Symbols of the loaded ELF kernel, if any. */
   symbols: SymbolTable | null = null;
   /** The firmware image mapped with {@link loadFirmware} (kept for snapshots). */
@@ -190,8 +155,14 @@ export class Machine {
       ips: config.ips ?? 100_000_000,
       tscHz: config.tscHz ?? config.ips ?? 100_000_000,
       apicHz: config.apicHz ?? 100_000_000,
+      cpus: config.cpus ?? 1,
+      ioapic: config.ioapic ?? (config.cpus ?? 1) > 1,
     };
     const c = this.config;
+    if (!Number.isInteger(c.cpus) || c.cpus < 1 || c.cpus > MAX_CPUS) {
+      throw new RangeError(`CPU count ${c.cpus} must be an integer from 1 to ${MAX_CPUS}`);
+    }
+    if (c.cpus > 1 && !c.ioapic) throw new RangeError("several CPUs need the I/O APIC");
     if (!Number.isInteger(c.memMiB) || c.memMiB < 1 || c.memMiB > MAX_MEM_MIB) {
       throw new RangeError(
         `memory size ${c.memMiB} MiB must be an integer from 1 to ${MAX_MEM_MIB}`,
@@ -206,7 +177,8 @@ export class Machine {
     this.memory = new PhysicalMemory({ size: ramBytes });
     this.clock = new VirtualClock({ ips: c.ips, tscHz: c.tscHz });
     const clock = this.clock;
-    const irq = this.pic;
+    this.ioapic = c.ioapic ? new IoApic(this.apicBus, c.cpus) : null;
+    const irq = this.ioapic ? new IsaInterruptLines(this.pic, this.ioapic) : this.pic;
     this.pit = new Pit(clock, irq);
     const input = typeof config.serialInput === "string"
       ? new TextEncoder().encode(config.serialInput)
@@ -214,13 +186,6 @@ export class Machine {
     this.uart = new Uart({ clock, irq, sink: config.serialOut, input });
     this.#serialOut = config.serialOut;
     this.rtc = new Rtc({ clock, irq, epoch: c.epoch, ramBytes });
-    this.lapic = new LocalApic({ clock, hz: c.apicHz });
-    // IA32_APIC_BASE lives in the CPU (MSR 0x1B); bit 11 is the APIC global enable.
-    this.router = new PcInterruptRouter(
-      this.lapic,
-      this.pic,
-      () => (this.cpu.apicBase & 0x800) !== 0,
-    );
     const reset = () => this.#requestStop({ reason: "reset", exitCode: EXIT_RESET });
     this.kbc = new KeyboardController(this.memory, irq, reset);
     this.port92 = new SystemControlPort(this.memory, reset);
@@ -228,7 +193,7 @@ export class Machine {
     this.debugExit = new DebugExit((v) =>
       this.#requestStop({ reason: "debug-exit", exitCode: debugExitStatus(v), value: v })
     );
-    this.fwCfg = new FwCfg({ ramBytes, cpus: 1 });
+    this.fwCfg = new FwCfg({ ramBytes, cpus: c.cpus });
     this.pci = new PciHostBridge();
 
     const io = this.io;
@@ -247,21 +212,52 @@ export class Machine {
     io.register(0x3f8, 8, this.uart);
     io.register(0x510, 2, this.fwCfg);
     io.register(PCI_CONFIG_ADDRESS, 8, this.pci);
-    this.memory.mapMmio(LAPIC_BASE, 0x1000, this.lapic);
 
-    this.cpu = new Cpu({
+    const wiring = {
       memory: this.memory,
       io,
       clock,
-      intr: this.router,
+      pic: this.pic,
+      bus: this.apicBus,
+      apicHz: c.apicHz,
       hooks: config.hooks,
-    });
+      onStartup: (i: number, mode: number, v: number) => this.processors?.startup(i, mode, v),
+    };
+    const slots = Array.from({ length: c.cpus }, (_, i) => createCpuSlot(i, wiring));
+    ({ cpu: this.cpu, lapic: this.lapic, router: this.router } = slots[0]);
+    this.cpus = slots.map((s) => s.cpu);
+    if (c.cpus > 1) this.processors = new Processors(slots, clock);
+    const processors = this.processors;
+    this.memory.mapMmio(
+      LAPIC_BASE,
+      0x1000,
+      processors ? new LocalApicWindow(processors) : this.lapic,
+    );
+    if (this.ioapic) this.memory.mapMmio(IOAPIC_BASE, 0x1000, this.ioapic);
+  }
+
+  /** The CPU executing now (the BSP but while an AP takes its turn). */
+  get currentCpu(): Cpu {
+    return this.processors?.currentSlot.cpu ?? this.cpu;
+  }
+
+  /** The tables firmware leaves for the kernel: MP tables when there is an I/O APIC. */
+  #firmwareTables(): void {
+    const { cpus } = this.config;
+    if (this.ioapic) {
+      writeMpTables(this.memory, {
+        cpus,
+        ioapicId: cpus,
+        ioapicBase: IOAPIC_BASE,
+        lapicBase: LAPIC_BASE,
+      });
+    }
   }
 
   #requestStop(stop: PendingStop): void {
     if (this.#stop) return; // the first request wins
     this.#stop = stop;
-    this.cpu.requestStop();
+    this.currentCpu.requestStop();
   }
 
   /**
@@ -352,6 +348,7 @@ export class Machine {
   ): MultibootBoot {
     const boot = loadMultiboot(this.memory, bytes, options);
     if (boot.elf) this.symbols = new SymbolTable(boot.elf.symbols);
+    this.#firmwareTables();
     this.firmwareDefaults();
     this.enterProtectedMode(boot.entry);
     return boot;
@@ -376,6 +373,7 @@ export class Machine {
     if (boot.format === "vmlinux") {
       this.symbols = new SymbolTable(parseElf(bytes, options.file ?? "<kernel>").symbols);
     }
+    this.#firmwareTables();
     this.firmwareDefaults();
     this.enterProtectedMode(boot.entry);
     return boot;
@@ -473,7 +471,7 @@ export class Machine {
     const left = end - clock.icount;
     if (left <= 0) return "budget";
     const before = clock.icount;
-    const r = this.cpu.run(Math.min(left, every));
+    const r = (this.processors ?? this.cpu).run(Math.min(left, every));
     options.onProgress?.(clock.icount);
     const stop = this.#stop as PendingStop | null; // set by devices during cpu.run
     if (stop) return stop.reason;
@@ -528,6 +526,8 @@ export class Machine {
       post: this.post.saveState(),
       fwCfg: this.fwCfg.saveState(),
       pci: this.pci.saveState(),
+      ...(this.ioapic ? { ioapic: this.ioapic.saveState() } : {}),
+      ...(this.processors ? { smp: this.processors.saveState() } : {}),
       stop: this.#stop ? { ...this.#stop } : null,
     };
   }
@@ -538,7 +538,7 @@ export class Machine {
    */
   loadState(s: MachineState): void {
     for (const k of Object.keys(this.config) as Array<keyof ResolvedConfig>) {
-      if (this.config[k] !== s.config[k]) {
+      if (this.config[k] !== (s.config[k] ?? CONFIG_DEFAULTS[k])) {
         throw new Error(
           `snapshot was taken with ${k} = ${s.config[k]}, machine has ${this.config[k]}`,
         );
@@ -559,6 +559,8 @@ export class Machine {
     this.post.loadState(s.post);
     this.fwCfg.loadState(s.fwCfg);
     this.pci.loadState(s.pci ?? new PciHostBridge().saveState());
+    if (s.ioapic) this.ioapic?.loadState(s.ioapic);
+    if (s.smp) this.processors?.loadState(s.smp);
     this.#stop = s.stop ? { ...s.stop } : null;
     this.cpu.loadState(s.cpu);
   }

@@ -161,6 +161,8 @@ export abstract class BaseBackend implements Backend, MmioObserver {
   #runIcount = 0;
   #runStep = 0;
   #runCount = 0;
+  /** The CPU whose events are being recorded (docs/smp.md §3). */
+  #vcpu = 0;
 
   /** The attached context; throws if the backend is used before {@link attach}. */
   protected get ctx(): BackendContext {
@@ -207,6 +209,11 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     this.#deriver = null;
   }
 
+  setVcpu(index: number): void {
+    this.flush();
+    this.#vcpu = index;
+  }
+
   flush(): void {
     this.#closeRun();
     this.#deriver?.flush();
@@ -222,7 +229,13 @@ export abstract class BaseBackend implements Backend, MmioObserver {
       this.#halted = false;
       state.push(["HALTED", 0]);
     }
-    const base = { icount: this.ctx.clock.icount, eip: eip >>> 0, nr: vector, vector };
+    const base = {
+      icount: this.ctx.clock.icount,
+      eip: eip >>> 0,
+      nr: vector,
+      vector,
+      vcpu: this.#vcpu,
+    };
     if (kind === TrapKind.exception) {
       const pf = vector === 14;
       if (pf) state.unshift(["CR2", cr2 >>> 0]);
@@ -309,7 +322,7 @@ export abstract class BaseBackend implements Backend, MmioObserver {
   /** Emits an event now, after any held events (hypercalls, markers). */
   protected emit(fields: EventFields): void {
     this.flush();
-    this.#emitNow(makeEvent({ ...fields, icount: fields.icount ?? this.ctx.clock.icount }));
+    this.#emitNow(makeEvent(this.#stamp(fields)));
   }
 
   /**
@@ -319,7 +332,11 @@ export abstract class BaseBackend implements Backend, MmioObserver {
   protected emitAfterExit(fields: EventFields): void {
     // The queued event follows the open run's repetitions: no more may join it.
     this.#closeRun();
-    this.#after.push(makeEvent({ ...fields, icount: fields.icount ?? this.ctx.clock.icount }));
+    this.#after.push(makeEvent(this.#stamp(fields)));
+  }
+
+  #stamp(fields: EventFields) {
+    return { vcpu: this.#vcpu, ...fields, icount: fields.icount ?? this.ctx.clock.icount };
   }
 
   /** Names a modelled hardware step in this backend's vocabulary (as recorded events are). */
@@ -493,7 +510,16 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     hw.c = c;
     hw.icount = ctx.clock.icount;
     hw.eip = ctx.cpu.eip >>> 0;
-    const ev = makeEvent({ icount: hw.icount, eip: hw.eip, kind: evKind, nr, name, args, ret });
+    const ev = makeEvent({
+      icount: hw.icount,
+      eip: hw.eip,
+      kind: evKind,
+      nr,
+      name,
+      args,
+      ret,
+      vcpu: this.#vcpu,
+    });
     this.#deriver!.push(hw, ev);
     if (source === "exit" && (kind === ExitKind.hlt || kind === ExitKind.shutdown)) {
       this.#halted = true;

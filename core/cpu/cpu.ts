@@ -67,6 +67,11 @@ export interface CpuOptions {
   hooks?: CpuHooks;
   /** Translate hot code to JavaScript (jit.ts); default {@link translatorDefault}. */
   jit?: boolean;
+  /**
+   * Initial APIC ID (CPUID.1:EBX[31:24], SDM Vol.2 CPUID); 0 is the bootstrap processor
+   * (IA32_APIC_BASE.BSP set). Default 0.
+   */
+  apicId?: number;
 }
 
 let jitDefault = true;
@@ -177,6 +182,13 @@ export class Cpu {
   sysenterEsp = 0;
   sysenterEip = 0;
   apicBase = 0xfee00900;
+  /** Initial APIC ID; 0 is the bootstrap processor (docs/smp.md §3). */
+  readonly apicId: number;
+  /**
+   * A halted CPU with interrupts enabled lets virtual time jump to the next device event. The
+   * SMP scheduler turns it off: another CPU may still run, so a halt ends the CPU's quantum.
+   */
+  haltSkipsTime = true;
   /** MTRRs, IA32_MISC_ENABLE, IA32_BIOS_SIGN_ID (`msr.ts`). */
   readonly msrFile: MsrFile = new MsrFile();
   /** x87 control, status (with TOP in bits 11-13) and full tag words (core/cpu/x87.ts). */
@@ -306,7 +318,13 @@ export class Cpu {
     this.view = o.memory.view;
     this.icache = new DecodeCache(o.memory.ramSize);
     this.jit = (o.jit ?? jitDefault) ? new Translator(o.memory.ramSize) : null;
-    o.memory.onCodeWrite = (page) => icDropPage(this, page);
+    this.apicId = o.apicId ?? 0;
+    // Every CPU on this memory caches code: a write to a code page drops it from all of them.
+    const others = o.memory.onCodeWrite;
+    o.memory.onCodeWrite = (page) => {
+      others(page);
+      icDropPage(this, page);
+    };
     this.reset();
   }
 
@@ -341,7 +359,7 @@ export class Cpu {
     this.idtrBase = 0;
     this.idtrLimit = 0x3ff;
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
-    this.apicBase = 0xfee00900;
+    this.apicBase = this.apicId === 0 ? 0xfee00900 : 0xfee00800; // BSP flag (SDM 10.4.4)
     this.msrFile.reset();
     this.fpuCw = 0x37f;
     this.fpuSw = 0;
@@ -421,7 +439,10 @@ export class Cpu {
         }
       }
       if (this.halted) {
-        if ((this.flags & IF) === 0 || clock.nextDeadline === Number.POSITIVE_INFINITY) {
+        if (
+          (this.flags & IF) === 0 || clock.nextDeadline === Number.POSITIVE_INFINITY ||
+          !this.haltSkipsTime
+        ) {
           return "idle";
         }
         // Idle skip: virtual time jumps to the next device event (brief: documented as virtual time).

@@ -571,7 +571,7 @@ export function wrmsr(c: Cpu): void {
       }
       case 0x1b:
         // Only bit 11 (global enable) and the base are writable; BSP bit 8 stays.
-        c.apicBase = ((lo & 0xfffff800) | 0x100) | 0;
+        c.apicBase = ((lo & 0xfffff800) | (c.apicBase & 0x100)) | 0;
         break;
       case 0x174:
         c.sysenterCs = lo & 0xffff;
@@ -631,6 +631,7 @@ export function cpuid(c: Cpu): void {
   const leaf = c.regs[0] >>> 0, sub = c.regs[1] >>> 0;
   const out = c.scratch;
   nativeCpuid(leaf, sub, out);
+  if (leaf === 1) out[1] |= c.apicId << 24; // initial APIC ID (SDM Vol.2 CPUID, EBX[31:24])
   c.hooks.cpuid(leaf, sub, out);
   c.regs[0] = out[0];
   c.regs[3] = out[1];

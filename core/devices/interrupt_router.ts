@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { InterruptController } from "../bus.ts";
+import type { InterruptController, IrqLine } from "../bus.ts";
 import type { LocalApic } from "./lapic.ts";
 import type { Pic } from "./pic.ts";
 
@@ -57,5 +57,30 @@ export class PcInterruptRouter implements InterruptController {
     if (this.apic.acceptsPicInterrupt()) return this.pic.acknowledge();
     // INTR deasserted between the check and the acknowledge cycle.
     return this.apic.spuriousVector;
+  }
+}
+
+/**
+ * The ISA interrupt lines of a PC with an I/O APIC: each line goes to the 8259A pair and to
+ * the I/O APIC input the MP table names for it (docs/smp.md §4): IRQ0, the PIT, to input 2,
+ * every other IRQ to the input of its number (the cascade IRQ2 is never driven).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IsaInterruptLines } from "./interrupt_router.ts";
+ * const pins: number[] = [];
+ * const lines = new IsaInterruptLines({ setIrq: () => {} }, { setIrq: (p) => pins.push(p) });
+ * lines.setIrq(0, true);
+ * lines.setIrq(4, true);
+ * assert.deepEqual(pins, [2, 4]);
+ * ```
+ */
+export class IsaInterruptLines implements IrqLine {
+  constructor(readonly pic: IrqLine, readonly ioapic: IrqLine) {}
+
+  setIrq(irq: number, level: boolean): void {
+    this.pic.setIrq(irq, level);
+    this.ioapic.setIrq(irq === 0 ? 2 : irq, level);
   }
 }

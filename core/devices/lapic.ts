@@ -1,5 +1,5 @@
 /**
- * Local APIC (xAPIC, memory-mapped at 0xFEE00000) of the single CPU.
+ * Local APIC (xAPIC, memory-mapped at 0xFEE00000), one per CPU.
  *
  * Registers per Intel SDM Vol.3A chapter 10 ("Advanced Programmable Interrupt Controller"):
  * ID, version, TPR, PPR (10.8.3.1), EOI, LDR, DFR, SVR (10.9), ISR/TMR/IRR (10.8.4), ESR
@@ -12,16 +12,22 @@
  * stand in for the BIOS, so the 8259A reaches the CPU through the APIC. The timer counts a bus
  * clock (`hz`, default 100 MHz) derived from virtual time; the current count is a pure function
  * of the instruction count. Only 32-bit aligned writes take effect (SDM 10.4.1: other access
- * sizes are undefined; sub-dword reads return the addressed bytes). The ICR delivers fixed and
- * lowest-priority IPIs addressed to this APIC (self, all-including-self, matching physical or
- * logical destination); NMI, INIT, SIPI and SMI have no target on the single-CPU machine.
- * The arbitration priority register reads 0 (as QEMU).
+ * sizes are undefined; sub-dword reads return the addressed bytes). The ICR sends fixed,
+ * lowest-priority, INIT and SIPI messages over the APIC bus (`apic_bus.ts`, docs/smp.md §2) to
+ * the APICs its destination and shorthand address; IPIs are edge-triggered (SDM 10.6.1: the
+ * trigger-mode bit only qualifies INIT level de-assert, which changes no CPU state). An INIT
+ * resets this APIC but for its ID (SDM 10.4.7.3) and, like a SIPI, goes on to the CPU
+ * (`onStartup`). NMI and SMI messages are not modelled (the CPU has no NMI input yet). A fixed
+ * interrupt accepted level-triggered sets its TMR bit, and its EOI is broadcast to the I/O
+ * APICs (SDM 10.8.5). Only the BSP's LINT0 starts in ExtINT mode (QEMU's firmware stand-in);
+ * an AP's LVT is all masked. The arbitration priority register reads 0 (as QEMU).
  *
  * @module
  */
 
 import type { AccessSize, MmioDevice } from "../bus.ts";
 import type { VirtualClock } from "../clock.ts";
+import { ApicBus, type ApicBusMember, Delivery } from "./apic_bus.ts";
 import type { Stateful } from "./stateful.ts";
 
 /** Physical base address of the local APIC (SDM 10.4.1). */
@@ -72,6 +78,12 @@ export interface LapicOptions {
   hz?: number;
   /** APIC ID. */
   id?: number;
+  /** The APIC bus it sends and receives on (default: a bus of its own). */
+  bus?: ApicBus;
+  /** False for an application processor: LVT all masked at power-on. */
+  bsp?: boolean;
+  /** An accepted INIT (`Delivery.init`) or SIPI (`Delivery.startup`, with its vector). */
+  onStartup?: (mode: number, vector: number) => void;
 }
 
 function highestBit(words: Uint32Array): number {
@@ -96,8 +108,10 @@ function highestBit(words: Uint32Array): number {
  * assert.equal(apic.acknowledge(), 0x41);
  * ```
  */
-export class LocalApic implements MmioDevice, Stateful<LapicState> {
+export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState> {
   readonly #clock: VirtualClock;
+  readonly #bus: ApicBus;
+  readonly #onStartup: (mode: number, vector: number) => void;
   readonly hz: number;
   #id: number;
   #tpr = 0;
@@ -125,6 +139,58 @@ export class LocalApic implements MmioDevice, Stateful<LapicState> {
     this.hz = o.hz ?? DEFAULT_APIC_HZ;
     if (!(this.hz > 0)) throw new RangeError(`APIC timer frequency must be positive: ${this.hz}`);
     this.#id = o.id ?? 0;
+    this.#bus = o.bus ?? new ApicBus();
+    this.#bus.attach(this);
+    this.#onStartup = o.onStartup ?? (() => {});
+    if (o.bsp === false) this.#lvt.fill(LVT_MASKED);
+  }
+
+  /** The APIC ID (bits 31:24 of the ID register). */
+  get id(): number {
+    return this.#id;
+  }
+
+  /** Physical or logical destination match (SDM 10.6.2.1, 10.6.2.2). */
+  addressedBy(logical: boolean, dest: number): boolean {
+    if (!logical) return dest === 0xff || dest === this.#id;
+    const ldr = this.#ldr >>> 24;
+    if ((this.#dfr >>> 28) === 0xf) return (dest & ldr) !== 0; // flat model
+    return (dest >> 4 === 0xf || dest >> 4 === ldr >> 4) && (dest & ldr & 0xf) !== 0;
+  }
+
+  taskPriority(): number {
+    return this.#tpr;
+  }
+
+  receive(mode: number, vector: number, level: boolean): void {
+    if (mode === Delivery.fixed) this.#accept(vector, level);
+    else if (mode === Delivery.init) {
+      this.#initReset();
+      this.#onStartup(mode, 0);
+    } else if (mode === Delivery.startup) this.#onStartup(mode, vector);
+  }
+
+  /** INIT: every register to its power-on value but the APIC ID (SDM 10.4.7.3). */
+  #initReset(): void {
+    if (this.#deadline >= 0) this.#clock.cancel(this.#timer);
+    this.#deadline = -1;
+    this.#tpr =
+      this.#ldr =
+      this.#esr =
+      this.#esrPending =
+        0;
+    this.#dfr = 0xffffffff;
+    this.#svr = 0xff;
+    this.#irr.fill(0);
+    this.#isr.fill(0);
+    this.#tmr.fill(0);
+    this.#lvt.fill(LVT_MASKED);
+    this.#icrLo =
+      this.#icrHi =
+      this.#initialCount =
+      this.#dcr =
+        0;
+    this.#running = false;
   }
 
   /** SVR bit 8 (SDM 10.9). */
@@ -171,24 +237,29 @@ export class LocalApic implements MmioDevice, Stateful<LapicState> {
    * the LVTT (VMI SetAlarm with WIRED_LVTT, docs/abi/vmi.md §5).
    */
   inject(vector: number): void {
-    this.#accept(vector & 0xff);
+    this.#accept(vector & 0xff, false);
   }
 
-  /** Accepts a fixed-mode interrupt into IRR (vectors 0-15 are illegal, SDM 10.5.2). */
-  #accept(vector: number): void {
+  /**
+   * Accepts a fixed-mode interrupt into IRR, TMR recording its trigger mode (vectors 0-15 are
+   * illegal, SDM 10.5.2).
+   */
+  #accept(vector: number, level: boolean): void {
     if (vector < 16) {
       this.#error(ESR_RECV_ILLEGAL);
       return;
     }
-    this.#irr[vector >>> 5] |= 1 << (vector & 31);
-    this.#tmr[vector >>> 5] &= ~(1 << (vector & 31));
+    const bit = 1 << (vector & 31);
+    this.#irr[vector >>> 5] |= bit;
+    if (level) this.#tmr[vector >>> 5] |= bit;
+    else this.#tmr[vector >>> 5] &= ~bit;
   }
 
   #error(bits: number): void {
     const fresh = bits & ~this.#esrPending;
     this.#esrPending |= bits;
     const lvt = this.#lvt[LVT_ERROR];
-    if (fresh && !(lvt & LVT_MASKED) && (lvt & 0xff) >= 16) this.#accept(lvt & 0xff);
+    if (fresh && !(lvt & LVT_MASKED) && (lvt & 0xff) >= 16) this.#accept(lvt & 0xff, false);
   }
 
   // ---- timer (SDM 10.5.4) ----
@@ -225,7 +296,7 @@ export class LocalApic implements MmioDevice, Stateful<LapicState> {
   #expire(): void {
     this.#deadline = -1;
     const lvt = this.#lvt[LVT_TIMER];
-    if (!(lvt & LVT_MASKED)) this.#accept(lvt & 0xff);
+    if (!(lvt & LVT_MASKED)) this.#accept(lvt & 0xff, false);
     if (lvt & 0x20000 && this.#initialCount > 0) {
       // Periodic: the next period starts where this one ended, not at the (later) fire time.
       this.#baseTick += this.#baseCount * this.#divisor();
@@ -293,7 +364,10 @@ export class LocalApic implements MmioDevice, Stateful<LapicState> {
         return;
       case 0x0b0: { // EOI: retire the highest in-service vector (SDM 10.8.5)
         const isrv = highestBit(this.#isr);
-        if (isrv >= 0) this.#isr[isrv >>> 5] &= ~(1 << (isrv & 31));
+        if (isrv < 0) return;
+        const bit = 1 << (isrv & 31);
+        this.#isr[isrv >>> 5] &= ~bit;
+        if (this.#tmr[isrv >>> 5] & bit) this.#bus.eoi(isrv);
         return;
       }
       case 0x0d0:
@@ -345,24 +419,22 @@ export class LocalApic implements MmioDevice, Stateful<LapicState> {
     const vector = lo & 0xff;
     const mode = (lo >> 8) & 7;
     const shorthand = (lo >> 18) & 3;
-    let self: boolean;
-    if (shorthand === 1 || shorthand === 2) self = true;
-    else if (shorthand === 3) self = false;
-    else {
-      const dest = this.#icrHi >>> 24;
-      if (!(lo & 0x800)) self = dest === 0xff || dest === this.#id;
-      else if ((this.#dfr >>> 28) === 0xf) self = (dest & (this.#ldr >>> 24)) !== 0;
-      else {
-        const ldr = this.#ldr >>> 24;
-        self = (dest >> 4 === 0xf || dest >> 4 === ldr >> 4) && (dest & ldr & 0xf) !== 0;
-      }
-    }
-    if (mode !== 0 && mode !== 1) return;
-    if (vector < 16) {
+    const startup = mode === Delivery.init || mode === Delivery.startup;
+    if (mode === Delivery.init && !(lo & 0x4000)) return; // INIT level de-assert: no effect
+    if (!startup && mode !== Delivery.fixed && mode !== Delivery.lowest) return;
+    if (!startup && vector < 16) {
       this.#error(ESR_SEND_ILLEGAL);
       return;
     }
-    if (self) this.#accept(vector);
+    const bus = this.#bus;
+    // INIT and SIPI never reset or start the sender itself (SDM Table 10-3).
+    if (shorthand === 1) {
+      if (!startup) this.#accept(vector, false);
+    } else if (shorthand === 2) bus.broadcast(mode, vector, false, startup ? this : null);
+    else if (shorthand === 3) bus.broadcast(mode, vector, false, this);
+    else {
+      bus.send(mode, vector, (lo & 0x800) !== 0, this.#icrHi >>> 24, false, startup ? this : null);
+    }
   }
 
   mmioRead(offset: number, size: AccessSize): number {

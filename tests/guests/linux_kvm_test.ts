@@ -12,20 +12,11 @@ import { openSession } from "../../traces/session/session.ts";
 import { Recorder } from "../../traces/session/recorder.ts";
 import type { TraceEvent } from "../../vocabulary/event.ts";
 import { needs } from "../requirements.ts";
-
-const DIR = new URL("../../out/linux/", import.meta.url).pathname;
-
-function have(file: string): boolean {
-  try {
-    return Deno.statSync(file).isFile;
-  } catch {
-    return false;
-  }
-}
+import { LINUX_DIR as DIR, linuxFetched } from "./linux_files.ts";
 
 const ignore = needs(
   "Debian's i386 kernel and busybox initramfs (run guests/linux/fetch.sh)",
-  have(`${DIR}vmlinuz`) && have(`${DIR}initrd.cpio`),
+  linuxFetched(),
   "tests/guests/linux_kvm_test.ts",
 );
 

@@ -58,6 +58,10 @@ export interface TraceHeader {
     epoch: number;
     /** Bytes fed to the serial port, lower-case hex. */
     serialInput: string;
+    /** CPUs (docs/smp.md); absent means 1, so older traces read unchanged. */
+    cpus?: number;
+    /** An I/O APIC and MP tables with one CPU (`--ioapic`); absent means none. */
+    ioapic?: boolean;
   };
   cpu: {
     /** CPUID leaves as the guest saw them, unique by (leaf, subleaf). */
@@ -110,6 +114,8 @@ export function headerToJson(h: TraceHeader): Record<string, Json> {
       apic_hz: h.machine.apicHz,
       epoch: h.machine.epoch,
       serial_input: h.machine.serialInput,
+      ...(h.machine.cpus !== undefined ? { cpus: h.machine.cpus } : {}),
+      ...(h.machine.ioapic !== undefined ? { ioapic: h.machine.ioapic } : {}),
     },
     cpu: {
       cpuid: h.cpu.cpuid.map((l) => ({
@@ -164,6 +170,11 @@ class HeaderParser {
     if (!Array.isArray(v)) this.fail(path, "not an array");
     return v;
   }
+  /** An optional flag: written only when set, so `true` is its one value. */
+  flag(v: unknown, path: string): true {
+    if (v !== true) this.fail(path, `${JSON.stringify(v)} is not true`);
+    return v;
+  }
 }
 
 const U32 = 0xffffffff;
@@ -197,7 +208,7 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
     "apic_hz",
     "epoch",
     "serial_input",
-  ]);
+  ], ["cpus", "ioapic"]);
   const c = p.object(o.cpu, "cpu", ["cpuid"]);
   const seen = new Set<string>();
   const cpuid = p.array(c.cpuid, "cpu.cpuid").map((e, i) => {
@@ -250,6 +261,8 @@ export function headerFromJson(value: unknown, byteOffset = 0): TraceHeader {
       apicHz: p.int(m.apic_hz, "machine.apic_hz", 1, SAFE),
       epoch: p.int(m.epoch, "machine.epoch", -SAFE, SAFE),
       serialInput: p.string(m.serial_input, "machine.serial_input", /^(?:[0-9a-f]{2})*$/),
+      ...(m.cpus !== undefined ? { cpus: p.int(m.cpus, "machine.cpus", 2, 16) } : {}),
+      ...(m.ioapic !== undefined ? { ioapic: p.flag(m.ioapic, "machine.ioapic") } : {}),
     },
     cpu: { cpuid },
     seed: p.int(o.seed, "seed", 0, SAFE),
@@ -359,6 +372,8 @@ export function checkReplayable(
   cmp("machine.apic_hz", recorded.machine.apicHz, env.machine.apicHz);
   cmp("machine.epoch", recorded.machine.epoch, env.machine.epoch);
   cmp("machine.serial_input", recorded.machine.serialInput, env.machine.serialInput);
+  cmp("machine.cpus", recorded.machine.cpus ?? 1, env.machine.cpus ?? 1);
+  cmp("machine.ioapic", recorded.machine.ioapic ?? false, env.machine.ioapic ?? false);
   cmp("seed", recorded.seed, env.seed);
   const cross = options.crossBackend === true;
   if (!cross) {

@@ -173,7 +173,7 @@ function prepareSame(
       pending = null;
       return v;
     });
-  } else checker.onMismatch = () => session.machine.cpu.requestStop();
+  } else checker.onMismatch = () => session.machine.currentCpu.requestStop();
   return {
     session,
     budget: options.maxInsns ?? header.run?.maxInsns ?? DEFAULT_REPLAY_INSNS,
@@ -212,6 +212,8 @@ export function sessionConfig(header: TraceHeader, image: Uint8Array, initrd?: U
     ips: header.machine.ips,
     tscHz: header.machine.tscHz,
     apicHz: header.machine.apicHz,
+    cpus: header.machine.cpus,
+    ioapic: header.machine.ioapic,
     maxInsns: header.run?.maxInsns,
   };
 }

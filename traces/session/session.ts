@@ -14,6 +14,7 @@ import type { Backend } from "../../backends/backend.ts";
 import { createBackend, parseBackendSpec, type ProfileTweak } from "../../backends/registry.ts";
 import { nativeCpuid } from "../../core/cpu/system.ts";
 import { Machine, type RunOptions, type RunResult } from "../../core/machine.ts";
+import { RunningCpu } from "../../core/smp.ts";
 import { MachinePlatform } from "../../core/platform.ts";
 import { sha256Hex } from "../format/guest_image.ts";
 import type { CpuidLeaf, TraceHeader } from "../format/header.ts";
@@ -55,6 +56,10 @@ export interface SessionConfig {
   ips?: number;
   tscHz?: number;
   apicHz?: number;
+  /** CPUs (docs/smp.md; default 1); more than one needs a PC backend (native, kvm). */
+  cpus?: number;
+  /** An I/O APIC and MP tables with one CPU. */
+  ioapic?: boolean;
   /** Instruction budget, recorded in the header so a replay stops where the recording did. */
   maxInsns?: number;
   /** Backend profile fields overridden (registry.ts ProfileTweak); recorded in the quirks. */
@@ -116,6 +121,8 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     ips: config.ips,
     tscHz: config.tscHz,
     apicHz: config.apicHz,
+    cpus: config.cpus,
+    ioapic: config.ioapic,
   });
   const image = {
     bytes: config.image,
@@ -130,6 +137,10 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     throw new Error(
       `the trace was booted by the ${config.boot} protocol; backend ${spec.name}@${spec.version} boots by ${protocol}`,
     );
+  }
+  if (machine.config.cpus > 1 && spec.name !== "native" && spec.name !== "kvm") {
+    // The paravirtual backends model one vCPU (their platform drives the BSP only).
+    throw new Error(`backend ${spec.name} runs one CPU; --smp needs native or kvm`);
   }
   const platform = new MachinePlatform(machine);
   backend.boot(platform, image);
@@ -158,6 +169,8 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
       apicHz: machine.config.apicHz,
       epoch: machine.config.epoch,
       serialInput: hex(config.serialInput ?? new Uint8Array()),
+      ...(machine.config.cpus > 1 ? { cpus: machine.config.cpus } : {}),
+      ...(machine.config.ioapic && machine.config.cpus === 1 ? { ioapic: true as const } : {}),
     },
     cpu: { cpuid: identity(backend) },
     seed: 0,
@@ -165,8 +178,9 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     quirks: config.profileTweak ? [`profile-tweak:${JSON.stringify(config.profileTweak)}`] : [],
     ...(config.maxInsns !== undefined ? { run: { maxInsns: config.maxInsns } } : {}),
   };
+  const processors = machine.processors;
   backend.attach({
-    cpu: machine.cpu,
+    cpu: processors ? new RunningCpu(processors) : machine.cpu,
     memory: machine.memory,
     io: machine.io,
     clock: machine.clock,
@@ -176,7 +190,8 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     irqOfVector: (vector) => machine.pic.irqOfVector(vector),
     platform,
   });
-  machine.cpu.hooks = backend;
+  for (const cpu of machine.cpus) cpu.hooks = backend;
+  if (processors) processors.onSwitch = (i) => backend.setVcpu(i);
   return {
     machine,
     backend,

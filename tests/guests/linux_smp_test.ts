@@ -1,0 +1,51 @@
+/**
+ * Debian 12's i386 kernel with `--smp 2` (docs/smp.md): the MP table and the I/O APIC are found,
+ * the AP is started by INIT/SIPI, and the init script runs with both CPUs online. Needs
+ * out/linux/ from guests/linux/fetch.sh (never committed); skips with a message without it.
+ * Several minutes of host time: the whole boot of about 6.5 G instructions.
+ */
+
+import assert from "node:assert/strict";
+import { Machine } from "../../core/machine.ts";
+
+const DIR = new URL("../../out/linux/", import.meta.url).pathname;
+
+function have(file: string): boolean {
+  try {
+    return Deno.statSync(file).isFile;
+  } catch {
+    return false;
+  }
+}
+
+const fetched = have(`${DIR}vmlinuz`) && have(`${DIR}initrd.cpio`);
+if (!fetched) {
+  console.log("linux_smp_test: out/linux/ missing (run guests/linux/fetch.sh); skipping");
+}
+
+Deno.test({
+  name: "Debian 686 kernel, --smp 2: MP table, I/O APIC, both CPUs brought up, userspace runs",
+  ignore,
+  async fn() {
+    const out: number[] = [];
+    const m = new Machine({ cpus: 2, serialOut: (b) => out.push(b) });
+    m.bootKernel(await Deno.readFile(`${DIR}vmlinuz`), {
+      file: "vmlinuz",
+      cmdline: "console=ttyS0",
+      initrd: await Deno.readFile(`${DIR}initrd.cpio`),
+    });
+    const r = await m.runAsync(14_000_000_000);
+    const log = new TextDecoder().decode(new Uint8Array(out));
+    const tail = log.slice(-3000);
+    assert.equal(r.reason, "debug-exit", `run ended with ${r.reason}:\n${tail}`);
+    assert.equal(r.exitCode, 0x21);
+    for (
+      const line of [
+        "found SMP MP-table at [mem 0x0009fc00-0x0009fc0f]",
+        "IOAPIC[0]: apic_id 2, version 17, address 0xfec00000, GSI 0-23",
+        "smp: Brought up 1 node, 2 CPUs",
+      ]
+    ) assert.ok(log.includes(line), `missing "${line}":\n${tail}`);
+    assert.deepEqual(m.processors!.states, ["running", "running"]);
+  },
+});

@@ -11,6 +11,9 @@
  * page, FLUSH_TLB and NEW_PGTABLE drop them — so a guest that edits a PTE without telling the
  * host keeps seeing the old mapping, as on lguest (docs/abi/lguest.md §6).
  *
+ * Why this file is long: every call of both releases and the trap and IRQ delivery share one
+ * state (lguest_data, the IDT copy, the async ring); split, each part would reach into the other.
+ *
  * @module
  */
 

@@ -109,6 +109,19 @@ export class XenBackend extends BaseBackend {
     this.#time.update();
     this.#time.wallClock();
     this.#armPeriodic();
+    if (l.notes.hypercallPage && !this.profile.hypercallPage) {
+      // Xen 3.0.0's builder predates XEN_ELFNOTE_HYPERCALL_PAGE and leaves the page as the
+      // image has it (docs/abi/xen.md §2, §7): a kernel that calls into it cannot run. The
+      // trace says so once the run has started (the session opens the trace after attach).
+      ctx.clock.schedule(ctx.clock.icount + 1, () =>
+        this.emit({
+          kind: "marker",
+          nr: 2, // the note's number
+          name: "hypercall_page_not_filled",
+          args: [l.notes.hypercallPage >>> 0],
+          eip: ctx.cpu.eip >>> 0,
+        }));
+    }
   }
 
   /** Xen's periodic tick (docs/abi/xen.md §5): VIRQ_TIMER every period until stopped. */

@@ -18,7 +18,8 @@ import type { Backend, BackendContext, BackendDescription, BackendSnapshot } fro
 import { DEFAULT_EPOCH } from "../../core/clock.ts";
 import { XenTime } from "./time.ts";
 import { BaseBackend } from "../common/base_backend.ts";
-import { HARDWARE_ROWS, TableModel } from "../common/cross_model.ts";
+import { HARDWARE_ROWS, TableModel, withRows } from "../common/cross_model.ts";
+import { xenRows } from "./model.ts";
 import type { CallModel, ModelEnv } from "../model.ts";
 import {
   buildDomain,
@@ -133,6 +134,17 @@ export class XenBackend extends BaseBackend {
     const next = (Math.floor(clock.nanos() / this.#periodNs) + 1) * this.#periodNs;
     this.#periodicId = clock.schedule(Math.max(clock.icount + 1, clock.nanosToInsns(next)), () => {
       this.#periodicId = -1;
+      if (this.#ev!.portOfVirq(VIRQ_TIMER) >= 0) {
+        // Named in the trace: a tick from Xen's own periodic timer, not one the guest armed
+        // (docs/abi/xen.md §9, "default tick").
+        this.emit({
+          kind: "marker",
+          nr: VIRQ_TIMER,
+          name: "virq_timer_periodic",
+          args: [this.#periodNs],
+          eip: this.eip,
+        });
+      }
       this.#virq(VIRQ_TIMER);
       this.#armPeriodic();
     });
@@ -223,15 +235,38 @@ export class XenBackend extends BaseBackend {
       if (nr === HC.iret) {
         return { op: "iret", args: [this.#r32((this.ctx.cpu.regs[ESP] >>> 0) + 12) & 0x200] };
       }
-      if (nr === HC.set_timer_op) {
-        // Absolute ns deadline -> the canonical relative one-shot (0 = cancel).
-        const abs = a[0] + a[1] * 2 ** 32;
-        return { op: "set_timer", args: [0, abs ? Math.max(1, abs - this.ctx.clock.nanos()) : 0] };
+      if (nr === HC.set_timer_op) return this.#oneShot(a[0] + a[1] * 2 ** 32);
+      if (nr === HC.vcpu_op && this.profile.vcpuTimers) {
+        if (a[0] === 6) { // set_periodic_timer {u64 period_ns}
+          return { op: "set_timer", args: [1, this.#r32(a[2]) + this.#r32(a[2] + 4) * 2 ** 32] };
+        }
+        if (a[0] === 8) return this.#oneShot(this.#r32(a[2]) + this.#r32(a[2] + 4) * 2 ** 32);
+        if (a[0] === 9) return { op: "set_timer", args: [0, 0] };
+      }
+      if ((nr === HC.sched_op || nr === HC.sched_op_compat) && a[0] === 1) {
+        return { op: "safe_halt", args: [] };
+      }
+      if (nr === HC.fpu_taskswitch && a[0] === 0) return { op: "clts", args: [] };
+      if (nr === HC.mmuext_op && a[1] >= 1) {
+        // The first operation of the batch (docs/abi/xen.md §3).
+        const cmd = this.#r32(a[0]), arg1 = this.#r32(a[0] + 4);
+        if (cmd === 5) { // NEW_BASEPTR: the MFN back to the guest-physical address (M2P)
+          const pfn = this.#layout!.p2m.indexOf(arg1);
+          return pfn < 0 ? null : { op: "write_cr3", args: [pfn * PAGE] };
+        }
+        if (cmd === 6) return { op: "flush_tlb_user", args: [] };
+        if (cmd === 7) return { op: "flush_tlb_single", args: [arg1] };
+        if (cmd === 13) return { op: "set_ldt", args: [arg1, this.#r32(a[0] + 8)] };
       }
     } catch (e) {
       if (!(e instanceof Fault)) throw e;
     }
     return null;
+  }
+
+  /** An absolute deadline in Xen ns as the canonical relative one-shot (0 = cancel). */
+  #oneShot(abs: number): { op: string; args: number[] } {
+    return { op: "set_timer", args: [0, abs ? Math.max(1, abs - this.ctx.clock.nanos()) : 0] };
   }
 
   override takeTrap(kind: TrapKind, vector: number, errorCode: number): boolean {
@@ -662,7 +697,7 @@ export class XenBackend extends BaseBackend {
     return new TableModel(
       this.name,
       this.version,
-      HARDWARE_ROWS,
+      withRows(HARDWARE_ROWS, xenRows(this.profile)),
       (s) => this.nameStep(s),
       this.modelEnv(env),
     );

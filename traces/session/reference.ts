@@ -23,14 +23,25 @@ export interface ReferenceTrace {
   file: string;
 }
 
-/** Every reference trace: each scenario of the demo variant on each reference backend. */
+/**
+ * The Xen references: the first kernel with Xen paravirt_ops (the demo variant predates them)
+ * on the default Xen profile (docs/abi/xen.md).
+ */
+export const XEN_REFERENCE = { variant: "2.6.23", backend: "xen@3.1" } as const;
+
+/**
+ * Every reference trace: each scenario of the demo variant on each reference backend, then
+ * each scenario of {@link XEN_REFERENCE}.
+ */
 export function referenceTraces(): ReferenceTrace[] {
-  return SCENARIOS.flatMap((s) =>
-    REFERENCE_BACKENDS.map((backend) => {
-      const c = suiteCase(DEMO_VARIANT, s);
-      return { case: c, backend, file: `pvkernel-${c.label}-${backend.replace("@", "_")}.pvt` };
-    })
-  );
+  const ref = (variant: string, s: string, backend: string): ReferenceTrace => {
+    const c = suiteCase(variant, s);
+    return { case: c, backend, file: `pvkernel-${c.label}-${backend.replace("@", "_")}.pvt` };
+  };
+  return [
+    ...SCENARIOS.flatMap((s) => REFERENCE_BACKENDS.map((b) => ref(DEMO_VARIANT, s, b))),
+    ...SCENARIOS.map((s) => ref(XEN_REFERENCE.variant, s, XEN_REFERENCE.backend)),
+  ];
 }
 
 /** A manifest line: what `bless` wrote. */

@@ -1,7 +1,8 @@
 /**
- * Why this file is long: the hypercall dispatch (mmu, sched, timers, event channels, iret,
- * xen_version) shares the domain's private state and guest-memory accessors; splitting it into
- * hypercall files per family is the next step (REPORT.md).
+ * Why this file is long: the hypercall dispatch (sched, timers, event channels, iret,
+ * xen_version) and the trap hooks (bounce, forced CPUID, writable page tables, ring-1
+ * emulation) share the domain's private state and guest-memory accessors; the MMU and
+ * descriptor calls are in mmu.ts, the decoding in emulate.ts.
  *
  * `xen`: a 32-bit non-PAE Xen 3.x PV domU (docs/abi/xen.md). The backend boots the guest with
  * its own domain builder (`domain_builder.ts`), takes hypercalls from the transfer page or

@@ -3,8 +3,8 @@
  * the canonical operations a trace from another backend carries, with the divergences of
  * docs/abi/xen.md §9 named — absolute-ns timers and the 100 Hz VIRQ_TIMER nobody asked for,
  * the inverted upcall mask and its explicit pending check, SCHEDOP_block unmasking events,
- * machine frames in the base pointer, one flush for user and global, Xen-filtered CPUID, no
- * local APIC, no VMCALL.
+ * machine frames in the base pointer, one flush for user and global, CPUID answered on the
+ * forced-emulation path, no local APIC, no VMCALL.
  *
  * @module
  */
@@ -13,6 +13,7 @@ import { HARDWARE_ROWS } from "../common/cross_model.ts";
 import type { AbiRecord, DivergenceNote, ModelRow } from "../model.ts";
 import { HC, HC_NAMES } from "./hypercalls.ts";
 import type { XenProfile } from "./profiles.ts";
+import { xenCpuid } from "./emulate.ts";
 
 const call = (nr: number, ...args: number[]): AbiRecord => ({
   nr,
@@ -157,16 +158,15 @@ export function xenRows(p: XenProfile): ModelRow[] {
       apply: none,
     },
     {
+      // A PV kernel asks through the forced-emulation prefix; the answer (EAX) is Xen's, so
+      // the hypervisor leaves show up as a different result (docs/abi/xen.md §8).
       op: "cpuid",
-      translate: () => ({
-        steps: [{ nr: -1, name: "forced_cpuid", args: [] }],
-        notes: [{
-          class: "different-result",
-          reason: "through ud2a;'xen';cpuid Xen clears VME, DE, PSE, PGE, SEP, MTRR in leaf 1" +
-            (p.cpuidLeaves ? " and answers 0x40000000 with XenVMMXenVMM" : ""),
-        }],
-      }),
-      apply: none,
+      translate: () => ({ steps: [{ nr: -1, name: "forced_cpuid", args: [] }] }),
+      apply: (a) => {
+        const out = new Int32Array(4);
+        xenCpuid(p, a[0] >>> 0, a[1] >>> 0, out);
+        return { ret: out[0] >>> 0, writes: [] };
+      },
     },
     {
       op: "shutdown",

@@ -11,7 +11,7 @@ import type { InterruptController } from "./bus.ts";
 import type { Cpu } from "./cpu/cpu.ts";
 import { FAULT } from "./cpu/fault.ts";
 import { atomic } from "./cpu/control.ts";
-import { enterHandler } from "./cpu/interrupts.ts";
+import { enterHandler, iret } from "./cpu/interrupts.ts";
 import { flushTlb, invalidatePage } from "./cpu/paging.ts";
 import { loadSegment } from "./cpu/segments.ts";
 import type { LinuxBoot } from "./loaders/linux_boot.ts";
@@ -116,6 +116,12 @@ export interface Platform {
    * the hypervisor decides what follows (Xen: failsafe callback or domain crash).
    */
   bounce(target: BounceTarget): boolean;
+  /**
+   * Returns to the guest through the IRET frame (EIP, CS, EFLAGS[, ESP, SS]) at the current
+   * stack with the CPU's own IRET (privilege checks, outer-ring stack switch): a hypervisor's
+   * return-to-guest (Xen's iret hypercall). False, state unchanged, if the frame faults.
+   */
+  iret(): boolean;
   /** The guest's vCPU waits for an interrupt (as HLT with interrupts enabled). */
   block(): void;
   /** Ends a block. */
@@ -200,6 +206,13 @@ export class MachinePlatform implements Platform {
       c.halted = false;
       c.breakLoop = true;
     }
+    return ok;
+  }
+
+  iret(): boolean {
+    const c = this.#cpu;
+    const ok = this.#guarded(() => iret(c, true));
+    if (ok) c.breakLoop = true;
     return ok;
   }
 

@@ -1,7 +1,8 @@
 /**
- * Why this file is long: the hypercall dispatch (mmu, sched, timers, event channels, iret,
- * xen_version) shares the domain's private state and guest-memory accessors; splitting it into
- * hypercall files per family is the next step (REPORT.md).
+ * Why this file is long: the hypercall dispatch (sched, timers, event channels, iret,
+ * xen_version) and the trap hooks (bounce, forced CPUID, writable page tables, ring-1
+ * emulation) share the domain's private state and guest-memory accessors; the MMU and
+ * descriptor calls are in mmu.ts, the decoding in emulate.ts.
  *
  * `xen`: a 32-bit non-PAE Xen 3.x PV domU (docs/abi/xen.md). The backend boots the guest with
  * its own domain builder (`domain_builder.ts`), takes hypercalls from the transfer page or
@@ -18,9 +19,16 @@ import type { Backend, BackendContext, BackendDescription, BackendSnapshot } fro
 import { DEFAULT_EPOCH } from "../../core/clock.ts";
 import { XenTime } from "./time.ts";
 import { BaseBackend } from "../common/base_backend.ts";
-import { HARDWARE_ROWS, TableModel } from "../common/cross_model.ts";
+import { HARDWARE_ROWS, TableModel, withRows } from "../common/cross_model.ts";
+import { xenRows } from "./model.ts";
 import type { CallModel, ModelEnv } from "../model.ts";
-import { buildDomain, type DomainLayout, HYPERVISOR_VIRT_START } from "./domain_builder.ts";
+import {
+  buildDomain,
+  type DomainLayout,
+  HYPERVISOR_VIRT_START,
+  TSS_VIRT,
+} from "./domain_builder.ts";
+import { type GuestAccess, XenMmu } from "./mmu.ts";
 import { EventChannels, EvtchnStat, NR_EVENT_CHANNELS, SH } from "./event_channels.ts";
 import {
   HC,
@@ -30,11 +38,11 @@ import {
   XEN_EINVAL,
   XEN_ENOSYS,
   XEN_EPERM,
-  XEN_ESRCH,
   XEN_ETIME,
 } from "./hypercalls.ts";
 import { SHUTDOWN_EXIT, XEN_PROFILES, XEN_VERSIONS, type XenProfile } from "./profiles.ts";
 import { describeXen } from "./description.ts";
+import { decodePrivileged, decodeStore, FORCED_CPUID, isForcedCpuid, xenCpuid } from "./emulate.ts";
 
 export { XEN_PROFILES, XEN_VERSIONS } from "./profiles.ts";
 
@@ -43,7 +51,6 @@ const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, ESI = 6, EDI = 7;
 /** The vector our event source reports; it never reaches an IDT (the upcall is a bounce). */
 const UPCALL_VECTOR = 0xf3;
 const VIRQ_TIMER = 0;
-const DOMID_SELF = 0x7ff0;
 /** Xen's console ring layout (io/console.h; docs/abi/xen.md §6). */
 const CONS_OUT = 1024, CONS_OUT_SIZE = 2048, CONS_OUT_CONS = 3080, CONS_OUT_PROD = 3084;
 
@@ -72,7 +79,9 @@ export class XenBackend extends BaseBackend {
   /** Periodic VIRQ_TIMER period in ns: Xen's default 100 Hz tick until the guest stops it. */
   #periodNs = 10_000_000;
   #time: XenTime | null = null;
-  #pageTables = new Set<number>();
+  #mmu: XenMmu | null = null;
+  /** VMASST_TYPE_* bits the guest enabled (vm_assist). */
+  #assists = 0;
 
   constructor(profile: XenProfile) {
     super();
@@ -87,12 +96,7 @@ export class XenBackend extends BaseBackend {
     // The console channel is bound by the builder to the console daemon (interdomain, dom0).
     this.#ev.ports[l.consoleEvtchn] = { status: EvtchnStat.interdomain, info: 0 };
     this.#ev.ports[l.storeEvtchn] = { status: EvtchnStat.interdomain, info: 0 };
-    this.#pageTables.add(l.pgdMfn);
-    const pgd = l.pgdMfn * PAGE;
-    for (let i = 0; i < 1024; i++) {
-      const e = platform.memory.read32(pgd + i * 4);
-      if (e & 1 && i < HYPERVISOR_VIRT_START >>> 22) this.#pageTables.add(e >>> 12);
-    }
+    this.#mmu = new XenMmu(platform, l, (mfn) => this.#owned(mfn));
     platform.setInterruptSource({
       hasInterrupt: () => this.#callback !== null && this.#ev!.upcallDue(),
       acknowledge: () => UPCALL_VECTOR,
@@ -107,6 +111,19 @@ export class XenBackend extends BaseBackend {
     this.#time.update();
     this.#time.wallClock();
     this.#armPeriodic();
+    if (l.notes.hypercallPage && !this.profile.hypercallPage) {
+      // Xen 3.0.0's builder predates XEN_ELFNOTE_HYPERCALL_PAGE and leaves the page as the
+      // image has it (docs/abi/xen.md §2, §7): a kernel that calls into it cannot run. The
+      // trace says so once the run has started (the session opens the trace after attach).
+      ctx.clock.schedule(ctx.clock.icount + 1, () =>
+        this.emit({
+          kind: "marker",
+          nr: 2, // the note's number
+          name: "hypercall_page_not_filled",
+          args: [l.notes.hypercallPage >>> 0],
+          eip: ctx.cpu.eip >>> 0,
+        }));
+    }
   }
 
   /** Xen's periodic tick (docs/abi/xen.md §5): VIRQ_TIMER every period until stopped. */
@@ -118,6 +135,17 @@ export class XenBackend extends BaseBackend {
     const next = (Math.floor(clock.nanos() / this.#periodNs) + 1) * this.#periodNs;
     this.#periodicId = clock.schedule(Math.max(clock.icount + 1, clock.nanosToInsns(next)), () => {
       this.#periodicId = -1;
+      if (this.#ev!.portOfVirq(VIRQ_TIMER) >= 0) {
+        // Named in the trace: a tick from Xen's own periodic timer, not one the guest armed
+        // (docs/abi/xen.md §9, "default tick").
+        this.emit({
+          kind: "marker",
+          nr: VIRQ_TIMER,
+          name: "virq_timer_periodic",
+          args: [this.#periodNs],
+          eip: this.eip,
+        });
+      }
       this.#virq(VIRQ_TIMER);
       this.#armPeriodic();
     });
@@ -145,6 +173,29 @@ export class XenBackend extends BaseBackend {
   }
   #wstr(va: number, s: string, size: number): void {
     for (let i = 0; i < size; i++) this.#w8(va + i, i < s.length ? s.charCodeAt(i) : 0);
+  }
+
+  /** Hypercall argument access through the guest's page tables. */
+  readonly #guest: GuestAccess = {
+    r32: (va) => this.#r32(va),
+    w32: (va, v) => this.#w32(va, v),
+  };
+
+  /**
+   * stack_switch(ss, esp): the ring-1 stack a bounce from ring 3 uses, kept in the
+   * hypervisor's TSS (ss1/esp1); a selector with RPL 0 is raised to the kernel's ring 1
+   * (docs/abi/xen.md §4).
+   */
+  #stackSwitch(ss: number, esp: number): number {
+    if ((ss & 3) === 0) ss |= 1;
+    if ((ss & 3) !== 1 || (ss & 4)) return -XEN_EINVAL;
+    this.ctx.memory.write32(this.#tssPa + 12, esp);
+    this.ctx.memory.write32(this.#tssPa + 16, ss & 0xffff);
+    return 0;
+  }
+
+  get #tssPa(): number {
+    return this.ctx.cpu.translate(TSS_VIRT);
   }
 
   #owned(mfn: number): boolean {
@@ -185,15 +236,38 @@ export class XenBackend extends BaseBackend {
       if (nr === HC.iret) {
         return { op: "iret", args: [this.#r32((this.ctx.cpu.regs[ESP] >>> 0) + 12) & 0x200] };
       }
-      if (nr === HC.set_timer_op) {
-        // Absolute ns deadline -> the canonical relative one-shot (0 = cancel).
-        const abs = a[0] + a[1] * 2 ** 32;
-        return { op: "set_timer", args: [0, abs ? Math.max(1, abs - this.ctx.clock.nanos()) : 0] };
+      if (nr === HC.set_timer_op) return this.#oneShot(a[0] + a[1] * 2 ** 32);
+      if (nr === HC.vcpu_op && this.profile.vcpuTimers) {
+        if (a[0] === 6) { // set_periodic_timer {u64 period_ns}
+          return { op: "set_timer", args: [1, this.#r32(a[2]) + this.#r32(a[2] + 4) * 2 ** 32] };
+        }
+        if (a[0] === 8) return this.#oneShot(this.#r32(a[2]) + this.#r32(a[2] + 4) * 2 ** 32);
+        if (a[0] === 9) return { op: "set_timer", args: [0, 0] };
+      }
+      if ((nr === HC.sched_op || nr === HC.sched_op_compat) && a[0] === 1) {
+        return { op: "safe_halt", args: [] };
+      }
+      if (nr === HC.fpu_taskswitch && a[0] === 0) return { op: "clts", args: [] };
+      if (nr === HC.mmuext_op && a[1] >= 1) {
+        // The first operation of the batch (docs/abi/xen.md §3).
+        const cmd = this.#r32(a[0]), arg1 = this.#r32(a[0] + 4);
+        if (cmd === 5) { // NEW_BASEPTR: the MFN back to the guest-physical address (M2P)
+          const pfn = this.#layout!.p2m.indexOf(arg1);
+          return pfn < 0 ? null : { op: "write_cr3", args: [pfn * PAGE] };
+        }
+        if (cmd === 6) return { op: "flush_tlb_user", args: [] };
+        if (cmd === 7) return { op: "flush_tlb_single", args: [arg1] };
+        if (cmd === 13) return { op: "set_ldt", args: [arg1, this.#r32(a[0] + 8)] };
       }
     } catch (e) {
       if (!(e instanceof Fault)) throw e;
     }
     return null;
+  }
+
+  /** An absolute deadline in Xen ns as the canonical relative one-shot (0 = cancel). */
+  #oneShot(abs: number): { op: string; args: number[] } {
+    return { op: "set_timer", args: [0, abs ? Math.max(1, abs - this.ctx.clock.nanos()) : 0] };
   }
 
   override takeTrap(kind: TrapKind, vector: number, errorCode: number): boolean {
@@ -203,6 +277,9 @@ export class XenBackend extends BaseBackend {
       this.#bounceTo(this.#callback.cs, this.#callback.eip, -1, true);
       return true;
     }
+    if (kind === TrapKind.exception && vector === 6 && this.#forcedCpuid()) return true;
+    if (kind === TrapKind.exception && vector === 14 && this.#ptwr(errorCode)) return true;
+    if (kind === TrapKind.exception && vector === 13 && this.#privileged(errorCode)) return true;
     const t = this.#traps.get(vector);
     if (kind === TrapKind.software && t && (t.flags & 3) < this.ctx.cpu.cpl) {
       // A software interrupt through an entry whose DPL is below the caller's ring: #GP.
@@ -216,6 +293,71 @@ export class XenBackend extends BaseBackend {
     }
     if (vector === 14) this.ctx.memory.write32(ev.shared + SH.cr2, this.ctx.cpu.cr2 >>> 0);
     this.#bounceTo(t.cs, t.eip, kind === TrapKind.exception ? errorCode : -1, (t.flags & 4) !== 0);
+    return true;
+  }
+
+  /** Emulates `ud2a; "xen"; cpuid` at EIP (docs/abi/xen.md §8); false if it is not that. */
+  #forcedCpuid(): boolean {
+    if (!this.profile.forcedCpuid) return false;
+    const cpu = this.ctx.cpu, eip = cpu.eip >>> 0;
+    if (!isForcedCpuid(this.#insnBytes(FORCED_CPUID.length))) return false;
+    const r = cpu.regs, leaf = r[EAX] >>> 0, sub = r[ECX] >>> 0;
+    const out = new Int32Array(4);
+    xenCpuid(this.profile, leaf, sub, out);
+    [r[EAX], r[EBX], r[ECX], r[EDX]] = out;
+    (cpu as unknown as { eip: number }).eip = (eip + FORCED_CPUID.length) >>> 0;
+    this.emit({
+      kind: "marker",
+      nr: leaf,
+      name: "forced_cpuid",
+      args: [leaf, sub, ...[...out].map((x) => x >>> 0)],
+      eip,
+      op: "cpuid",
+      opArgs: [leaf, sub, ...[...out].map((x) => x >>> 0)],
+    });
+    return true;
+  }
+
+  /**
+   * Writable page tables (VMASST_TYPE_writable_pagetables; docs/abi/xen.md §3): a ring-1
+   * write fault on a read-only mapping of one of the domain's L1 tables is the guest writing
+   * a PTE; Xen validates the new entry and performs the store itself. Anything else, or an
+   * entry Xen refuses, is reflected as the page fault it was.
+   */
+  #ptwr(errorCode: number): boolean {
+    const cpu = this.ctx.cpu;
+    if (!(this.#assists & 1 << 2) || (errorCode & 7) !== 3) return false;
+    const cr2 = cpu.cr2 >>> 0, pa = cpu.translate(cr2);
+    if (pa < 0 || this.#mmu!.tables.get(pa >>> 12) !== 1) return false;
+    const eip = cpu.eip >>> 0, bytes = this.#insnBytes(16);
+    const st = decodeStore(bytes, cpu.regs);
+    if (!st || st.ea !== cr2 || (cr2 & 3) || !this.#mmu!.writeEntry(pa, st.value)) return false;
+    (cpu as unknown as { eip: number }).eip = (eip + st.length) >>> 0;
+    this.emit({ kind: "marker", nr: pa, name: "ptwr_emulated", args: [cr2, st.value], eip });
+    return true;
+  }
+
+  /** Up to `n` instruction bytes at EIP (fewer where the mapping ends). */
+  #insnBytes(n: number): number[] {
+    const cpu = this.ctx.cpu, eip = cpu.eip >>> 0, bytes: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const pa = cpu.translate((eip + i) >>> 0);
+      if (pa < 0) break;
+      bytes.push(this.ctx.memory.read8(pa));
+    }
+    return bytes;
+  }
+
+  /** A ring-1 #GP(0) from an instruction Xen emulates (emulate.ts decodePrivileged). */
+  #privileged(errorCode: number): boolean {
+    const cpu = this.ctx.cpu;
+    if (errorCode !== 0 || cpu.cpl !== 1) return false;
+    const op = decodePrivileged(this.#insnBytes(3));
+    if (!op) return false;
+    const eip = cpu.eip >>> 0;
+    if (op.name === "clts") this.#dispatch(HC.fpu_taskswitch, [0, 0, 0, 0, 0], false);
+    (cpu as unknown as { eip: number }).eip = (eip + op.length) >>> 0;
+    this.emit({ kind: "marker", nr: 0, name: `emulated_${op.name}`, args: [], eip, op: op.name });
     return true;
   }
 
@@ -272,13 +414,17 @@ export class XenBackend extends BaseBackend {
       case HC.set_trap_table:
         return this.#setTrapTable(a[0]);
       case HC.mmu_update:
-        return this.#mmuUpdate(a[0], a[1], a[2], a[3]);
+        return this.#mmu!.mmuUpdate(this.#guest, a[0], a[1], a[2], a[3]);
+      case HC.set_gdt:
+        return this.#mmu!.setGdt(this.#guest, a[0], a[1]);
+      case HC.update_descriptor:
+        return this.#mmu!.updateDescriptor(a[0] + a[1] * 2 ** 32, a[2], a[3]);
       case HC.set_callbacks:
         this.#callback = { cs: a[0] & 0xffff, eip: a[1] };
         this.#failsafe = { cs: a[2] & 0xffff, eip: a[3] };
         return 0;
       case HC.stack_switch:
-        return 0;
+        return this.#stackSwitch(a[0], a[1]);
       case HC.fpu_taskswitch: {
         const c = this.ctx.cpu as unknown as { cr0: number };
         c.cr0 = a[0] ? c.cr0 | 8 : c.cr0 & ~8;
@@ -289,7 +435,7 @@ export class XenBackend extends BaseBackend {
       case HC.multicall:
         return inMulticall ? -XEN_EINVAL : this.#multicall(a[0], a[1]);
       case HC.update_va_mapping:
-        return this.#updateVaMapping(a[0], a[1], a[2], a[3]);
+        return this.#mmu!.updateVaMapping(a[0], a[1], a[3]);
       case HC.set_timer_op:
         return this.#setTimer(a[0] + a[1] * 2 ** 32);
       case HC.event_channel_op_compat:
@@ -300,14 +446,18 @@ export class XenBackend extends BaseBackend {
         // A domU's console_io is refused unless Xen was built verbose (docs/abi/xen.md §6).
         return -XEN_EPERM;
       case HC.vm_assist:
-        return a[0] <= 1 && a[1] < 32 ? 0 : -XEN_EINVAL;
+        // VMASST_CMD_enable 0 / disable 1 of a type bit (xen.h); writable_pagetables (2) is
+        // the one the model acts on (the store emulation in takeTrap).
+        if (a[0] > 1 || a[1] >= 32) return -XEN_EINVAL;
+        this.#assists = a[0] === 0 ? this.#assists | 1 << a[1] : this.#assists & ~(1 << a[1]);
+        return 0;
       case HC.iret:
         if (inMulticall) return -XEN_EINVAL;
         return this.#iret();
       case HC.vcpu_op:
         return this.#vcpuOp(a[0], a[1], a[2]);
       case HC.mmuext_op:
-        return this.#mmuextOp(a[0], a[1], a[2]);
+        return this.#mmu!.mmuextOp(this.#guest, a[0], a[1], a[2]);
       case HC.sched_op:
         return p.schedOpNew ? this.#sched(a[0], a[1], false) : -XEN_ENOSYS;
       case HC.event_channel_op:
@@ -341,94 +491,6 @@ export class XenBackend extends BaseBackend {
       this.#w32(e + 4, (r ?? 0) >>> 0);
     }
     return 0;
-  }
-
-  // ---- memory management (docs/abi/xen.md §3) ---------------------------------------------------
-
-  /** Validates a new PTE value: present frames must be the domain's (or shared_info). */
-  #validPte(v: number): boolean {
-    if (!(v & 1)) return true;
-    const mfn = v >>> 12;
-    if (mfn === this.#layout!.sharedInfoMa / PAGE) return true;
-    if (!this.#owned(mfn)) return false;
-    // A writable mapping of a page-table frame is refused.
-    return !((v & 2) && this.#pageTables.has(mfn));
-  }
-
-  #mmuUpdate(reqs: number, count: number, doneVa: number, dom: number): number {
-    if (dom !== DOMID_SELF && dom !== 0) return -XEN_ESRCH;
-    let done = 0, ret = 0;
-    for (; done < count; done++) {
-      const ptr = this.#r32(reqs + done * 16), val = this.#r32(reqs + done * 16 + 8);
-      const cmd = ptr & 3, ma = (ptr & ~3) >>> 0;
-      if (cmd === 1) continue; // MMU_MACHPHYS_UPDATE: the M2P is not modelled beyond the P2M
-      if (cmd !== 0 || !this.#owned(ma >>> 12) || !this.#pageTables.has(ma >>> 12)) {
-        ret = -XEN_EINVAL;
-        break;
-      }
-      if (!this.#validPte(val)) {
-        ret = -XEN_EINVAL;
-        break;
-      }
-      this.ctx.memory.write32(ma, val);
-    }
-    this.#p.flushTlb(false);
-    if (doneVa) this.#w32(doneVa, done);
-    return ret;
-  }
-
-  #updateVaMapping(va: number, lo: number, _hi: number, flags: number): number {
-    if (this.#p.linearReservation(va, 1)) return -XEN_EINVAL;
-    const pde = this.ctx.memory.read32((this.ctx.cpu.cr3 & ~4095) + (va >>> 22) * 4);
-    if (!(pde & 1) || !this.#validPte(lo)) return -XEN_EINVAL;
-    this.ctx.memory.write32((pde & ~4095) + ((va >>> 12) & 1023) * 4, lo);
-    // UVMF_TLB_FLUSH 1, UVMF_INVLPG 2 (xen.h).
-    if ((flags & 3) === 2) this.#p.invlpg(va);
-    else if ((flags & 3) === 1) this.#p.flushTlb(false);
-    return 0;
-  }
-
-  #mmuextOp(ops: number, count: number, doneVa: number): number {
-    let done = 0;
-    for (; done < count; done++) {
-      const o = ops + done * 12;
-      const cmd = this.#r32(o), arg1 = this.#r32(o + 4);
-      switch (cmd) {
-        case 0: // PIN_L1_TABLE
-        case 1: // PIN_L2_TABLE
-          if (!this.#owned(arg1)) return this.#doneThen(doneVa, done, -XEN_EINVAL);
-          this.#pageTables.add(arg1);
-          break;
-        case 4: // UNPIN_TABLE
-          this.#pageTables.delete(arg1);
-          break;
-        case 5: // NEW_BASEPTR
-          if (!this.#owned(arg1)) return this.#doneThen(doneVa, done, -XEN_EINVAL);
-          this.#pageTables.add(arg1);
-          this.#p.setCr3(arg1 * PAGE);
-          break;
-        case 6: // TLB_FLUSH_LOCAL
-        case 8: // TLB_FLUSH_MULTI
-        case 10: // TLB_FLUSH_ALL
-          this.#p.flushTlb(false);
-          break;
-        case 7: // INVLPG_LOCAL
-        case 9: // INVLPG_MULTI
-        case 11: // INVLPG_ALL
-          this.#p.invlpg(arg1);
-          break;
-        case 13: // SET_LDT
-          break;
-        default:
-          return this.#doneThen(doneVa, done, -XEN_EINVAL);
-      }
-    }
-    return this.#doneThen(doneVa, done, 0);
-  }
-
-  #doneThen(doneVa: number, done: number, ret: number): number {
-    if (doneVa) this.#w32(doneVa, done);
-    return ret;
   }
 
   // ---- scheduling, timers, events ------------------------------------------------------------
@@ -568,22 +630,23 @@ export class XenBackend extends BaseBackend {
 
   #iret(): null {
     // struct iret_context at ESP: eax, eip, cs, eflags[, esp, ss] (arch-x86_32.h; docs §4).
-    const cpu = this.ctx.cpu, r = cpu.regs;
+    // Xen strips IOPL, forces the real IF, refuses a return to ring 0 (crashes the domain),
+    // restores the upcall mask from the frame's IF, then returns as a hardware IRET does.
+    const r = this.ctx.cpu.regs;
     const sp = r[ESP] >>> 0;
-    const eax = this.#r32(sp), eip = this.#r32(sp + 4), cs = this.#r32(sp + 8) & 0xffff;
-    const fl = this.#r32(sp + 12);
-    r[EAX] = eax | 0;
-    r[ESP] = (sp + 16) | 0;
-    const c = cpu as unknown as { eip: number; setEflags(v: number): void };
-    if ((cs & 3) !== cpu.cpl) {
-      const esp = this.#r32(sp + 16), ss = this.#r32(sp + 20) & 0xffff;
-      this.#p.loadSegment(1, cs);
-      this.#p.loadSegment(2, ss);
-      r[ESP] = esp | 0;
+    const eax = this.#r32(sp), cs = this.#r32(sp + 8) & 0xffff, fl = this.#r32(sp + 12);
+    if ((cs & 3) === 0) {
+      this.#shutdown(3);
+      return null;
     }
-    c.setEflags(((fl & ~0x3000) | 0x200) >>> 0);
-    c.eip = eip;
-    // The upcall mask is restored from the frame's EFLAGS.IF (docs §4).
+    this.#w32(sp + 12, ((fl & ~0x3000) | 0x200) >>> 0);
+    r[ESP] = (sp + 4) | 0;
+    if (!this.#p.iret()) {
+      r[ESP] = sp | 0;
+      this.#shutdown(3); // a frame Xen cannot return through (docs §4: failsafe not modelled)
+      return null;
+    }
+    r[EAX] = eax | 0;
     this.#ev!.mask = fl & 0x200 ? 0 : 1;
     return null;
   }
@@ -635,7 +698,7 @@ export class XenBackend extends BaseBackend {
     return new TableModel(
       this.name,
       this.version,
-      HARDWARE_ROWS,
+      withRows(HARDWARE_ROWS, xenRows(this.profile)),
       (s) => this.nameStep(s),
       this.modelEnv(env),
     );

@@ -16,17 +16,40 @@ import type { XenProfile } from "./profiles.ts";
 const PAGE = 4096;
 /** Non-PAE hypervisor hole (docs/abi/xen.md §1). */
 export const HYPERVISOR_VIRT_START = 0xfc000000;
+const GDT_FRAMES = 16;
 /** Ring-1 flat selectors in Xen's reserved GDT area (docs/abi/xen.md §1). */
 export const FLAT_KERNEL_CS = 0xe019;
 export const FLAT_KERNEL_DS = 0xe021;
 /** First GDT entry Xen reserves (docs/abi/xen.md §4: 0xe000 / 8). */
 export const FIRST_RESERVED_GDT_ENTRY = 0xe000 / 8;
-const GDT_FRAMES = 16;
 
 /** Machine frames the hypervisor keeps for itself (below 640 KiB, outside the domain). */
 export const HV_GDT_MFN = 0x10;
 export const HV_SHARED_INFO_MFN = 0x20;
-const HV_HOLE_L1_MFN = 0x21;
+const HV_M2P_L1_MFN = 0x21;
+const HV_PERDOMAIN_L1_MFN = 0x22;
+const HV_TSS_MFN = 0x23;
+const HV_M2P_MFN = 0x24;
+/** The M2P may use machine frames up to the 640 KiB hole. */
+const HV_M2P_LAST_MFN = 0x9f;
+/**
+ * The hole's layout (docs/abi/xen.md §1): the read-only machine-to-phys table at its start
+ * (Xen's RO_MPT_VIRT_START), then the per-domain area with the 16 GDT frames (guest frames
+ * from set_gdt in slots 0..13, Xen's reserved descriptors in 14 and 15) and the hypervisor's
+ * TSS. The per-domain address is the model's choice (UNVERIFIED for real Xen).
+ */
+export const M2P_VIRT_START = HYPERVISOR_VIRT_START;
+export const GDT_VIRT_START = 0xfc400000;
+/**
+ * Guest segments end where the read-only M2P ends (Xen's flat ring-1/3 descriptors are
+ * "3.95GB": limit 0xFC3FF pages), so the kernel reads the M2P through its data segment.
+ */
+export const GUEST_SEGMENT_MAX_ADDR = GDT_VIRT_START;
+export const TSS_VIRT = GDT_VIRT_START + GDT_FRAMES * PAGE;
+/** Entries of a GDT frame the guest may give to set_gdt (FIRST_RESERVED_GDT_PAGE 14). */
+export const GUEST_GDT_FRAMES = 14;
+/** Selector of the hypervisor TSS (a reserved GDT entry; the model's choice). */
+export const TSS_SELECTOR = 0xe000;
 /** First machine frame given to the domain (above the PC's low-memory holes). */
 const DOMAIN_FIRST_MFN = 0x100;
 
@@ -78,6 +101,10 @@ export interface DomainLayout {
   stackTopVa: number;
   /** End of the bootstrap mapping (virtual). */
   mappedEnd: number;
+  /** The hypervisor's L2 slots (index, PDE) that every guest page directory gets on pinning. */
+  hypervisorPdes: [number, number][];
+  /** Machine address of the per-domain L1 (its first 14 slots map the guest's GDT frames). */
+  perdomainL1Ma: number;
 }
 
 /** Reads the PT_NOTE "Xen" notes of an ELF32 image. */
@@ -175,10 +202,10 @@ export function shuffledP2m(nrPages: number): Uint32Array {
   return p2m;
 }
 
-/** Writes a GDT descriptor for a flat ring-1 segment limited below the hypervisor hole. */
+/** Writes a GDT descriptor for a flat ring-1 segment ending at GUEST_SEGMENT_MAX_ADDR. */
 function writeDescriptor(p: Platform, index: number, type: number): void {
   const pa = HV_GDT_MFN * PAGE + index * 8;
-  const limit = (HYPERVISOR_VIRT_START >>> 12) - 1; // 4 KiB units
+  const limit = (GUEST_SEGMENT_MAX_ADDR >>> 12) - 1; // 4 KiB units
   p.memory.write32(pa, limit & 0xffff);
   // G=1, D=1, limit[19:16], P=1, DPL=1, S=1, type.
   p.memory.write32(
@@ -229,6 +256,7 @@ export function buildDomain(p: Platform, image: GuestImage, profile: XenProfile)
   const l1Pfn = alloc(l1Count);
   const stackPfn = alloc(1);
   const mappedEnd = virtBase + l1Count * (4 << 20);
+  const va = (pfn: number) => (virtBase + pfn * PAGE) >>> 0;
   for (let pfn = p2mPfn; pfn < next; pfn++) mem.ram.fill(0, ma(pfn), ma(pfn) + PAGE);
   // The list is contiguous in pseudo-physical space only: write it frame by frame.
   for (let pfn = 0; pfn < nrPages; pfn++) {
@@ -246,14 +274,11 @@ export function buildDomain(p: Platform, image: GuestImage, profile: XenProfile)
     }
   }
   // The hypervisor hole: Xen's own mapping of the GDT frames, not writable by the guest.
-  mem.ram.fill(0, HV_HOLE_L1_MFN * PAGE, (HV_HOLE_L1_MFN + 1) * PAGE);
-  mem.write32(pgdMa + (HYPERVISOR_VIRT_START >>> 22) * 4, HV_HOLE_L1_MFN * PAGE | 0x63);
-  for (let i = 0; i < GDT_FRAMES; i++) {
-    mem.write32(HV_HOLE_L1_MFN * PAGE + i * 4, ((HV_GDT_MFN + i) * PAGE) | 0x63);
-  }
-  mem.ram.fill(0, HV_GDT_MFN * PAGE, (HV_GDT_MFN + GDT_FRAMES) * PAGE);
-  writeDescriptor(p, FLAT_KERNEL_CS >> 3, 0xb);
-  writeDescriptor(p, FLAT_KERNEL_DS >> 3, 0x3);
+  const hypervisorPdes = buildHole(p, p2m, totalFrames, image.file);
+  for (const [i, pde] of hypervisorPdes) mem.write32(pgdMa + i * 4, pde);
+  // The hypervisor TSS: the ring-1 stack a bounce from ring 3 lands on (stack_switch).
+  mem.write32(HV_TSS_MFN * PAGE + 4 + 8, va(stackPfn + 1)); // esp1
+  mem.write32(HV_TSS_MFN * PAGE + 8 + 8, FLAT_KERNEL_DS); // ss1
   mem.ram.fill(0, HV_SHARED_INFO_MFN * PAGE, (HV_SHARED_INFO_MFN + 1) * PAGE);
   // Events masked at entry; every port masked except what the builder binds (docs §5).
   mem.write8(HV_SHARED_INFO_MFN * PAGE + 1, 1);
@@ -267,7 +292,6 @@ export function buildDomain(p: Platform, image: GuestImage, profile: XenProfile)
 
   // start_info.
   const si = ma(siPfn);
-  const va = (pfn: number) => (virtBase + pfn * PAGE) >>> 0;
   for (let i = 0; i < profile.magic.length; i++) mem.write8(si + i, profile.magic.charCodeAt(i));
   const consoleEvtchn = 1, storeEvtchn = 2;
   mem.write32(si + SI.nrPages, nrPages);
@@ -309,7 +333,7 @@ export function buildDomain(p: Platform, image: GuestImage, profile: XenProfile)
   c.cr0 = 0x80000011 | 0;
   c.cr3 = pgdMa;
   c.cr4 = 0;
-  c.gdtrBase = HYPERVISOR_VIRT_START | 0;
+  c.gdtrBase = GDT_VIRT_START | 0;
   c.gdtrLimit = GDT_FRAMES * PAGE - 1;
   c.idtrBase = 0;
   c.idtrLimit = 0;
@@ -317,9 +341,13 @@ export function buildDomain(p: Platform, image: GuestImage, profile: XenProfile)
     const code = i === 1;
     c.segSel[i] = code ? FLAT_KERNEL_CS : FLAT_KERNEL_DS;
     c.segBase[i] = 0;
-    c.segLimit[i] = HYPERVISOR_VIRT_START - 1;
+    c.segLimit[i] = GUEST_SEGMENT_MAX_ADDR - 1;
     c.segAttr[i] = code ? 0xc0bb : 0xc0b3;
   }
+  c.segSel[7] = TSS_SELECTOR;
+  c.segBase[7] = TSS_VIRT | 0;
+  c.segLimit[7] = 103;
+  c.segAttr[7] = 0x8b; // present 32-bit TSS, busy
   c.cpl = 1;
   c.halted = false;
   c.setEflags(0x202); // IF set: the guest's gate is evtchn_upcall_mask, not EFLAGS.IF
@@ -341,5 +369,37 @@ export function buildDomain(p: Platform, image: GuestImage, profile: XenProfile)
     sharedInfoMa: HV_SHARED_INFO_MFN * PAGE,
     stackTopVa: va(stackPfn + 1),
     mappedEnd,
+    hypervisorPdes,
+    perdomainL1Ma: HV_PERDOMAIN_L1_MFN * PAGE,
   };
+}
+
+/**
+ * Fills the hypervisor's frames: the M2P (mfn -> pfn, ~0 for frames not the domain's) and its
+ * read-only L1, the per-domain L1 with the GDT frames and the TSS, Xen's flat descriptors.
+ * Returns the L2 slots that map them.
+ */
+function buildHole(p: Platform, p2m: Uint32Array, totalFrames: number, file: string) {
+  const mem = p.memory;
+  const m2pFrames = Math.ceil((totalFrames * 4) / PAGE);
+  if (HV_M2P_MFN + m2pFrames > HV_M2P_LAST_MFN + 1) {
+    throw new ImageError(file, `${totalFrames} frames need a larger M2P than the model keeps`);
+  }
+  mem.ram.fill(0xff, HV_M2P_MFN * PAGE, (HV_M2P_MFN + m2pFrames) * PAGE);
+  for (let pfn = 0; pfn < p2m.length; pfn++) mem.write32(HV_M2P_MFN * PAGE + p2m[pfn] * 4, pfn);
+  const m2pL1 = HV_M2P_L1_MFN * PAGE, pdL1 = HV_PERDOMAIN_L1_MFN * PAGE;
+  mem.ram.fill(0, m2pL1, m2pL1 + PAGE);
+  for (let i = 0; i < m2pFrames; i++) mem.write32(m2pL1 + i * 4, ((HV_M2P_MFN + i) * PAGE) | 0x61);
+  mem.ram.fill(0, pdL1, pdL1 + PAGE);
+  for (let i = 0; i < GDT_FRAMES; i++) mem.write32(pdL1 + i * 4, ((HV_GDT_MFN + i) * PAGE) | 0x63);
+  mem.write32(pdL1 + GDT_FRAMES * 4, (HV_TSS_MFN * PAGE) | 0x63);
+  mem.ram.fill(0, HV_GDT_MFN * PAGE, (HV_GDT_MFN + GDT_FRAMES) * PAGE);
+  mem.ram.fill(0, HV_TSS_MFN * PAGE, (HV_TSS_MFN + 1) * PAGE);
+  writeDescriptor(p, FLAT_KERNEL_CS >> 3, 0xb);
+  writeDescriptor(p, FLAT_KERNEL_DS >> 3, 0x3);
+  const pdes: [number, number][] = [
+    [M2P_VIRT_START >>> 22, m2pL1 | 0x63],
+    [GDT_VIRT_START >>> 22, pdL1 | 0x63],
+  ];
+  return pdes;
 }

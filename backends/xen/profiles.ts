@@ -28,6 +28,10 @@ export interface XenProfile {
   eventChannelOpNew: boolean;
   /** VCPUOP_set_periodic_timer .. VCPUOP_stop_singleshot_timer (3.1). */
   vcpuTimers: boolean;
+  /** The forced-emulation CPUID prefix is emulated (3.0.2); before, its ud2 is a #UD. */
+  forcedCpuid: boolean;
+  /** CPUID 0x40000000..2 "XenVMMXenVMM" leaves on the forced path (3.0.3). */
+  cpuidLeaves: boolean;
   /** start_info magic. */
   magic: string;
 }
@@ -48,6 +52,8 @@ export const XEN_PROFILES: Readonly<Record<string, XenProfile>> = {
     schedOpNew: false,
     eventChannelOpNew: false,
     vcpuTimers: false,
+    forcedCpuid: false,
+    cpuidLeaves: false,
   },
   "3.0.2": {
     ...base,
@@ -58,6 +64,8 @@ export const XEN_PROFILES: Readonly<Record<string, XenProfile>> = {
     schedOpNew: true,
     eventChannelOpNew: false,
     vcpuTimers: false,
+    forcedCpuid: true,
+    cpuidLeaves: false,
   },
   "3.0.3": {
     ...base,
@@ -68,6 +76,8 @@ export const XEN_PROFILES: Readonly<Record<string, XenProfile>> = {
     schedOpNew: true,
     eventChannelOpNew: true,
     vcpuTimers: false,
+    forcedCpuid: true,
+    cpuidLeaves: true,
   },
   "3.0.4": {
     ...base,
@@ -78,6 +88,8 @@ export const XEN_PROFILES: Readonly<Record<string, XenProfile>> = {
     schedOpNew: true,
     eventChannelOpNew: true,
     vcpuTimers: false,
+    forcedCpuid: true,
+    cpuidLeaves: true,
   },
   "3.1": {
     ...base,
@@ -88,6 +100,8 @@ export const XEN_PROFILES: Readonly<Record<string, XenProfile>> = {
     schedOpNew: true,
     eventChannelOpNew: true,
     vcpuTimers: true,
+    forcedCpuid: true,
+    cpuidLeaves: true,
   },
   "3.2": {
     ...base,
@@ -98,6 +112,8 @@ export const XEN_PROFILES: Readonly<Record<string, XenProfile>> = {
     schedOpNew: true,
     eventChannelOpNew: true,
     vcpuTimers: true,
+    forcedCpuid: true,
+    cpuidLeaves: true,
   },
 };
 

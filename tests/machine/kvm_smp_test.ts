@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { KVM_PROFILES, kvmVmcall } from "../../backends/kvm/profiles.ts";
 import { assembleFixture, recordSmp } from "./fixture_kernel.ts";
+import { readTrace } from "../../traces/format/reader.ts";
+import { replaySame } from "../../traces/session/replay.ts";
 
 const CLOCK0 = 0xa000, CLOCK1 = 0xa040, STEAL0 = 0xa100, STEAL1 = 0xa140, RESULTS = 0xa200;
 
@@ -68,9 +70,13 @@ Deno.test("kvm@6.1 --smp 2: per-vCPU kvmclock and steal time, PV unhalt, send-IP
   const stealMsrs = ev.filter((e) => e.op === "write_msr" && e.opArgs[0] === 0x4b564d03);
   assert.deepEqual(stealMsrs.map((e) => [e.vcpu, e.opArgs[1]]), [[0, STEAL0 + 1], [1, STEAL1 + 1]]);
 
-  // Same inputs, same bytes.
-  const b = recordSmp(await assembleFixture("kvm_smp_kernel"), "kvm@6.1");
+  // Same inputs, same bytes; a same-backend replay matches event for event.
+  const image = await assembleFixture("kvm_smp_kernel");
+  const b = recordSmp(image, "kvm@6.1");
   assert.deepEqual(b.trace, a.trace);
+  const t = readTrace(a.trace);
+  const replay = replaySame(t.header, t.events, image);
+  assert.equal(replay.mismatch, null);
 });
 
 Deno.test("kvm@6.1 PV hypercalls are gated by the profile's CPUID features", () => {

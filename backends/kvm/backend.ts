@@ -276,10 +276,11 @@ export class KvmBackend extends BaseBackend {
 
   override onExit(kind: ExitKind, a: number, b: number, c: number): void {
     super.onExit(kind, a, b, c);
+    if (kind !== ExitKind.hlt) return; // the hot path (port I/O) stops here
     const v = this.#vc();
     // A kick that came while the vCPU ran: this HLT finds it runnable and returns at once
     // (KVM's vcpu_block clears pv_unhalted); it never blocked, so no steal-time update.
-    if (kind !== ExitKind.hlt || !v.pvUnhalted) return;
+    if (!v.pvUnhalted) return;
     v.pvUnhalted = false;
     this.ctx.platform?.unhalt(this.vcpu);
     this.#unhaltedMarker(this.vcpu, 1);

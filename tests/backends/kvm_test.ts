@@ -311,3 +311,27 @@ Deno.test("kvm@6.1 (EPT): CR3 moves and INVLPG do not exit; CR0/CR4 writes do", 
   shadow.backend.onExit(ExitKind.crWrite, 3, 0x5000, 0);
   assertEquals(shadow.events[0].nr, 28);
 });
+
+Deno.test("--smp: the halted flag and CR3/CR4 decoding are per vCPU (docs/smp.md §3)", () => {
+  const r = rig("kvm@2.6.25");
+  const b = r.backend;
+  b.onExit(ExitKind.crWrite, 3, 0x5000, 0);
+  b.onExit(ExitKind.hlt, 0, 0, 0);
+  b.setVcpu(1);
+  // vCPU 1 starts from power-on CR3 = 0: the same value is a new page directory there.
+  b.onExit(ExitKind.crWrite, 3, 0x5000, 0);
+  // vCPU 0's halt is not ended by vCPU 1's interrupt.
+  b.onTrap(TrapKind.interrupt, 0x30, 0, 0x1000, 0);
+  b.setVcpu(0);
+  b.onExit(ExitKind.crWrite, 3, 0x5000, 0);
+  b.onTrap(TrapKind.interrupt, 0x30, 0, 0x1000, 0);
+  b.flush();
+  assertEquals(r.events.map((e) => [e.vcpu, e.op ?? e.kind, e.state]), [
+    [0, "write_cr3", [["CR3", 0x5000]]],
+    [0, "halt", [["HALTED", 1]]],
+    [1, "write_cr3", [["CR3", 0x5000]]],
+    [1, "interrupt", []],
+    [0, "flush_tlb_user", [["CR3", 0x5000]]],
+    [0, "interrupt", [["HALTED", 0]]],
+  ]);
+});

@@ -14,6 +14,7 @@ import { atomic } from "./cpu/control.ts";
 import { enterHandler, iret } from "./cpu/interrupts.ts";
 import { flushTlb, invalidatePage } from "./cpu/paging.ts";
 import { loadSegment } from "./cpu/segments.ts";
+import { Delivery } from "./devices/apic_bus.ts";
 import type { LinuxBoot } from "./loaders/linux_boot.ts";
 import { findMultibootHeader, type MultibootBoot } from "./loaders/multiboot.ts";
 import type { Machine } from "./machine.ts";
@@ -144,6 +145,25 @@ export interface Platform {
   setIrq(irq: number, level: boolean): void;
   /** Requests local-APIC fixed interrupt `vector` (a hypervisor timer wired to the LVTT). */
   localInterrupt(vector: number): void;
+  /** The machine's CPUs (docs/smp.md); CPU `i` has APIC ID `i`. */
+  readonly cpuCount: number;
+  /**
+   * Ends the HLT of CPU `index` with EFLAGS.IF untouched (a hypervisor's wake-up of a blocked
+   * vCPU, KVM's PV unhalt); true if it was halted.
+   */
+  unhalt(index: number): boolean;
+  /**
+   * Whether the local APIC with physical ID `apicId` exists and takes a fixed interrupt now
+   * (globally and software-enabled, SDM 10.4.3, 10.9).
+   */
+  acceptsFixedIpi(apicId: number): boolean;
+  /**
+   * A hypervisor-sent fixed interrupt `vector` for the local APIC with physical ID `apicId`
+   * (KVM's PV send-IPI), if {@link acceptsFixedIpi}; `level`: level-triggered.
+   */
+  sendFixedIpi(apicId: number, vector: number, level: boolean): void;
+  /** Invalidates every TLB entry of CPU `index`, global ones included. */
+  flushTlbOf(index: number): void;
   /** Ends the current `run()` call at the next instruction boundary (the guest can resume). */
   stop(): void;
   /** Ends the run as a guest power-off/reboot/crash with process status `exitCode`. */
@@ -242,6 +262,38 @@ export class MachinePlatform implements Platform {
   localInterrupt(vector: number): void {
     this.#machine.lapic.inject(vector);
     this.#cpu.irqCheck = true;
+  }
+
+  get cpuCount(): number {
+    return this.#machine.cpus.length;
+  }
+
+  unhalt(index: number): boolean {
+    const c = this.#machine.cpus[index];
+    if (!c?.halted) return false;
+    c.halted = false;
+    return true;
+  }
+
+  acceptsFixedIpi(apicId: number): boolean {
+    const c = this.#machine.cpus[apicId];
+    // IA32_APIC_BASE bit 11 (global enable) and SVR bit 8 (software enable).
+    return c !== undefined && (c.apicBase & 0x800) !== 0 && this.#lapicOf(apicId).softwareEnabled;
+  }
+
+  sendFixedIpi(apicId: number, vector: number, level: boolean): void {
+    if (!this.acceptsFixedIpi(apicId)) return;
+    this.#lapicOf(apicId).receive(Delivery.fixed, vector & 0xff, level);
+    this.#machine.cpus[apicId].irqCheck = true;
+  }
+
+  #lapicOf(apicId: number) {
+    const m = this.#machine;
+    return m.processors?.slots[apicId].lapic ?? m.lapic;
+  }
+
+  flushTlbOf(index: number): void {
+    flushTlb(this.#machine.cpus[index], true);
   }
 
   stop(): void {

@@ -21,6 +21,8 @@ import { makeEvent, type TraceEvent } from "../../vocabulary/event.ts";
 import type { Backend, BackendContext, BackendDescription, BackendSnapshot } from "../backend.ts";
 import {
   APIC_BASE,
+  cpuLocalAtReset,
+  type CpuLocalState,
   type Derived,
   type DeriverState,
   HardwareOpDeriver,
@@ -145,7 +147,10 @@ export abstract class BaseBackend implements Backend, MmioObserver {
   #ctx: BackendContext | null = null;
   #prevMmio: MmioObserver | null = null;
   #deriver: HardwareOpDeriver<PendingEvent> | null = null;
-  #halted = false;
+  /** By vCPU: its last exit was HLT (or a shutdown) and no trap or wake-up has followed. */
+  #halted: boolean[] = [];
+  /** The deriver's per-CPU state of each vCPU while another one runs (docs/smp.md §3). */
+  #parked: CpuLocalState[] = [];
   #after: PendingEvent[] = [];
   /** Scratch for {@link BaseBackend.#push}. */
   #hw: HwEvent = { source: "exit", kind: 0, a: 0, b: 0, c: 0, icount: 0, eip: 0 };
@@ -211,6 +216,17 @@ export abstract class BaseBackend implements Backend, MmioObserver {
 
   setVcpu(index: number): void {
     this.flush();
+    const d = this.#deriver;
+    if (d && index !== this.#vcpu) {
+      const s = d.state;
+      this.#parked[this.#vcpu] = {
+        cr3: s.cr3,
+        cr4: s.cr4,
+        apicLvtt: s.apicLvtt,
+        apicDivide: s.apicDivide,
+      };
+      Object.assign(s, this.#parked[index] ?? cpuLocalAtReset());
+    }
     this.#vcpu = index;
   }
 
@@ -225,10 +241,8 @@ export abstract class BaseBackend implements Backend, MmioObserver {
   onTrap(kind: TrapKind, vector: number, errorCode: number, eip: number, cr2: number): void {
     this.flush();
     const state: PendingEvent["state"] = [];
-    if (this.#halted) {
-      this.#halted = false;
-      state.push(["HALTED", 0]);
-    }
+    const woke = this.unhaltVcpu(this.#vcpu);
+    if (woke) state.push(["HALTED", 0]);
     const base = {
       icount: this.ctx.clock.icount,
       eip: eip >>> 0,
@@ -256,7 +270,7 @@ export abstract class BaseBackend implements Backend, MmioObserver {
         : `vector_${hex2(vector)}`;
       this.#emitNow(makeEvent({ ...base, kind: "interrupt", name, state }));
     }
-    this.afterTrap(kind, vector);
+    this.afterTrap(kind, vector, woke);
   }
 
   onExit(kind: ExitKind, a: number, b: number, c: number): void {
@@ -308,8 +322,23 @@ export abstract class BaseBackend implements Backend, MmioObserver {
 
   // ---- for subclasses --------------------------------------------------------------------
 
-  /** Called after a trap event has been emitted (KVM refreshes kvmclock on interrupts). */
-  protected afterTrap(_kind: TrapKind, _vector: number): void {}
+  /**
+   * Called after a trap event has been emitted (KVM refreshes kvmclock on interrupts); `woke`:
+   * the trap ended the vCPU's halt.
+   */
+  protected afterTrap(_kind: TrapKind, _vector: number, _woke: boolean): void {}
+
+  /** The vCPU whose events are being recorded. */
+  protected get vcpu(): number {
+    return this.#vcpu;
+  }
+
+  /** Forgets that vCPU `index` halted (a trap or the hypervisor woke it); true if it had. */
+  protected unhaltVcpu(index: number): boolean {
+    const was = this.#halted[index] === true;
+    this.#halted[index] = false;
+    return was;
+  }
 
   /**
    * Lets a backend replace the hardware derivation for an event it gives meaning to. Must be a
@@ -381,12 +410,20 @@ export abstract class BaseBackend implements Backend, MmioObserver {
   saveState(): BackendSnapshot {
     this.flush();
     const d = this.#deriver?.state;
-    return { halted: this.#halted, deriver: d ? structuredClone(d) : null };
+    return {
+      halted: this.#halted[0] === true,
+      deriver: d ? structuredClone(d) : null,
+      ...(this.#halted.length > 1 || this.#vcpu > 0
+        ? { vcpu: this.#vcpu, vcpuHalted: [...this.#halted], parked: structuredClone(this.#parked) }
+        : {}),
+    };
   }
 
   loadState(s: BackendSnapshot): void {
     this.#closeRun();
-    this.#halted = s.halted === true;
+    this.#halted = Array.isArray(s.vcpuHalted) ? [...s.vcpuHalted] : [s.halted === true];
+    this.#vcpu = typeof s.vcpu === "number" ? s.vcpu : 0;
+    this.#parked = Array.isArray(s.parked) ? structuredClone(s.parked) : [];
     if (this.#deriver && s.deriver) {
       this.#deriver.state = structuredClone(s.deriver as DeriverState);
     }
@@ -522,7 +559,7 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     });
     this.#deriver!.push(hw, ev);
     if (source === "exit" && (kind === ExitKind.hlt || kind === ExitKind.shutdown)) {
-      this.#halted = true;
+      this.#halted[this.#vcpu] = true;
     }
   }
 

@@ -93,6 +93,14 @@ export interface DeriverState {
   apicDivide: number;
 }
 
+/** The part of {@link DeriverState} that belongs to one CPU (its CRs, its local APIC's timer). */
+export type CpuLocalState = Pick<DeriverState, "cr3" | "cr4" | "apicLvtt" | "apicDivide">;
+
+/** {@link CpuLocalState} at power-on (an AP before its first instruction). */
+export function cpuLocalAtReset(cr3 = 0, cr4 = 0): CpuLocalState {
+  return { cr3, cr4, apicLvtt: 0x10000, apicDivide: 0 };
+}
+
 /** What rules may use: the environment, decoder state and the device decoders. */
 export interface RuleContext {
   readonly env: DeriverEnv;
@@ -306,16 +314,13 @@ export class HardwareOpDeriver<T> implements RuleContext {
     this.#emit = emit;
     this.#refine = refine;
     this.state = {
-      cr3,
-      cr4,
+      ...cpuLocalAtReset(cr3, cr4),
       pitAccess: 3,
       pitMode: 0,
       pitHighNext: false,
       pitLow: 0,
       cmosIndex: 0,
       cmos: new Array(CMOS_SLOTS).fill(-1),
-      apicLvtt: 0x10000,
-      apicDivide: 0,
     };
   }
 

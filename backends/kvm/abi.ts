@@ -58,11 +58,16 @@ export const KVM_HC_NAMES: Readonly<Record<number, string>> = {
   12: "KVM_HC_MAP_GPA_RANGE",
 };
 export const KVM_HC_VAPIC_POLL_IRQ = 1;
+export const KVM_HC_KICK_CPU = 5;
+export const KVM_HC_SEND_IPI = 10;
+export const KVM_HC_SCHED_YIELD = 11;
 
 /** Error returns (docs/abi/kvm.md §2, §3): -KVM_ENOSYS, -KVM_EPERM, -KVM_EINVAL. */
 export const KVM_ENOSYS = 1000;
 export const KVM_EPERM = 1;
 export const KVM_EINVAL = 1;
+/** The current header's KVM_EINVAL (= Linux's EINVAL), e.g. KVM_HC_SEND_IPI's (docs/abi/kvm.md §8). */
+export const KVM_EINVAL_UAPI = 22;
 
 /** CPUID leaves and the "KVMKVMKVM\0\0\0" signature (docs/abi/kvm.md §1). */
 export const KVM_CPUID_SIGNATURE = 0x4000_0000;
@@ -77,6 +82,11 @@ export const KvmFeature = {
   NOP_IO_DELAY: 1 << 1,
   MMU_OP: 1 << 2,
   CLOCKSOURCE2: 1 << 3,
+  STEAL_TIME: 1 << 5,
+  PV_UNHALT: 1 << 7,
+  PV_TLB_FLUSH: 1 << 9,
+  PV_SEND_IPI: 1 << 11,
+  PV_SCHED_YIELD: 1 << 13,
   /** The host may set PVCLOCK_TSC_STABLE_BIT in the time structure's flags. */
   CLOCKSOURCE_STABLE_BIT: 1 << 24,
 } as const;
@@ -100,3 +110,21 @@ export const MSR_KVM_SYSTEM_TIME_NEW = 0x4b56_4d01;
  */
 export const MSR_KVM_API_MAGIC = 0x8765_5678;
 export const KVM_PARA_API_VERSION = 1;
+
+/**
+ * Steal time (docs/abi/kvm.md §8): MSR_KVM_STEAL_TIME takes the GPA of a 64-byte-aligned
+ * `kvm_steal_time` {u64 steal @0; u32 version @8; u32 flags @12; u8 preempted @16; pad to 64}
+ * with bit 0 = enable; bits 1-5 are reserved (#GP).
+ */
+export const MSR_KVM_STEAL_TIME = 0x4b56_4d03;
+export const KVM_STEAL_TIME_SIZE = 64;
+export const KVM_STEAL_RESERVED_MASK = 0x3e;
+/** `kvm_steal_time.preempted` bits: set by the host / by a guest asking for a flush. */
+export const KVM_VCPU_PREEMPTED = 1;
+export const KVM_VCPU_FLUSH_TLB = 2;
+
+/** ICR fields KVM_HC_SEND_IPI reads (SDM Vol.3A Figure 10-12; Linux `asm/apicdef.h`). */
+export const APIC_VECTOR_MASK = 0xff;
+export const APIC_DEST_LOGICAL = 0x800;
+export const APIC_SHORT_MASK = 0xc_0000;
+export const APIC_INT_LEVELTRIG = 0x8000;

@@ -1,11 +1,13 @@
 /**
- * `kvm`: a KVM guest on Intel VT-x (docs/abi/kvm.md §1, §2, §3, §4, §5, §7). The CPU semantics
- * are native; exits are named by VMX basic exit reasons, hypercalls follow the profile's ABI,
- * and profiles from 2.6.25 expose the "KVMKVMKVM" CPUID leaves and kvmclock.
+ * `kvm`: a KVM guest on Intel VT-x (docs/abi/kvm.md §1, §2, §3, §4, §5, §7, §8). The CPU
+ * semantics are native; exits are named by VMX basic exit reasons, hypercalls follow the
+ * profile's ABI, and profiles from 2.6.25 expose the "KVMKVMKVM" CPUID leaves and kvmclock;
+ * 6.1 adds steal time and the SMP features (PV unhalt, send-IPI, sched yield, TLB flush).
  *
- * kvmclock updates (deterministic): the host rewrites `pvclock_vcpu_time_info` when the guest
- * enables it (system-time MSR write with bit 0 set) and after every external-interrupt
- * delivery; both are instruction-count positions, so replays see identical bytes.
+ * kvmclock updates (deterministic): the host rewrites a vCPU's `pvclock_vcpu_time_info` when
+ * the guest enables it (system-time MSR write with bit 0 set) and after every external-interrupt
+ * delivery to that vCPU; both are instruction-count positions, so replays see identical bytes.
+ * Steal time is rewritten on enable and whenever the vCPU leaves a halt (§8).
  *
  * @module
  */
@@ -13,7 +15,7 @@
 import type { AccessSize } from "../../core/bus.ts";
 import { EXIT_NAMES, ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
 import type { Backend, BackendDescription, BackendSnapshot } from "../backend.ts";
-import { BaseBackend, exitArgs, exitRet } from "../common/base_backend.ts";
+import { BaseBackend, type EventFields, exitArgs, exitRet } from "../common/base_backend.ts";
 import { HARDWARE_ROWS, TableModel, withRows } from "../common/cross_model.ts";
 import type { Derived, HwEvent } from "../common/hardware_ops.ts";
 import {
@@ -21,11 +23,18 @@ import {
   KVM_EINVAL,
   KVM_EXIT_IO_IN,
   KVM_EXIT_IO_OUT,
+  KVM_HC_KICK_CPU,
+  KVM_HC_SEND_IPI,
   KVM_PARA_API_VERSION,
+  KVM_STEAL_RESERVED_MASK,
+  KVM_STEAL_TIME_SIZE,
+  KVM_VCPU_FLUSH_TLB,
   KvmExit,
+  KvmFeature,
   MSR_KVM_API_MAGIC,
   VmxExit,
 } from "./abi.ts";
+import { Delivery } from "../../core/devices/apic_bus.ts";
 import {
   PVCLOCK_VCPU_TIME_INFO_SIZE,
   PVCLOCK_WALL_CLOCK_SIZE,
@@ -39,11 +48,14 @@ import { describeKvm } from "./description.ts";
 import { kvmRows } from "./model.ts";
 import {
   clockMsrOf,
+  hasFeature,
+  isStealMsr,
   KVM_PROFILES,
   KVM_VERSIONS,
   kvmCpuid,
   type KvmProfile,
   kvmVmcall,
+  pvIpi,
 } from "./profiles.ts";
 import type { AbiRecord, CallModel, ModelEnv } from "../model.ts";
 
@@ -54,19 +66,32 @@ const PAGE = 4096;
 const EAX = 0, ECX = 1, EDX = 2, EBX = 3, EBP = 5, ESI = 6, EDI = 7;
 const PARA_STATE_SIZE = 24;
 
-/** Guest-registered kvmclock state (part of snapshots). */
-interface ClockState {
-  wallMsr: [number, number];
+/** What KVM keeps per vCPU (docs/abi/kvm.md §5, §8). */
+interface VcpuState {
   systemMsr: [number, number];
   /** PA of the registered `pvclock_vcpu_time_info`, -1 if disabled. */
   timePa: number;
   /** Host-side version counter; +2 per update, so the guest always sees an even value. */
   version: number;
+  stealMsr: [number, number];
+  /** `pv_unhalted`: a kick found the vCPU running, so its next HLT returns at once. */
+  pvUnhalted: boolean;
+}
+
+/** Guest-registered host state (part of snapshots). */
+interface KvmState {
+  wallMsr: [number, number];
   /**
    * Host-side wall-clock version: KVM keeps one counter (`kvm_write_wall_clock`'s static
    * `version`, odd while writing, even after), not the guest's value; +2 per registration.
    */
   wallVersion: number;
+  /** By vCPU index (= APIC ID). */
+  vcpus: VcpuState[];
+}
+
+function vcpuAtReset(): VcpuState {
+  return { systemMsr: [0, 0], timePa: -1, version: 0, stealMsr: [0, 0], pvUnhalted: false };
 }
 
 /**
@@ -87,13 +112,7 @@ export class KvmBackend extends BaseBackend {
   readonly version: string;
   readonly profile: KvmProfile;
   readonly scale: () => TimeScale;
-  #clock: ClockState = {
-    wallMsr: [0, 0],
-    systemMsr: [0, 0],
-    timePa: -1,
-    version: 0,
-    wallVersion: 0,
-  };
+  #state: KvmState = { wallMsr: [0, 0], wallVersion: 0, vcpus: [] };
 
   constructor(profile: KvmProfile) {
     super();
@@ -183,10 +202,17 @@ export class KvmBackend extends BaseBackend {
   }
 
   override rdmsr(index: number, out: Int32Array): boolean {
+    index >>>= 0;
     const pair = this.#clockMsr(index);
-    if (!pair) return false;
     // KVM returns the last value written (kvm_get_msr_common).
-    const v = index >>> 0 === pair.wall ? this.#clock.wallMsr : this.#clock.systemMsr;
+    const v = isStealMsr(this.profile, index)
+      ? this.#vc().stealMsr
+      : !pair
+      ? null
+      : index === pair.wall
+      ? this.#state.wallMsr
+      : this.#vc().systemMsr;
+    if (!v) return false;
     out[0] = v[0];
     out[1] = v[1];
     return true;
@@ -195,18 +221,20 @@ export class KvmBackend extends BaseBackend {
   override wrmsr(index: number, lo: number, hi: number): boolean {
     index >>>= 0;
     if (this.profile.apiMagic && index === MSR_KVM_API_MAGIC) return this.#registerPara(lo, hi);
+    if (isStealMsr(this.profile, index)) return this.#registerStealTime(lo >>> 0, hi >>> 0);
     const pair = this.#clockMsr(index);
     if (!pair) return false;
     if (index === pair.wall) {
-      this.#clock.wallMsr = [lo >>> 0, hi >>> 0];
+      this.#state.wallMsr = [lo >>> 0, hi >>> 0];
       this.#writeWallClock(lo >>> 0, hi >>> 0);
     } else {
-      this.#clock.systemMsr = [lo >>> 0, hi >>> 0];
+      const v = this.#vc();
+      v.systemMsr = [lo >>> 0, hi >>> 0];
       // Bit 0 enables; the structure must be RAM and must not cross a page (docs/abi/kvm.md §5).
       const pa = (lo & ~1) >>> 0;
       const ok = (lo & 1) === 1 && hi === 0 && (pa % PAGE) + PVCLOCK_VCPU_TIME_INFO_SIZE <= PAGE &&
         this.ctx.memory.isPlainRam(pa, PVCLOCK_VCPU_TIME_INFO_SIZE);
-      this.#clock.timePa = ok ? pa : -1;
+      v.timePa = ok ? pa : -1;
       if (ok) this.#updateTimeInfo(true);
     }
     return true;
@@ -224,7 +252,7 @@ export class KvmBackend extends BaseBackend {
     const regs = [r[EAX], r[EBX], r[ECX], r[EDX], r[ESI], r[EDI], r[EBP], cpu.cpl].map((x) =>
       x >>> 0
     );
-    const o = kvmVmcall(p, regs);
+    const o = kvmVmcall(p, regs, (id, mode) => this.#acceptsIpi(id, mode));
     if (o.ret !== null) r[EAX] = o.ret;
     this.emit({
       kind: o.kind,
@@ -237,11 +265,30 @@ export class KvmBackend extends BaseBackend {
       opArgs: regs,
     });
     if (o.stops) cpu.requestStop();
+    // Handled (EAX not an error): the host side of PV unhalt and send-IPI (docs/abi/kvm.md §8).
+    if (o.kind === "hypercall" && o.ret !== null && o.ret >>> 31 === 0 && p.hypercalls === "pv") {
+      const [a0, a1, a2, a3] = o.args;
+      if (o.nr === KVM_HC_KICK_CPU) this.#kick(a1);
+      else if (o.nr === KVM_HC_SEND_IPI) this.#sendIpi(a0, a1, a2, a3);
+    }
     return true;
   }
 
-  protected override afterTrap(kind: TrapKind): void {
-    if (kind === TrapKind.interrupt && this.#clock.timePa >= 0) this.#updateTimeInfo(false);
+  override onExit(kind: ExitKind, a: number, b: number, c: number): void {
+    super.onExit(kind, a, b, c);
+    if (kind !== ExitKind.hlt) return; // the hot path (port I/O) stops here
+    const v = this.#vc();
+    // A kick that came while the vCPU ran: this HLT finds it runnable and returns at once
+    // (KVM's vcpu_block clears pv_unhalted); it never blocked, so no steal-time update.
+    if (!v.pvUnhalted) return;
+    v.pvUnhalted = false;
+    this.ctx.platform?.unhalt(this.vcpu);
+    this.#unhaltedMarker(this.vcpu, 1);
+  }
+
+  protected override afterTrap(kind: TrapKind, _vector: number, woke: boolean): void {
+    if (kind === TrapKind.interrupt && this.#vc().timePa >= 0) this.#updateTimeInfo(false);
+    if (woke) this.#recordStealTime(this.vcpu, false);
   }
 
   protected override refine(hw: HwEvent, d: Derived): Derived {
@@ -251,6 +298,112 @@ export class KvmBackend extends BaseBackend {
     // The guest asks for the wall clock by registering the structure (docs/abi/kvm.md §5).
     const ns = this.ctx.clock.nanos();
     return { ...d, op: "get_wallclock", opArgs: [this.#epoch() + Math.floor(ns / 1e9), ns % 1e9] };
+  }
+
+  // ---- per-vCPU state, PV unhalt, send-IPI, steal time (docs/abi/kvm.md §8) ------------------
+
+  #vc(index = this.vcpu): VcpuState {
+    return this.#state.vcpus[index] ??= vcpuAtReset();
+  }
+
+  /** KVM_HC_SEND_IPI's `kvm_apic_set_irq` result: the vCPU exists and its APIC is enabled. */
+  #acceptsIpi(apicId: number, mode: number): boolean {
+    const pf = this.ctx.platform;
+    // Only fixed and lowest-priority messages are modelled (the machine has no NMI input).
+    if (!pf || apicId >= pf.cpuCount || (mode !== Delivery.fixed && mode !== Delivery.lowest)) {
+      return false;
+    }
+    return pf.acceptsFixedIpi(apicId);
+  }
+
+  #sendIpi(low: number, high: number, min: number, icr: number): void {
+    const ipi = pvIpi(low, high, min, icr)!;
+    for (const id of ipi.targets) {
+      // Lowest priority to one named APIC is that APIC (KVM delivers it as fixed).
+      if (this.#acceptsIpi(id, ipi.mode)) {
+        this.ctx.platform!.sendFixedIpi(id, ipi.vector, ipi.level);
+      }
+    }
+  }
+
+  /**
+   * KVM_HC_KICK_CPU: an APIC_DM_REMRD message sets the target's `pv_unhalted`; a halted target
+   * becomes runnable whatever its EFLAGS.IF (kvm_wait may halt with interrupts off), a running
+   * one keeps the flag for its next HLT. Physical destination 0xFF addresses every vCPU.
+   */
+  #kick(apicId: number): void {
+    const pf = this.ctx.platform;
+    if (!pf) return;
+    const n = pf.cpuCount;
+    const targets = apicId === 0xff ? [...Array(n).keys()] : apicId < n ? [apicId] : [];
+    for (const i of targets) {
+      if (pf.unhalt(i)) {
+        this.#unhaltedMarker(i, 1);
+        // The blocked vCPU is scheduled in again (kvm_arch_vcpu_load: KVM_REQ_STEAL_UPDATE).
+        this.#recordStealTime(i, false);
+      } else {
+        this.#vc(i).pvUnhalted = true;
+        this.#unhaltedMarker(i, 0);
+      }
+    }
+  }
+
+  /** A `kvm_pv_unhalt` marker on vCPU `index`: 1 = its halt ended, 0 = flag kept for later. */
+  #unhaltedMarker(index: number, woke: number): void {
+    const state: EventFields["state"] = woke && this.unhaltVcpu(index) ? [["HALTED", 0]] : [];
+    this.emit({
+      kind: "marker",
+      nr: index,
+      name: "kvm_pv_unhalt",
+      args: [woke],
+      eip: this.eip,
+      vcpu: index,
+      state,
+    });
+  }
+
+  /** MSR_KVM_STEAL_TIME: reserved bits 1-5 raise #GP; bit 0 enables (an update follows). */
+  #registerStealTime(lo: number, hi: number): boolean {
+    if ((lo & KVM_STEAL_RESERVED_MASK) !== 0) return false;
+    this.#vc().stealMsr = [lo, hi];
+    if ((lo & 1) === 1) this.#recordStealTime(this.vcpu, true);
+    return true;
+  }
+
+  /**
+   * KVM's `record_steal_time` for vCPU `index`: takes `preempted` (flushing the vCPU's TLB when
+   * the guest set KVM_VCPU_FLUSH_TLB and PV_TLB_FLUSH is on), makes `version` even, odd while
+   * writing, even again (+2), and adds the steal accrued since the last update to `steal`:
+   * always 0, as no host preemption is modelled (every vCPU has its own physical CPU).
+   */
+  #recordStealTime(index: number, fromMsrWrite: boolean): void {
+    const [lo, hi] = this.#vc(index).stealMsr;
+    const pa = (lo & ~0x3f) >>> 0;
+    const mem = this.ctx.memory;
+    if ((lo & 1) === 0 || hi !== 0 || !mem.isPlainRam(pa, KVM_STEAL_TIME_SIZE)) return;
+    const v = mem.view;
+    const preempted = v.getUint8(pa + 16);
+    v.setUint8(pa + 16, 0);
+    let version = v.getUint32(pa + 8, true);
+    if (version & 1) version += 1; // the guest's first value may be junk
+    version = (version + 2) >>> 0;
+    v.setUint32(pa + 8, version, true);
+    mem.noteWrite(pa, KVM_STEAL_TIME_SIZE);
+    const flush = hasFeature(this.profile, KvmFeature.PV_TLB_FLUSH) &&
+      (preempted & KVM_VCPU_FLUSH_TLB) !== 0;
+    if (flush) this.ctx.platform?.flushTlbOf(index);
+    const fields = {
+      kind: "marker" as const,
+      nr: pa,
+      name: "kvm_steal_time",
+      args: [v.getUint32(pa, true), v.getUint32(pa + 4, true), version, preempted],
+      eip: this.eip,
+      vcpu: index,
+      // The flush the guest asked for instead of an IPI (kvm_flush_tlb_multi).
+      op: flush ? "flush_tlb_kernel" : null,
+    };
+    if (fromMsrWrite) this.emitAfterExit(fields);
+    else this.emit(fields);
   }
 
   // ---- kvmclock ----------------------------------------------------------------------------
@@ -267,7 +420,7 @@ export class KvmBackend extends BaseBackend {
     const mem = this.ctx.memory;
     if (hi !== 0 || !mem.isPlainRam(pa, PVCLOCK_WALL_CLOCK_SIZE)) return;
     // Seqlock (docs/abi/kvm.md §5): the host's counter, odd while writing, even when done.
-    const version = this.#clock.wallVersion = (this.#clock.wallVersion + 2) >>> 0;
+    const version = this.#state.wallVersion = (this.#state.wallVersion + 2) >>> 0;
     const sec = this.#epoch(), nsec = 0; // wall time at system time 0 = the machine's epoch
     writeWallClock(mem, pa, version, sec, nsec);
     this.emitAfterExit({
@@ -280,7 +433,7 @@ export class KvmBackend extends BaseBackend {
   }
 
   #updateTimeInfo(fromMsrWrite: boolean): void {
-    const c = this.#clock;
+    const c = this.#vc();
     c.version = (c.version + 2) >>> 0;
     const clock = this.ctx.clock;
     const tsc = clock.tsc();
@@ -369,12 +522,12 @@ export class KvmBackend extends BaseBackend {
   }
 
   override saveState(): BackendSnapshot {
-    return { ...super.saveState(), kvmclock: structuredClone(this.#clock) };
+    return { ...super.saveState(), kvm: structuredClone(this.#state) };
   }
 
   override loadState(s: BackendSnapshot): void {
     super.loadState(s);
-    if (s.kvmclock) this.#clock = structuredClone(s.kvmclock as ClockState);
+    if (s.kvm) this.#state = structuredClone(s.kvm as KvmState);
   }
 }
 

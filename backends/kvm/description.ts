@@ -10,13 +10,18 @@ import {
   KVM_CPUID_FEATURES,
   KVM_CPUID_SIGNATURE,
   KVM_EINVAL,
+  KVM_HC_KICK_CPU,
+  KVM_HC_SCHED_YIELD,
+  KVM_HC_SEND_IPI,
   KVM_HC_VAPIC_POLL_IRQ,
+  KvmFeature,
   MSR_KVM_API_MAGIC,
+  MSR_KVM_STEAL_TIME,
   MSR_KVM_WALL_CLOCK,
   VmxExit,
 } from "./abi.ts";
 
-import type { KvmProfile } from "./profiles.ts";
+import { hasFeature, type KvmProfile } from "./profiles.ts";
 
 const VMX_NAMES = Object.fromEntries(Object.entries(VmxExit).map(([k, v]) => [v, k]));
 
@@ -61,6 +66,41 @@ export function describeKvm(p: KvmProfile): BackendDescription {
       op: null,
       source: "docs/abi/kvm.md §3",
     });
+    const pv: Array<[number, number, string, string[], string]> = [
+      [
+        KvmFeature.PV_UNHALT,
+        KVM_HC_KICK_CPU,
+        "KVM_HC_KICK_CPU",
+        ["flags", "apic_id"],
+        "EAX = 0; wakes the halted vCPU (or its next HLT returns)",
+      ],
+      [
+        KvmFeature.PV_SEND_IPI,
+        KVM_HC_SEND_IPI,
+        "KVM_HC_SEND_IPI",
+        ["bitmap_low", "bitmap_high", "min_apic_id", "icr"],
+        "EAX = vCPUs delivered to, -22 for a logical/shorthand ICR",
+      ],
+      [
+        KvmFeature.PV_SCHED_YIELD,
+        KVM_HC_SCHED_YIELD,
+        "KVM_HC_SCHED_YIELD",
+        ["apic_id"],
+        "EAX = 0 (no host preemption: nothing to yield to)",
+      ],
+    ];
+    for (const [bit, nr, name, names, ret] of pv) {
+      if (!hasFeature(p, bit)) continue;
+      calls.push({
+        kind: "hypercall",
+        nr,
+        name,
+        args: names.map((n, i) => ({ ...args[i], name: n })),
+        ret,
+        op: null,
+        source: "docs/abi/kvm.md §8",
+      });
+    }
   } else if (p.hypercalls === "experimental") {
     calls.push({
       kind: "hypercall",
@@ -101,6 +141,17 @@ export function describeKvm(p: KvmProfile): BackendDescription {
       ret: "host keeps the structure updated (ns)",
       op: null,
       source: "docs/abi/kvm.md §4, §5",
+    });
+  }
+  if (hasFeature(p, KvmFeature.STEAL_TIME)) {
+    calls.push({
+      kind: "msr",
+      nr: MSR_KVM_STEAL_TIME,
+      name: "MSR_KVM_STEAL_TIME",
+      args: [reg("EDX:EAX", "kvm_steal_time | enable(bit 0)", "gpa, 64-byte aligned")],
+      ret: "host updates version/steal (0)/preempted; honours KVM_VCPU_FLUSH_TLB",
+      op: null,
+      source: "docs/abi/kvm.md §8",
     });
   }
   if (p.signature) {

@@ -10,7 +10,7 @@ import { cpuidEax } from "../common/cross_model.ts";
 
 import type { KvmProfile } from "./profiles.ts";
 import { msrRows } from "../common/cross_model.ts";
-import { clockMsrOf, kvmCpuid, kvmMsrFault, kvmVmcall } from "./profiles.ts";
+import { clockMsrOf, isStealMsr, kvmCpuid, kvmMsrFault, kvmVmcall } from "./profiles.ts";
 import type { ModelRow } from "../model.ts";
 
 /** Rows where a KVM profile differs from bare hardware. */
@@ -27,8 +27,9 @@ export function kvmRows(p: KvmProfile): ModelRow[] {
         return { ret: out[0] >>> 0, writes: [] };
       },
     },
-    // kvmclock MSRs read back what was last written, 0 before (kvm_get_msr_common).
-    ...msrRows(kvmMsrFault(p), (i) => (clockMsrOf(p, i) ? 0 : null)),
+    // kvmclock and steal-time MSRs read back what was last written, 0 before
+    // (kvm_get_msr_common).
+    ...msrRows(kvmMsrFault(p), (i) => (clockMsrOf(p, i) || isStealMsr(p, i) ? 0 : null)),
     {
       op: "vmcall",
       translate: (a) => {

@@ -8,20 +8,30 @@
 
 import { CPU_MSRS, type MsrFault, unknownMsr } from "../common/cross_model.ts";
 import {
+  APIC_DEST_LOGICAL,
+  APIC_INT_LEVELTRIG,
+  APIC_SHORT_MASK,
+  APIC_VECTOR_MASK,
   CPUID_1_ECX_HYPERVISOR,
   KVM_CPUID_FEATURES,
   KVM_CPUID_SIGNATURE,
   KVM_EINVAL,
+  KVM_EINVAL_UAPI,
   KVM_ENOSYS,
   KVM_EPERM,
+  KVM_HC_KICK_CPU,
   KVM_HC_NAMES,
+  KVM_HC_SCHED_YIELD,
+  KVM_HC_SEND_IPI,
   KVM_HC_VAPIC_POLL_IRQ,
   KVM_SIGNATURE_EBX,
   KVM_SIGNATURE_ECX,
   KVM_SIGNATURE_EDX,
+  KVM_STEAL_RESERVED_MASK,
   KvmExit,
   KvmFeature,
   MSR_KVM_API_MAGIC,
+  MSR_KVM_STEAL_TIME,
   MSR_KVM_SYSTEM_TIME,
   MSR_KVM_SYSTEM_TIME_NEW,
   MSR_KVM_WALL_CLOCK,
@@ -154,17 +164,18 @@ export const KVM_PROFILES: Readonly<Record<string, KvmProfile>> = {
     pvclockFlags: 0,
   },
   // A 6.1 host as the Debian 12 guest meets it under QEMU (docs/abi/kvm.md §7): kvmclock with
-  // the 0x4b564dxx MSRs and the stable bit. KVM offers more (async PF, steal time, PV EOI,
-  // PV unhalt, PV TLB flush, PV send-IPI, poll control, PV sched yield, async PF as an
-  // interrupt); pvreplay does not model them, so they stay clear, which is a configuration a
-  // VMM may choose (QEMU's kvm-* CPU properties), and the guest then leaves them unused.
+  // the 0x4b564dxx MSRs and the stable bit, steal time and the SMP features (§8). KVM offers
+  // more (async PF, PV EOI, poll control, async PF as an interrupt); pvreplay does not model
+  // them, so they stay clear, which is a configuration a VMM may choose (QEMU's kvm-* CPU
+  // properties), and the guest then leaves them unused.
   "6.1": {
     version: "6.1",
     hypercalls: "pv",
     signature: true,
     maxLeaf: KVM_CPUID_FEATURES,
     features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY | KvmFeature.CLOCKSOURCE2 |
-      KvmFeature.CLOCKSOURCE_STABLE_BIT,
+      KvmFeature.STEAL_TIME | KvmFeature.PV_UNHALT | KvmFeature.PV_TLB_FLUSH |
+      KvmFeature.PV_SEND_IPI | KvmFeature.PV_SCHED_YIELD | KvmFeature.CLOCKSOURCE_STABLE_BIT,
     clockMsrs: [OLD_CLOCK, NEW_CLOCK],
     apiMagic: false,
     cplCheck: true,
@@ -210,11 +221,50 @@ export interface VmcallOutcome {
   stops: boolean;
 }
 
+/** Whether a profile advertises (and so handles) a KVM_FEATURE_* bit: KVM's `guest_pv_has`. */
+export function hasFeature(p: KvmProfile, bit: number): boolean {
+  return (p.features & bit) !== 0;
+}
+
+/** The destinations and message of a KVM_HC_SEND_IPI (docs/abi/kvm.md §8), or null: -EINVAL. */
+export interface PvIpi {
+  /** APIC IDs named by the bitmap, in increasing order. */
+  targets: number[];
+  vector: number;
+  /** ICR delivery mode (bits 10:8). */
+  mode: number;
+  /** Level-triggered (ICR bit 15). */
+  level: boolean;
+}
+
+/** Decodes KVM_HC_SEND_IPI's a0..a3: bitmap low, bitmap high, lowest APIC ID, ICR. */
+export function pvIpi(low: number, high: number, min: number, icr: number): PvIpi | null {
+  // The hypercall carries physical destinations only: no logical mode, no shorthand.
+  if ((icr & (APIC_DEST_LOGICAL | APIC_SHORT_MASK)) !== 0) return null;
+  const targets: number[] = [];
+  // A 32-bit guest's longs are 32 bits: `high` covers the APIC IDs from min + 32.
+  for (const [bits, base] of [[low, min], [high, min + 32]]) {
+    for (let i = 0; i < 32; i++) if ((bits >>> i) & 1) targets.push(base + i);
+  }
+  return {
+    targets,
+    vector: icr & APIC_VECTOR_MASK,
+    mode: (icr >>> 8) & 7,
+    level: (icr & APIC_INT_LEVELTRIG) !== 0,
+  };
+}
+
 /**
  * VMCALL on a KVM profile, from the canonical `vmcall` registers [EAX, EBX, ECX, EDX, ESI, EDI,
- * EBP, CPL] (docs/abi/kvm.md §2, §7). Shared by the live hook and the cross-replay model.
+ * EBP, CPL] (docs/abi/kvm.md §2, §7, §8). Shared by the live hook and the cross-replay model;
+ * `accepts` answers whether the vCPU with an APIC ID takes an IPI of a delivery mode (the
+ * model, which sees no machine, assumes every addressed vCPU exists and does).
  */
-export function kvmVmcall(p: KvmProfile, r: readonly number[]): VmcallOutcome {
+export function kvmVmcall(
+  p: KvmProfile,
+  r: readonly number[],
+  accepts: (apicId: number, mode: number) => boolean = () => true,
+): VmcallOutcome {
   const [eax, ebx, ecx, edx, esi, edi, ebp, cpl] = r.map((x) => x >>> 0);
   if (p.hypercalls === "unhandled") {
     // No handler for exit reason 18: userspace gets KVM_EXIT_UNKNOWN with the hardware exit
@@ -241,9 +291,7 @@ export function kvmVmcall(p: KvmProfile, r: readonly number[]): VmcallOutcome {
   }
   const ret = p.cplCheck && cpl !== 0
     ? -KVM_EPERM
-    : eax === KVM_HC_VAPIC_POLL_IRQ
-    ? 0
-    : -KVM_ENOSYS;
+    : pvHypercall(p, eax, [ebx, ecx, edx, esi], accepts);
   return {
     kind: "hypercall",
     nr: eax,
@@ -254,11 +302,42 @@ export function kvmVmcall(p: KvmProfile, r: readonly number[]): VmcallOutcome {
   };
 }
 
+/** EAX after a PV-ABI hypercall from CPL 0: KVM's `kvm_emulate_hypercall` switch. */
+function pvHypercall(
+  p: KvmProfile,
+  nr: number,
+  a: number[],
+  accepts: (apicId: number, mode: number) => boolean,
+): number {
+  switch (nr) {
+    case KVM_HC_VAPIC_POLL_IRQ:
+      return 0;
+    case KVM_HC_KICK_CPU:
+      return hasFeature(p, KvmFeature.PV_UNHALT) ? 0 : -KVM_ENOSYS;
+    case KVM_HC_SCHED_YIELD:
+      return hasFeature(p, KvmFeature.PV_SCHED_YIELD) ? 0 : -KVM_ENOSYS;
+    case KVM_HC_SEND_IPI: {
+      if (!hasFeature(p, KvmFeature.PV_SEND_IPI)) return -KVM_ENOSYS;
+      const ipi = pvIpi(a[0], a[1], a[2], a[3]);
+      return ipi ? ipi.targets.filter((id) => accepts(id, ipi.mode)).length : -KVM_EINVAL_UAPI;
+    }
+    default:
+      return -KVM_ENOSYS;
+  }
+}
+
 /** Whether an MSR access faults on a profile: the CPU's MSRs plus the profile's own. */
 export function kvmMsrFault(p: KvmProfile): MsrFault {
   return (write, index, lo, hi) => {
     index >>>= 0;
     if (CPU_MSRS.has(index) || clockMsrOf(p, index)) return null;
+    if (isStealMsr(p, index)) {
+      return write && (lo & KVM_STEAL_RESERVED_MASK) !== 0
+        ? `WRMSR of MSR_KVM_STEAL_TIME with reserved bits 0x${
+          (lo & KVM_STEAL_RESERVED_MASK).toString(16)
+        } raises #GP(0)`
+        : null;
+    }
     if (write && p.apiMagic && index === MSR_KVM_API_MAGIC) {
       // vcpu_register_para's err_gp: the GPA must be page aligned (and RAM, which the model
       // cannot see).
@@ -274,4 +353,9 @@ export function kvmMsrFault(p: KvmProfile): MsrFault {
 
 export function clockMsrOf(p: KvmProfile, index: number) {
   return p.clockMsrs.find((m) => m.wall === index >>> 0 || m.system === index >>> 0);
+}
+
+/** MSR_KVM_STEAL_TIME on a profile that advertises STEAL_TIME (docs/abi/kvm.md §8). */
+export function isStealMsr(p: KvmProfile, index: number): boolean {
+  return index >>> 0 === MSR_KVM_STEAL_TIME && hasFeature(p, KvmFeature.STEAL_TIME);
 }

@@ -259,14 +259,16 @@ Deno.test("KVM exits are named by VMX basic exit reason; non-exiting instruction
   ]);
 });
 
-Deno.test("kvm@6.1: hypervisor bit, signature leaf names 0x40000001, kvmclock + stable bit only", () => {
+Deno.test("kvm@6.1: hypervisor bit, signature leaf names 0x40000001, the modelled features", () => {
   // CPUID.1:ECX[31] is what a current guest checks first (docs/abi/kvm.md §1); the rest of
   // leaf 1 is the CPU's.
   assertEquals(cpuid("kvm@6.1", 1), [0x11, 0x22, (0x33 | 0x8000_0000) >>> 0, 0x44]);
   assertEquals(cpuid("kvm@6.1", 0x40000000), [0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d]);
-  // CLOCKSOURCE | NOP_IO_DELAY | CLOCKSOURCE2 | CLOCKSOURCE_STABLE_BIT (bit 24); nothing
-  // unmodelled (async PF, steal time, PV EOI, ...) is advertised (docs/abi/kvm.md §4).
-  assertEquals(cpuid("kvm@6.1", 0x40000001), [0x0100000b, 0, 0, 0]);
+  // CLOCKSOURCE | NOP_IO_DELAY | CLOCKSOURCE2 | STEAL_TIME | PV_UNHALT | PV_TLB_FLUSH |
+  // PV_SEND_IPI | PV_SCHED_YIELD | CLOCKSOURCE_STABLE_BIT (bit 24); nothing unmodelled
+  // (async PF, PV EOI, poll control) is advertised (docs/abi/kvm.md §4, §8).
+  assertEquals(cpuid("kvm@6.1", 0x40000001), [0x01002aab, 0, 0, 0]);
+  assertEquals(cpuid("kvm@2.6.35", 0x40000001), [0xb, 0, 0, 0]);
   // Older profiles leave leaf 1 alone.
   assertEquals(cpuid("kvm@2.6.35", 1), [0x11, 0x22, 0x33, 0x44]);
 });
@@ -280,10 +282,17 @@ Deno.test("kvm@6.1: kvmclock flags carry PVCLOCK_TSC_STABLE_BIT; unmodelled PV M
   assertEquals(r.events[1].args.at(-1), 1);
   // The originals stay accepted.
   assert(r.backend.wrmsr(0x12, 0x7001, 0));
-  // MSR_KVM_ASYNC_PF_EN, STEAL_TIME, PV_EOI_EN are not handled: the CPU raises #GP.
-  for (const msr of [0x4b564d02, 0x4b564d03, 0x4b564d04]) {
+  // MSR_KVM_ASYNC_PF_EN and PV_EOI_EN are not handled: the CPU raises #GP; steal time is.
+  for (const msr of [0x4b564d02, 0x4b564d04]) {
     assertEquals(r.backend.wrmsr(msr, 1, 0), false);
   }
+  // Steal time: bits 1-5 reserved (#GP); bit 0 enables and the host bumps the version by 2.
+  assertEquals(r.backend.wrmsr(0x4b564d03, 0x8002, 0), false);
+  r.memory.view.setUint32(0x8000 + 8, 5, true); // odd junk: made even first
+  assert(r.backend.wrmsr(0x4b564d03, 0x8001, 0));
+  assertEquals(r.memory.view.getUint32(0x8000 + 8, true), 8);
+  // kvm@2.6.35 has no steal time.
+  assertEquals(rig("kvm@2.6.35").backend.wrmsr(0x4b564d03, 0x8001, 0), false);
 });
 
 Deno.test("kvm@6.1 (EPT): CR3 moves and INVLPG do not exit; CR0/CR4 writes do", () => {
@@ -301,4 +310,28 @@ Deno.test("kvm@6.1 (EPT): CR3 moves and INVLPG do not exit; CR0/CR4 writes do", 
   const shadow = rig("kvm@2.6.35");
   shadow.backend.onExit(ExitKind.crWrite, 3, 0x5000, 0);
   assertEquals(shadow.events[0].nr, 28);
+});
+
+Deno.test("--smp: the halted flag and CR3/CR4 decoding are per vCPU (docs/smp.md §3)", () => {
+  const r = rig("kvm@2.6.25");
+  const b = r.backend;
+  b.onExit(ExitKind.crWrite, 3, 0x5000, 0);
+  b.onExit(ExitKind.hlt, 0, 0, 0);
+  b.setVcpu(1);
+  // vCPU 1 starts from power-on CR3 = 0: the same value is a new page directory there.
+  b.onExit(ExitKind.crWrite, 3, 0x5000, 0);
+  // vCPU 0's halt is not ended by vCPU 1's interrupt.
+  b.onTrap(TrapKind.interrupt, 0x30, 0, 0x1000, 0);
+  b.setVcpu(0);
+  b.onExit(ExitKind.crWrite, 3, 0x5000, 0);
+  b.onTrap(TrapKind.interrupt, 0x30, 0, 0x1000, 0);
+  b.flush();
+  assertEquals(r.events.map((e) => [e.vcpu, e.op ?? e.kind, e.state]), [
+    [0, "write_cr3", [["CR3", 0x5000]]],
+    [0, "halt", [["HALTED", 1]]],
+    [1, "write_cr3", [["CR3", 0x5000]]],
+    [1, "interrupt", []],
+    [0, "flush_tlb_user", [["CR3", 0x5000]]],
+    [0, "interrupt", [["HALTED", 0]]],
+  ]);
 });

@@ -2,59 +2,14 @@ import assert from "node:assert/strict";
 import { Machine } from "../../core/machine.ts";
 import { readTrace } from "../../traces/format/reader.ts";
 import { checkReplayable } from "../../traces/format/header.ts";
-import { encodeTrace } from "../../traces/format/writer.ts";
-import { Recorder } from "../../traces/session/recorder.ts";
-import { openSession } from "../../traces/session/session.ts";
-import type { TraceEvent } from "../../vocabulary/event.ts";
-
-const DIR = new URL("./fixtures/", import.meta.url).pathname;
-let cached: Uint8Array | null = null;
-
-async function tool(cmd: string, args: string[]): Promise<void> {
-  const r = await new Deno.Command(cmd, { args, stderr: "piped" }).output();
-  if (!r.success) throw new Error(`${cmd} failed: ${new TextDecoder().decode(r.stderr)}`);
-}
-
-/** tests/machine/fixtures/smp_kernel.S built with GNU as/ld. */
-async function smpKernel(): Promise<Uint8Array> {
-  if (cached) return cached;
-  const tmp = await Deno.makeTempDir({ prefix: "pvreplay-smp-" });
-  try {
-    await tool("as", ["--32", "-o", `${tmp}/smp.o`, `${DIR}smp_kernel.S`]);
-    await tool("ld", [
-      "-m",
-      "elf_i386",
-      "--no-warn-rwx-segments",
-      "-T",
-      `${DIR}kernel.ld`,
-      "-o",
-      `${tmp}/smp.elf`,
-      `${tmp}/smp.o`,
-    ]);
-    cached = await Deno.readFile(`${tmp}/smp.elf`);
-    return cached;
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-}
-
-function record(image: Uint8Array) {
-  const events: TraceEvent[] = [];
-  const s = openSession(
-    { image, imageName: "smp.elf", cmdline: "", backend: "native", memMiB: 4, cpus: 2 },
-    new Recorder({ append: (e) => events.push(e) }),
-  );
-  const r = s.run(5_000_000);
-  const trace = encodeTrace(s.header, events, { finalDigest: s.digest() });
-  return { r, s, events, trace };
-}
+import { assembleFixture, recordSmp } from "./fixture_kernel.ts";
 
 Deno.test({
   name:
     "--smp 2: the BSP starts the AP by INIT/SIPI, the AP's IPI wakes the BSP; traces byte-identical",
   async fn() {
-    const image = await smpKernel();
-    const a = record(image);
+    const image = await assembleFixture("smp_kernel");
+    const a = recordSmp(image, "native");
     assert.equal(String.fromCharCode(...a.s.serial), "AB");
     assert.equal(a.r.reason, "debug-exit");
     assert.equal(a.r.exitCode, 0x25);
@@ -63,7 +18,7 @@ Deno.test({
     const ap = a.events.filter((e) => e.vcpu === 1);
     assert.ok(ap.some((e) => e.kind === "io" && e.nr === 0x3f8), "the AP's COM1 write is vcpu 1");
     assert.ok(a.events.some((e) => e.vcpu === 0 && e.kind === "interrupt" && e.vector === 0x40));
-    const b = record(image);
+    const b = recordSmp(image, "native");
     assert.deepEqual(b.trace, a.trace);
     // The CPU count is in the header: a one-CPU replay environment is refused.
     const h = readTrace(a.trace).header;

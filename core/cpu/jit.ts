@@ -45,10 +45,15 @@ import { PARITY } from "./flags.ts";
 import { mulHighS, mulHighU } from "./arith.ts";
 import { icWritten } from "./icache.ts";
 import { windowOnHit } from "./operands.ts";
-import { decodeInsn, type Insn } from "./jit_decode.ts";
+import { decodeInsn, type Insn, STRING_OPS } from "./jit_decode.ts";
 import { EMIT, Emit } from "./jit_ops.ts";
+import { opString } from "./jit_string.ts";
 import { Gen } from "./jit_gen.ts";
 import { Writer } from "./jit_flags.ts";
+
+/** Emitters by opcode (jit_ops.ts), string instructions (jit_string.ts) included. */
+const EMITTERS = EMIT.slice();
+for (const op of STRING_OPS) EMITTERS[op] = opString;
 
 /** Interpreted executions of an address before a block is compiled there. */
 export const THRESHOLD = 40;
@@ -76,9 +81,11 @@ interface Block {
   readonly bytes: Uint8Array;
   epoch: number;
   gen: number;
+  /** A region (not a single block), and never a successor in another one. */
+  readonly region: boolean;
   /**
-   * Entries so far, counted up to {@link REGION_THRESHOLD} (-1: a region, or no region is worth
-   * building here), and instructions retired in them.
+   * Entries counted up to {@link REGION_THRESHOLD}, with the instructions retired in them and the
+   * successors seen (a region's stay 0).
    */
   runs: number;
   work: number;
@@ -140,14 +147,14 @@ export function runTranslated(c: Cpu, t: Translator, end: number): void {
             clock.icount + b.count <= end && off + b.len <= c.fwLen &&
             ((b.epoch === pageEpoch[pn] && b.gen === gen) || revalidate(c, pg, o, pa, b))
           ) {
-            if (b.runs >= 0 && ++b.runs === REGION_THRESHOLD) {
+            if (b.runs < REGION_THRESHOLD && ++b.runs === REGION_THRESHOLD) {
               compile(c, t, pg, pa, key, true);
               if (c.jit === null) return;
               continue;
             }
             const r = b.fn(c, end);
             if (r > 0) {
-              if (b.runs >= 0) observe(c, b, r);
+              if (b.runs < REGION_THRESHOLD) observe(c, b, r);
               if (c.breakLoop) return;
               continue;
             }
@@ -220,7 +227,7 @@ function compile(
     while (insns.length < MAX_INSNS && page + at + off < limit) {
       const insn = decodeInsn(c.ram, page + at + off, rel + off, limit, code32);
       if (insn === null) break;
-      const emit = EMIT[insn.op];
+      const emit = EMITTERS[insn.op];
       if (emit === null) break;
       const lmark = g.lines.length;
       g.begin(insn, insns.length);
@@ -271,17 +278,15 @@ function compile(
     for (const s of successors(last, at + off)) {
       const sb = s >= 0 && s < 4096 && (s === from.out0 || s === from.out1) ? pg.blocks[s] : null;
       if (
-        sb !== null && sb.key === key && sb.runs >= 0 &&
+        sb !== null && sb.key === key && !sb.region &&
         sb.work <= CHAIN_PASSES * sb.count * sb.runs && !heads.includes(s)
       ) heads.push(s);
     }
   }
   // A region is built when it chains blocks; a head looping in itself gains nothing from one.
   const head = pg.blocks[o0];
-  if (region && (cases.length < 2 || head!.work > HEAD_PASSES * headCount * head!.runs)) {
-    pg.blocks[o0]!.runs = -1; // nothing to chain to: stay a single block
-    return;
-  }
+  // Nothing to chain to: it stays a single block.
+  if (region && (cases.length < 2 || head!.work > HEAD_PASSES * headCount * head!.runs)) return;
   const src = `// block ${serial++} at physical 0x${(pa >>> 0).toString(16)}\n` +
     `return function block(c, end) {\n${prologue(g)}\n` +
     `out: for (;;) {\nswitch (nx - e0) {\n${cases.join("\n")}\ndefault: break out;\n}\n` +
@@ -312,7 +317,8 @@ function compile(
     bytes,
     epoch: c.icache.pageEpoch[pa >>> 12],
     gen: c.icache.gen,
-    runs: region ? -1 : 0,
+    region,
+    runs: region ? REGION_THRESHOLD : 0,
     work: 0,
     out0: -1,
     out1: -1,

@@ -48,12 +48,17 @@ import { windowOnHit } from "./operands.ts";
 import { decodeInsn, type Insn, STRING_OPS } from "./jit_decode.ts";
 import { EMIT, Emit } from "./jit_ops.ts";
 import { opString } from "./jit_string.ts";
+import { LOAD, opSystem, SYNC, SYSTEM_OPS } from "./jit_sys.ts";
+import { cli, hlt, popf, portIn, portOut, pushf, rdtsc, sti } from "./system.ts";
 import { Gen } from "./jit_gen.ts";
 import { Writer } from "./jit_flags.ts";
 
 /** Emitters by opcode (jit_ops.ts), string instructions (jit_string.ts) included. */
 const EMITTERS = EMIT.slice();
 for (const op of STRING_OPS) EMITTERS[op] = opString;
+for (const op of SYSTEM_OPS) EMITTERS[op] = opSystem;
+/** The system.ts semantics translated code calls (jit_sys.ts). */
+const SYS = { cli, hlt, popf, portIn, portOut, pushf, rdtsc, sti };
 
 /** Interpreted executions of an address before a block is compiled there. */
 export const THRESHOLD = 40;
@@ -109,6 +114,11 @@ export class Translator {
   /** Compiled blocks so far, and of them regions (statistics). */
   compiled = 0;
   regions = 0;
+  /**
+   * When set (a debugging aid, bench/jit_fallback.ts): instructions the interpreter ran for the
+   * translator, by opcode (0x100 + second byte for the 0F map; 512: code outside plain RAM).
+   */
+  profile: Float64Array | null = null;
 
   constructor(ramSize: number) {
     this.pages = new Array<CodePage | undefined>(Math.ceil(ramSize / 4096)).fill(undefined);
@@ -165,9 +175,26 @@ export function runTranslated(c: Cpu, t: Translator, end: number): void {
         }
       }
     }
+    if (t.profile !== null) countFallback(c, t.profile);
     c.stepCached(ikey);
     if (c.breakLoop) return;
   }
+}
+
+const PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3];
+
+/** Counts the opcode at EIP in `profile` (prefixes skipped). */
+function countFallback(c: Cpu, profile: Float64Array): void {
+  const start = (c.eip - c.fwStart) >>> 0;
+  if (start >= c.fwLen) {
+    profile[512]++;
+    return;
+  }
+  const ram = c.ram, at = c.eip + c.fwDelta, n = c.fwLen - start;
+  let k = 0;
+  while (k < n - 1 && PREFIXES.includes(ram[at + k])) k++;
+  const op = ram[at + k];
+  profile[op === 0x0f && k + 1 < n ? 0x100 | ram[at + k + 1] : op]++;
 }
 
 /** Profiles a single block's entry that retired `r` instructions: work and successors. */
@@ -287,17 +314,19 @@ function compile(
   const head = pg.blocks[o0];
   // Nothing to chain to: it stays a single block.
   if (region && (cases.length < 2 || head!.work > HEAD_PASSES * headCount * head!.runs)) return;
-  const src = `// block ${serial++} at physical 0x${(pa >>> 0).toString(16)}\n` +
+  const src = (`// block ${serial++} at physical 0x${(pa >>> 0).toString(16)}\n` +
     `return function block(c, end) {\n${prologue(g)}\n` +
     `out: for (;;) {\nswitch (nx - e0) {\n${cases.join("\n")}\ndefault: break out;\n}\n` +
-    `if (bk) break;\n}\n${epilogue(g)}\nreturn n;\n};`;
+    `if (bk) break;\n}\n${epilogue(g)}\nreturn n;\n};`)
+    .replaceAll(SYNC, writeBack(g, true)).replaceAll(LOAD, reload(g));
   let fn: BlockFn;
   try {
-    fn = new Function("icWritten", "PAR", "MHU", "MHS", src)(
+    fn = new Function("icWritten", "PAR", "MHU", "MHS", "SYS", src)(
       icWritten,
       PARITY,
       mulHighU,
       mulHighS,
+      SYS,
     );
   } catch (e) {
     if (e instanceof SyntaxError) throw new Error(`translator: bad source\n${src}`);
@@ -367,12 +396,25 @@ function prologue(g: Gen): string {
   return s;
 }
 
-function epilogue(g: Gen): string {
+/** Stores the written registers and (when written, or `flags`) the flag locals to the CPU. */
+function writeBack(g: Gen, flags: boolean): string {
   let s = "";
   for (let r = 0; r < 8; r++) if (g.regsWritten & (1 << r)) s += `regs[${r}] = r${r};\n`;
-  if (g.flags.written) {
+  if (flags || g.flags.written) {
     s += "c.flags = F; c.lazy = L; c.lOp1 = O1; c.lOp2 = O2; c.lAdd = AD; c.lRes = RS; " +
       "c.lSize = SZ;\n";
   }
-  return s + "clock.icount = ic0 + n;\nc.eip = nx;";
+  return s;
+}
+
+/** Reloads the register and flag locals from the CPU (after a call that may change them). */
+function reload(g: Gen): string {
+  let s = "";
+  for (let r = 0; r < 8; r++) if (g.regsUsed & (1 << r)) s += `r${r} = regs[${r}];\n`;
+  return s + "F = c.flags; L = c.lazy; O1 = c.lOp1; O2 = c.lOp2; AD = c.lAdd; RS = c.lRes; " +
+    "SZ = c.lSize;\n";
+}
+
+function epilogue(g: Gen): string {
+  return writeBack(g, false) + "clock.icount = ic0 + n;\nc.eip = nx;";
 }

@@ -8,7 +8,7 @@
  *   deno run -A bench/jit_fallback.ts [--top 15] [KERNEL[:CMDLINE]]...
  *
  * KERNEL is a path or a name in guests/cputests/images or guests/images; the default set is
- * bench_int, bench_mem and the pvkernel 2.6.22 `boot`, `irq` and `timer` scenarios.
+ * bench_int, bench_mem, bench_str and the pvkernel 2.6.22 `boot`, `irq` and `timer` scenarios.
  *
  * @module
  */
@@ -21,6 +21,7 @@ const DIRS = ["../guests/cputests/images/", "../guests/images/"].map((d) =>
 const DEFAULT = [
   "bench_int",
   "bench_mem",
+  "bench_str",
   "pvkernel-2.6.22:scenario=boot",
   "pvkernel-2.6.22:scenario=irq",
   "pvkernel-2.6.22:scenario=timer",

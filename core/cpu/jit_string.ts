@@ -31,7 +31,7 @@ export function opString(g: Gen): Emit {
     // `j` (iterations done) is the block's only one: a repeated instruction ends its block.
     g.emit(`let j = 0;\nif (${g.reg(1, size)} !== 0) {\nfor (;;) {`);
     g.exit = `{ n += ${done}; nx = e0 + ${i.off}; break out; }`;
-    if (a32 && (kind === 0xa4 || kind === 0xaa)) bulk(g, s, kind === 0xa4 ? srcSeg : -1, st);
+    if (a32 && kind !== 0xac) bulk(g, kind, s, kind === 0xa4 || kind === 0xa6 ? srcSeg : -1, st);
   }
   const si = moveSi ? g.let(a32 ? `${g.reg(6, 2)} >>> 0` : g.reg(6, 1)) : "";
   const di = moveDi ? g.let(a32 ? `${g.reg(7, 2)} >>> 0` : g.reg(7, 1)) : "";
@@ -78,15 +78,16 @@ export function opString(g: Gen): Emit {
 }
 
 /**
- * REP MOVS / STOS (32-bit addresses): as many iterations at once as stay inside one page for the
- * destination and the source, do not reach the batch end, are allowed by the segments and the
- * TLB (plain RAM, no code in the destination page) and, for MOVS, do not overlap (so order does
- * not matter): a copyWithin / fill instead of an iteration each. The iterations it performs are
+ * REP MOVS / STOS / CMPS / SCAS (32-bit addresses): as many iterations at once as stay inside one
+ * page for the destination and the source, do not reach the batch end, are allowed by the
+ * segments and the TLB (plain RAM; for a store no code in the destination page) and, for MOVS, do
+ * not overlap (so order does not matter): a copyWithin / fill, or a compare loop without checks
+ * that stops after the first element ending the REPE/REPNE. The iterations it performs are
  * exactly those the loop would have (none of them could stop it early), so it then continues with
  * the loop's own checks; anything it cannot vouch for is left to the iteration-by-iteration path.
  */
-function bulk(g: Gen, s: number, srcSeg: number, st: string): void {
-  const z = 1 << s, movs = srcSeg >= 0;
+function bulk(g: Gen, kind: number, s: number, srcSeg: number, st: string): void {
+  const z = 1 << s, two = srcSeg >= 0, store = kind === 0xa4 || kind === 0xaa;
   const span = (lin: string) =>
     `${st} > 0 ? (4096 - (${lin} & 4095)) >> ${s} : (${lin} & 4095) > ${4096 - z} ? 0 : ` +
     `((${lin} & 4095) >> ${s}) + 1`;
@@ -95,33 +96,52 @@ function bulk(g: Gen, s: number, srcSeg: number, st: string): void {
   g.emit("{");
   g.emit(`const bd = ${g.reg(7, 2)} >>> 0, bld = (sb0 + bd) | 0;`);
   g.emit(`let bm = Math.min(${g.reg(1, 2)} >>> 0, end - (ic0 + n + ${g.k}) - j, ${span("bld")});`);
-  if (movs) {
+  if (two) {
     g.emit(`const bs = ${g.reg(6, 2)} >>> 0, bls = (sb${srcSeg} + bs) | 0;`);
     g.emit(`bm = Math.min(bm, ${span("bls")});`);
   }
   g.emit("if (bm > 1) {");
   const ok = (off: string, lo: string, hi: string) =>
     `${low(off)} >= ${lo} && ${low(off)} + bm * ${z} - 1 <= ${hi}`;
-  let cond = `${ok("bd", "sl0", "sw0")} && (TI[bld >>> 12] & WRM) === WRM`;
-  if (movs) {
+  let cond = store
+    ? `${ok("bd", "sl0", "sw0")} && (TI[bld >>> 12] & WRM) === WRM`
+    : `${ok("bd", "sl0", "sr0")} && (TI[bld >>> 12] & RDM) === RDM`;
+  if (two) {
     cond += ` && ${ok("bs", `sl${srcSeg}`, `sr${srcSeg}`)} && (TI[bls >>> 12] & RDM) === RDM`;
   }
   g.emit(`const bpd = TP[bld >>> 12] | (${low("bld")} & 4095), bn = bm * ${z};`);
-  if (movs) g.emit(`const bps = TP[bls >>> 12] | (${low("bls")} & 4095);`);
-  cond += " && CP[bpd >>> 12] === 0";
-  if (movs) cond += " && (bps + bn <= bpd || bpd + bn <= bps)";
+  if (two) g.emit(`const bps = TP[bls >>> 12] | (${low("bls")} & 4095);`);
+  if (store) cond += " && CP[bpd >>> 12] === 0";
+  if (kind === 0xa4) cond += " && (bps + bn <= bpd || bpd + bn <= bps)";
   g.emit(`if (${cond}) {`);
-  if (movs) g.emit("RAM.copyWithin(bpd, bps, bps + bn);");
-  else if (s === 0) g.emit(`RAM.fill(${g.reg(0, 0)}, bpd, bpd + bn);`);
-  else {
+  let t = "bm", r = "";
+  if (kind === 0xa4) g.emit("RAM.copyWithin(bpd, bps, bps + bn);");
+  else if (kind === 0xaa && s === 0) g.emit(`RAM.fill(${g.reg(0, 0)}, bpd, bpd + bn);`);
+  else if (kind === 0xaa) {
     const set = s === 1 ? "setUint16" : "setInt32";
     g.emit(`for (let q = bpd; q < bpd + bn; q += ${z}) V.${set}(q, ${g.reg(0, s)}, true);`);
+  } else {
+    // Compare from the first element on; stop after the one whose ZF ends the REPE/REPNE.
+    const load = (q: string) =>
+      s === 0 ? `RAM[${q}]` : s === 1 ? `V.getUint16(${q}, true)` : `V.getInt32(${q}, true)`;
+    const at = (base: string) => `${base} + (${st} > 0 ? bt : bm - 1 - bt) * ${z}`;
+    const a = two ? "ba" : g.let(g.reg(0, s));
+    g.emit(`let bt = 0, ${two ? "ba = 0, " : ""}bb = 0, br = 0;`);
+    g.emit(
+      `while (bt < bm) { ${two ? `ba = ${load(at("bps"))}; ` : ""}bb = ${load(at("bpd"))}; ` +
+        `br = ${g.mask(`${a} - bb`, s)}; bt++; ` +
+        `if ((br === 0) !== ${g.insn.rep === 0xf3}) break; }`,
+    );
+    recSub(g, a, "bb", "br", s, Writer.sub);
+    t = "bt";
+    r = "br";
   }
-  g.setReg(7, 2, `bd + bm * ${st}`);
-  if (movs) g.setReg(6, 2, `bs + bm * ${st}`);
-  g.setReg(1, 2, `${g.reg(1, 2)} - bm`);
-  g.emit("j += bm;");
+  g.setReg(7, 2, `bd + ${t} * ${st}`);
+  if (two) g.setReg(6, 2, `bs + ${t} * ${st}`);
+  g.setReg(1, 2, `${g.reg(1, 2)} - ${t}`);
+  g.emit(`j += ${t};`);
   g.emit(`if (${g.reg(1, 2)} === 0) break;`);
+  if (r !== "") g.emit(`if ((${r} === 0) !== ${g.insn.rep === 0xf3}) break;`);
   g.emit(`if (ic0 + n + ${g.k} + j >= end) ${g.exit}`);
   g.emit("continue;\n}\n}\n}");
 }

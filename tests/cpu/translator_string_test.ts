@@ -70,6 +70,16 @@ const STRINGS = `
   rep movs byte ptr es:[edi], byte ptr fs:[esi]
   mov ecx, 0
   rep stosd
+  std
+  mov esi, ${DATA + 0x3f0}
+  mov edi, ${DATA + 0x7f0}
+  mov ecx, 40
+  repe cmpsw
+  mov al, bl
+  mov edi, ${DATA + 0x300}
+  mov ecx, 100
+  repne scasb
+  cld
   lea ecx, [ebx + 0x100]
   and ecx, 0x1ff
 ${PAGE_EDGES}

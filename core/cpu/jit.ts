@@ -49,7 +49,19 @@ import { decodeInsn, type Insn, STRING_OPS } from "./jit_decode.ts";
 import { EMIT, Emit } from "./jit_ops.ts";
 import { opString } from "./jit_string.ts";
 import { LOAD, opSystem, SYNC, SYSTEM_OPS } from "./jit_sys.ts";
-import { cli, hlt, popf, portIn, portOut, pushf, rdtsc, sti } from "./system.ts";
+import {
+  cli,
+  hlt,
+  movFromCr,
+  movToCr,
+  popf,
+  portIn,
+  portOut,
+  pushf,
+  rdtsc,
+  sti,
+} from "./system.ts";
+import { iret } from "./interrupts.ts";
 import { Gen } from "./jit_gen.ts";
 import { Writer } from "./jit_flags.ts";
 
@@ -58,7 +70,7 @@ const EMITTERS = EMIT.slice();
 for (const op of STRING_OPS) EMITTERS[op] = opString;
 for (const op of SYSTEM_OPS) EMITTERS[op] = opSystem;
 /** The system.ts semantics translated code calls (jit_sys.ts). */
-const SYS = { cli, hlt, popf, portIn, portOut, pushf, rdtsc, sti };
+const SYS = { cli, hlt, iret, movFromCr, movToCr, popf, portIn, portOut, pushf, rdtsc, sti };
 
 /** Interpreted executions of an address before a block is compiled there. */
 export const THRESHOLD = 40;

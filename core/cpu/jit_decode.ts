@@ -86,6 +86,10 @@ for (const op of STRING_OPS) ONE_BYTE[op] = 128;
 set(ONE_BYTE, [0x9c, 0x9d, 0xec, 0xed, 0xee, 0xef, 0xf4, 0xfa, 0xfb], 128); // jit_sys.ts
 set(ONE_BYTE, [0xe4, 0xe5, 0xe6, 0xe7], IMM8);
 TWO_BYTE[0x31] = 128;
+// MOV from/to CRn: the ModRM byte is always a register form (mod ignored, no SIB or
+// displacement, SDM Vol.2 MOV CR), so it is taken as an 8-bit immediate.
+TWO_BYTE[0x20] = TWO_BYTE[0x22] = IMM8;
+ONE_BYTE[0xcf] = 128;
 set(ONE_BYTE, [0xa0, 0xa1, 0xa2, 0xa3], MOFFS);
 ONE_BYTE[0xa8] = IMM8;
 ONE_BYTE[0xa9] = IMMV;

@@ -1,7 +1,8 @@
 /**
  * Ring-0 system instructions in translated code: IN/OUT (imm8 and DX ports), CLI, STI, HLT,
- * PUSHF, POPF and RDTSC, as calls from the block into their system.ts semantics (the bus, the
- * privilege and I/O-permission checks, the interrupt shadow, the exit hooks a backend records).
+ * PUSHF, POPF, RDTSC, MOV from/to CRn and IRET, as calls from the block into their system.ts /
+ * interrupts.ts semantics (the bus, the privilege and I/O-permission checks, the interrupt
+ * shadow, paging and mode changes, the exit hooks a backend records).
  *
  * Such an instruction ends its block. Before the call the block stores all its locals back (the
  * `SYNC` mark, replaced by jit.ts once the block's register set is known) and sets what the
@@ -26,6 +27,7 @@ export const SYNC = "/*sync*/", LOAD = "/*load*/";
 export const SYSTEM_OPS: readonly number[] = [
   0x9c,
   0x9d,
+  0xcf,
   0xe4,
   0xe5,
   0xe6,
@@ -37,13 +39,15 @@ export const SYSTEM_OPS: readonly number[] = [
   0xf4,
   0xfa,
   0xfb,
+  0x120,
+  0x122,
   0x131,
 ];
 
 /** Emits the current instruction (one of {@link SYSTEM_OPS}) as a call to system.ts (`SYS`). */
 export function opSystem(g: Gen): Emit {
   const i = g.insn, op = i.op, s = op & 1 ? (i.o32 ? 2 : 1) : 0;
-  const port = op < 0xe8 ? `${i.imm}` : g.let(g.reg(2, 1));
+  const port = op >= 0xe8 && op < 0xf0 ? g.let(g.reg(2, 1)) : `${i.imm}`;
   const out = op === 0xe6 || op === 0xe7 || op === 0xee || op === 0xef;
   const value = out ? g.let(g.reg(0, s)) : "";
   g.emit(
@@ -57,7 +61,11 @@ export function opSystem(g: Gen): Emit {
   else if (op === 0xfa) g.emit("SYS.cli(c);");
   else if (op === 0xfb) g.emit("SYS.sti(c);");
   else if (op === 0x131) g.emit("SYS.rdtsc(c);");
-  else if (out) g.emit(`SYS.portOut(c, ${port}, ${s}, ${value});`);
+  else if (op === 0xcf) g.emit(`SYS.iret(c, ${i.o32});`);
+  else if (op === 0x120) g.emit(`SYS.movFromCr(c, ${(i.imm >> 3) & 7}, ${i.imm & 7});`);
+  else if (op === 0x122) {
+    g.emit(`SYS.movToCr(c, ${(i.imm >> 3) & 7}, regs[${i.imm & 7}]);`);
+  } else if (out) g.emit(`SYS.portOut(c, ${port}, ${s}, ${value});`);
   else result = g.let(`SYS.portIn(c, ${port}, ${s})`);
   g.emit(LOAD);
   if (result !== "") g.setReg(0, s, result);

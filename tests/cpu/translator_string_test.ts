@@ -1,6 +1,6 @@
 /**
- * The translator's string instructions and chained regions against the interpreter, with timer
- * interrupts arriving mid-REP: at every interrupt the instruction count and ECX/ESI/EDI must be
+ * The translator's string instructions, chained regions and system instructions (MOV CRn, the
+ * timer handler's IRET) against the interpreter, with timer interrupts arriving mid-REP: at every interrupt the instruction count and ECX/ESI/EDI must be
  * the interpreter's, and the run must end in its exact state (tests/cpu/translator_test.ts has
  * the random-code cases).
  */
@@ -235,6 +235,28 @@ ${PAGE_EDGES}
   assert.equal(a.m.cpu.halted, true);
   assert.equal(state(b.m), state(a.m));
   assert.ok(b.m.cpu.jit!.compiled > 0);
+});
+
+Deno.test("translator: MOV from/to CRn and IRET in translated code match", () => {
+  // Paging on, so the CR3 reload flushes the TLB; the timer handler's IRET is hot too.
+  const code = assemble(
+    `
+  sti
+  mov ebp, ${200 * THRESHOLD}
+1:
+  mov eax, cr0
+  add ebx, eax
+  mov ecx, cr3
+  mov cr3, ecx
+  mov edx, cr2
+  add esi, [${DATA}]
+  dec ebp
+  jnz 1b
+  hlt`,
+    32,
+    CODE,
+  );
+  runBoth(code, CODE, 100, true);
 });
 
 Deno.test("translator: chained loop across a page boundary rewriting itself", () => {

@@ -2,8 +2,10 @@
  * CPU throughput of pvreplay beside QEMU TCG on the same images:
  *  - guests/cputests/images/bench_int.elf: sieve + CRC-32 + multiply/divide (CPU-bound);
  *  - guests/cputests/images/bench_mem.elf: paging on, 4 MiB copied page by page in a scattered
- *    order with TLB flushes (memory/paging-bound).
- * Both kernels print a checksum, and the run fails if pvreplay's differs from QEMU's or v86's
+ *    order with TLB flushes (memory/paging-bound);
+ *  - guests/cputests/images/bench_str.elf: REP MOVS/STOS/CMPS/SCAS over 64 KiB buffers, both
+ *    directions (string-instruction-bound).
+ * All kernels print a checksum, and the run fails if pvreplay's differs from QEMU's or v86's
  * (npm `v86`, run by bench/v86_runner.ts; its column is n/a when the npm package cannot be had).
  *
  * Under `deno task bench` (deno bench) each kernel is one benchmark on pvreplay. Run as a script
@@ -21,7 +23,7 @@ import { qemuAvailable } from "../tests/lockstep/gdb_remote.ts";
 const IMAGES = new URL("../guests/cputests/images/", import.meta.url).pathname;
 const MACHINE = new URL("../core/machine.ts", import.meta.url);
 const CPU = new URL("../core/cpu/cpu.ts", import.meta.url);
-const KERNELS = ["bench_int", "bench_mem"];
+const KERNELS = ["bench_int", "bench_mem", "bench_str"];
 
 /** One pvreplay run of a bench kernel. */
 export interface BenchRun {

@@ -38,7 +38,24 @@ export interface Insn {
   readonly imm: number;
   /** Relative displacement of JMP/Jcc/CALL; RET's immediate. */
   readonly disp: number;
+  /** Segment override (-1 none) and the last REP prefix (0, 0xF2, 0xF3), for string ops. */
+  readonly seg: number;
+  readonly rep: number;
 }
+
+/** MOVS CMPS STOS LODS SCAS (jit_string.ts). */
+export const STRING_OPS: readonly number[] = [
+  0xa4,
+  0xa5,
+  0xa6,
+  0xa7,
+  0xaa,
+  0xab,
+  0xac,
+  0xad,
+  0xae,
+  0xaf,
+];
 
 const ONE_BYTE = new Uint8Array(256);
 const TWO_BYTE = new Uint8Array(256);
@@ -65,6 +82,14 @@ set(ONE_BYTE, [0x81, 0xc7], MODRM | IMMV);
 set(ONE_BYTE, [0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8d], MODRM);
 set(ONE_BYTE, [0xd0, 0xd1, 0xd2, 0xd3, 0xf6, 0xf7, 0xfe, 0xff], MODRM);
 for (let op = 0x90; op < 0x9a; op++) ONE_BYTE[op] = 128;
+for (const op of STRING_OPS) ONE_BYTE[op] = 128;
+set(ONE_BYTE, [0x9c, 0x9d, 0xec, 0xed, 0xee, 0xef, 0xf4, 0xfa, 0xfb], 128); // jit_sys.ts
+set(ONE_BYTE, [0xe4, 0xe5, 0xe6, 0xe7], IMM8);
+TWO_BYTE[0x31] = 128;
+// MOV from/to CRn: the ModRM byte is always a register form (mod ignored, no SIB or
+// displacement, SDM Vol.2 MOV CR), so it is taken as an 8-bit immediate.
+TWO_BYTE[0x20] = TWO_BYTE[0x22] = IMM8;
+ONE_BYTE[0xcf] = 128;
 set(ONE_BYTE, [0xa0, 0xa1, 0xa2, 0xa3], MOFFS);
 ONE_BYTE[0xa8] = IMM8;
 ONE_BYTE[0xa9] = IMMV;
@@ -101,7 +126,7 @@ export function decodeInsn(
     bad = true;
     return 0;
   };
-  let o32 = code32, a32 = code32, seg = -1;
+  let o32 = code32, a32 = code32, seg = -1, rep = 0;
   let op = byte();
   for (let n = 0;; n++) {
     if (n > 4 || bad) return null;
@@ -109,7 +134,8 @@ export function decodeInsn(
     else if (op === 0x67) a32 = !code32;
     else if (op === 0x26 || op === 0x2e || op === 0x36 || op === 0x3e) seg = (op >> 3) & 3;
     else if (op === 0x64 || op === 0x65) seg = op - 0x60;
-    else if (op !== 0xf2 && op !== 0xf3) break; // no accepted form reads REP; LOCK is declined
+    else if (op === 0xf2 || op === 0xf3) rep = op; // read by string ops only; LOCK is declined
+    else break;
     op = byte();
   }
   let kind: number;
@@ -187,5 +213,5 @@ export function decodeInsn(
   if (op === 0x8d && mem === null) return null; // LEA with a register source: #UD
   if (op === 0xfe && reg > 1) return null;
   if (op === 0xff && (reg === 3 || reg === 5 || reg === 7)) return null; // far forms, #UD
-  return { off, len: p - pa, op, o32, a32, reg, rm, mem, imm, disp };
+  return { off, len: p - pa, op, o32, a32, reg, rm, mem, imm, disp, seg, rep };
 }

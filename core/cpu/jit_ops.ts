@@ -34,7 +34,7 @@ function recAdd(g: Gen, a: string, b: string, r: string, s: number, w: Writer): 
 }
 
 /** Records a subtraction a - b = r as r + b = a (flags.ts sub/sbb). */
-function recSub(g: Gen, a: string, b: string, r: string, s: number, w: Writer): void {
+export function recSub(g: Gen, a: string, b: string, r: string, s: number, w: Writer): void {
   g.emit(`O1 = RS = ${r}; O2 = ${b}; AD = ${a}; SZ = ${TOP[s]}; L = ${ARITH};`);
   g.flags.set(w, s);
 }
@@ -80,7 +80,8 @@ function alu(g: Gen, o: number, a: string, b: string, s: number): string {
   }
 }
 
-function sizeOf(g: Gen, op: number): number {
+/** Operand size code of an opcode whose low bit selects byte / full size. */
+export function sizeOf(g: Gen, op: number): number {
   return op & 1 ? (g.insn.o32 ? 2 : 1) : 0;
 }
 

@@ -26,11 +26,29 @@ function refill(c: Cpu): boolean {
     c.fwLen = 0;
     return false;
   }
+  setWindow(c, eip, lin, pa, limit);
+  return true;
+}
+
+/** The fetch window around EIP (linear `lin`, physical `pa`) up to the page end and CS limit. */
+function setWindow(c: Cpu, eip: number, lin: number, pa: number, limit: number): void {
   const off = lin & 0xfff;
   const back = Math.min(eip, off);
   c.fwStart = eip - back;
   c.fwLen = Math.min(4096 - off + back, limit - c.fwStart + 1);
   c.fwDelta = pa - eip;
+}
+
+/**
+ * Moves the fetch window to EIP when its page is a TLB hit on plain RAM readable at the current
+ * privilege, as a fetch would, but with no side effect otherwise (the translator's page change).
+ */
+export function windowOnHit(c: Cpu): boolean {
+  const eip = c.eip, limit = c.segLimit[1] >>> 0;
+  if (eip > limit) return false;
+  const lin = (c.segBase[1] + eip) | 0, need = c.rdMask | TLB_RAM;
+  if ((c.tlbInfo[lin >>> 12] & need) !== need) return false;
+  setWindow(c, eip, lin, c.tlbPhys[lin >>> 12] | (lin & 0xfff), limit);
   return true;
 }
 

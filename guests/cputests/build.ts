@@ -34,10 +34,11 @@ export const KERNELS = [
   "x87",
   "bench_int",
   "bench_mem",
+  "bench_str",
 ] as const;
 
 /** Kernels that exist only as benchmarks (no expected output recorded, long-running). */
-export const BENCH_KERNELS = ["bench_int", "bench_mem"];
+export const BENCH_KERNELS = ["bench_int", "bench_mem", "bench_str"];
 
 const CFLAGS = [
   "-m32",

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { Cpu } from "../../core/cpu/cpu.ts";
-import { THRESHOLD } from "../../core/cpu/jit.ts";
+import { REGION_THRESHOLD, THRESHOLD } from "../../core/cpu/jit.ts";
 import { gate, makeMachine, protectedMode, setIdt, type TestMachine } from "./machine.ts";
 
 /** xorshift32: a seeded generator so failures reproduce. */
@@ -226,6 +226,24 @@ Deno.test("translator: random loops end in the interpreter's state", () => {
     compiled += m.cpu.jit!.compiled;
   }
   assert.ok(compiled > 300, `only ${compiled} blocks compiled`);
+});
+
+Deno.test("translator: random loops chained into regions end in the interpreter's state", () => {
+  let regions = 0;
+  for (let seed = 1000; seed < 1060; seed++) {
+    const passes = REGION_THRESHOLD + 300, n = 3 + (seed % 6);
+    const { code, regs } = program(seed, n, passes);
+    const budget = passes * n * 8;
+    try {
+      runBoth(code, regs, budget, seed % 2 === 0 ? budget : 1999);
+    } catch (e) {
+      throw new Error(`seed ${seed}: ${(e as Error).message}`);
+    }
+    const m = machine(true, code, regs);
+    m.cpu.run(budget);
+    regions += m.cpu.jit!.regions;
+  }
+  assert.ok(regions > 20, `only ${regions} regions compiled`);
 });
 
 Deno.test("translator: a loop that rewrites its own next pass", () => {

@@ -48,7 +48,7 @@ for (const scenario of SCENARIOS) {
 const IMAGES = new URL("../../guests/cputests/images/", import.meta.url).pathname;
 const KERNELS = Object.keys(JSON.parse(Deno.readTextFileSync(`${IMAGES}manifest.json`)));
 
-for (const name of [...KERNELS, "bench_int", "bench_mem"]) {
+for (const name of [...KERNELS, "bench_int", "bench_mem", "bench_str"]) {
   Deno.test(`translator on/off: cputests ${name} ends in the same state`, () => {
     const run = (on: boolean) =>
       withTranslator(on, () => {

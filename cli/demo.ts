@@ -6,21 +6,37 @@
  * @module
  */
 
-import { DEMO_VARIANT, recordCaseAsync, SCENARIOS, suiteCase } from "../traces/session/suite.ts";
+import {
+  type CaseRun,
+  recordCaseAsync,
+  SCENARIOS,
+  suiteCase,
+  VARIANTS,
+} from "../traces/session/suite.ts";
+import { ImageError } from "../core/loaders/image_error.ts";
 import { backendList, choiceList, command, Progress } from "./common.ts";
 import { SigintGuard } from "./interrupt.ts";
-import { EXIT_INTERRUPTED } from "../core/exit_status.ts";
+import { EXIT_IMAGE_ERROR, EXIT_INTERRUPTED } from "../core/exit_status.ts";
+
+/**
+ * The demo's kernel: 2.6.23, the first variant that carries the paravirt_ops of every ABI
+ * modelled (VMI, Xen, lguest; guests/README.md), so one kernel meets every backend.
+ */
+export const DEMO_KERNEL = "2.6.23";
 import { type DemoDiff, DemoDiffer } from "./demo_diff.ts";
 
 const USAGE =
-  `usage: pvreplay demo [--out DIR] [--scenarios a,b,...] [--backends x,y@v,...] [--json]
+  `usage: pvreplay demo [--out DIR] [--variant V] [--scenarios a,b,...] [--backends x,y@v,...] [--json]
 
-Boots the bundled guest kernel (guests/images/pvkernel-${DEMO_VARIANT}.elf) once per scenario on
-every backend profile, records each run to DIR (default out/demo), checks the guest's own
-verdict, and diffs every backend's trace against native on canonical operations.
+Boots one bundled guest kernel (guests/images/pvkernel-${DEMO_KERNEL}.elf by default) once per
+scenario on every backend profile, records each run to DIR (default out/demo), checks the
+guest's own verdict, and diffs every backend's trace against the first backend's (native) on
+canonical operations. A backend that refuses the kernel (Xen: no Xen ELF notes) is a cell
+marked refused.
 
 options:
   --out DIR            where the traces go (default out/demo)
+  --variant V          the kernel variant, one of: ${VARIANTS.join(",")} (default ${DEMO_KERNEL})
   --scenarios LIST     subset of: ${SCENARIOS.join(",")}
   --backends LIST      backend specs (default: every profile of every backend)
   --json               one JSON object on stdout instead of tables
@@ -51,6 +67,7 @@ export function demoCommand(args: string[]): Promise<number> {
     args,
     {
       out: { type: "string" },
+      variant: { type: "string" },
       scenarios: { type: "string" },
       backends: { type: "string" },
       json: { type: "boolean" },
@@ -63,6 +80,7 @@ export function demoCommand(args: string[]): Promise<number> {
 
 interface DemoFlags {
   out?: string;
+  variant?: string;
   scenarios?: string;
   backends?: string;
   json?: boolean;
@@ -71,6 +89,7 @@ interface DemoFlags {
 
 async function demo(f: DemoFlags): Promise<number> {
   const scenarios = choiceList("scenarios", f.scenarios, SCENARIOS);
+  const [variant] = choiceList("variant", f.variant ?? DEMO_KERNEL, VARIANTS);
   const backends = backendList(f.backends);
   const outDir = f.out ?? "out/demo";
   Deno.mkdirSync(outDir, { recursive: true });
@@ -85,11 +104,32 @@ async function demo(f: DemoFlags): Promise<number> {
   const guard = new SigintGuard("pvreplay demo", () => differ.terminate());
   try {
     for (const scenario of scenarios) {
-      const c = suiteCase(DEMO_VARIANT, scenario);
+      const c = suiteCase(variant, scenario);
       for (const backend of backends) {
         if (guard.interrupted) break;
         const path = `${outDir}/${c.label}-${backend.replace("@", "_")}.pvt`;
-        const run = await recordCaseAsync(c, backend, { out: path }, () => guard.interrupted);
+        let run: CaseRun;
+        try {
+          run = await recordCaseAsync(c, backend, { out: path }, () => guard.interrupted);
+        } catch (e) {
+          // The backend would not boot this kernel: a cell with the reason, no trace.
+          if (!(e instanceof ImageError)) throw e;
+          progress.update(++cells, total, `${scenario} on ${backend}: refused`);
+          rows.push({
+            scenario,
+            backend,
+            path: null,
+            pass: null,
+            detected: "-",
+            exit: "refused",
+            code: EXIT_IMAGE_ERROR,
+            refused: e.problem,
+            events: 0,
+            instructions: 0,
+            diff: null,
+          });
+          continue;
+        }
         // The cell cut short is not a result: its aborted trace stays in outDir.
         if (run.result.reason === "interrupted") break;
         progress.update(++cells, total, `${scenario} on ${backend}`);
@@ -101,6 +141,7 @@ async function demo(f: DemoFlags): Promise<number> {
           detected: run.verdict.fields.backend ?? "?",
           exit: run.result.reason,
           code: run.result.exitCode,
+          refused: null,
           events: run.events,
           instructions: run.result.instructions,
           diff: null,
@@ -111,13 +152,14 @@ async function demo(f: DemoFlags): Promise<number> {
     progress.done();
   }
   const base = backends[0];
-  const toDiff = rows.filter((r) => r.backend !== base);
+  const refOf = (row: DemoRow) =>
+    rows.find((r) => r.scenario === row.scenario && r.backend === base && r.path !== null);
+  const toDiff = rows.filter((r) => r.backend !== base && r.path !== null && refOf(r));
   const diffProgress = new Progress("pvreplay demo", f.progress, "diffs");
   try {
     for (const [i, row] of toDiff.entries()) {
       if (guard.interrupted) break;
-      const ref = rows.find((r) => r.scenario === row.scenario && r.backend === base)!;
-      row.diff = await differ.diff({ refPath: ref.path, path: row.path, against: base });
+      row.diff = await differ.diff({ refPath: refOf(row)!.path!, path: row.path!, against: base });
       diffProgress.update(i + 1, toDiff.length, `${row.scenario} on ${row.backend}`);
     }
   } finally {
@@ -128,8 +170,8 @@ async function demo(f: DemoFlags): Promise<number> {
   const interrupted = guard.interrupted;
   const ok = rows.every((r) => r.pass === true);
   if (f.json) {
-    console.log(JSON.stringify({ variant: DEMO_VARIANT, outDir, rows, aborted: interrupted }));
-  } else printTables(rows, scenarios, backends, outDir);
+    console.log(JSON.stringify({ variant, outDir, rows, aborted: interrupted }));
+  } else printTables(variant, rows, scenarios, backends, outDir);
   if (interrupted) {
     const diffed = toDiff.filter((r) => r.diff !== null).length;
     console.error(
@@ -144,18 +186,27 @@ async function demo(f: DemoFlags): Promise<number> {
 interface DemoRow {
   scenario: string;
   backend: string;
-  path: string;
+  /** The trace, or null when the backend refused the kernel. */
+  path: string | null;
   pass: boolean | null;
   detected: string;
   exit: string;
   code: number;
+  /** Why the backend refused the kernel, or null. */
+  refused: string | null;
   events: number;
   instructions: number;
   diff: DemoDiff | null;
 }
 
-function printTables(rows: DemoRow[], scenarios: string[], backends: string[], outDir: string) {
-  console.log(`pvreplay demo: guest pvkernel-${DEMO_VARIANT}.elf, traces in ${outDir}/\n`);
+function printTables(
+  variant: string,
+  rows: DemoRow[],
+  scenarios: string[],
+  backends: string[],
+  outDir: string,
+) {
+  console.log(`pvreplay demo: guest pvkernel-${variant}.elf, traces in ${outDir}/\n`);
   const w = Math.max(15, ...backends.map((b) => b.length + 2));
   console.log("scenario".padEnd(10) + backends.map((b) => b.padEnd(w)).join(""));
   for (const s of scenarios) {
@@ -163,6 +214,7 @@ function printTables(rows: DemoRow[], scenarios: string[], backends: string[], o
       const r = rows.find((x) => x.scenario === s && x.backend === b);
       if (r === undefined) return "-".padEnd(w); // not run (interrupted)
       const v = r.pass === true ? "PASS" : r.pass === false ? "FAIL" : `no-result(${r.exit})`;
+      if (r.refused) return "refused".padEnd(w);
       return `${v} ${(r.events / 1000).toFixed(0)}k ev`.padEnd(w);
     });
     console.log(s.padEnd(10) + cells.join(""));
@@ -175,4 +227,7 @@ function printTables(rows: DemoRow[], scenarios: string[], backends: string[], o
     const what = r.diff.byKey.length ? r.diff.byKey.join(", ") : "identical";
     console.log(`  ${r.scenario.padEnd(9)} ${r.backend.padEnd(12)} ${what}`);
   }
+  const refused = new Map(rows.filter((r) => r.refused).map((r) => [r.backend, r.refused]));
+  if (refused.size) console.log("\nRefused the kernel (no cell run):");
+  for (const [backend, why] of refused) console.log(`  ${backend.padEnd(14)} ${why}`);
 }

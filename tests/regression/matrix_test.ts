@@ -12,14 +12,14 @@ import { createBackend, listBackends } from "../../backends/registry.ts";
 import { EXIT_GUEST_KILLED } from "../../core/exit_status.ts";
 import { vdsoRow } from "../../traces/session/matrix.ts";
 import { EQUIVALENT_CLASSES, runRow } from "../../traces/session/matrix_status.ts";
-import { DEMO_VARIANT, SCENARIOS } from "../../traces/session/suite.ts";
+import { REFERENCE_VARIANT, SCENARIOS } from "../../traces/session/suite.ts";
 
 const PROFILES = listBackends().flatMap((b) => b.versions.map((v) => `${b.name}@${v}`));
 
 for (const scenario of SCENARIOS) {
-  Deno.test(`matrix: ${DEMO_VARIANT} ${scenario} on ${PROFILES.join(", ")} against native`, () => {
+  Deno.test(`matrix: ${REFERENCE_VARIANT} ${scenario} on ${PROFILES.join(", ")} against native`, () => {
     const cells = runRow(
-      { variant: DEMO_VARIANT, scenario, options: "", backends: PROFILES, reference: "native@p6" },
+      { variant: REFERENCE_VARIANT, scenario, options: "", backends: PROFILES, reference: "native@p6" },
       { outDir: Deno.makeTempDirSync({ prefix: "matrix-test-" }) },
     );
     for (const c of cells) {

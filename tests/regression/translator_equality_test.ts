@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { translatorDefault } from "../../core/cpu/cpu.ts";
 import { Machine } from "../../core/machine.ts";
 import { REFERENCE_BACKENDS } from "../../traces/session/reference.ts";
-import { DEMO_VARIANT, recordCase, SCENARIOS, suiteCase } from "../../traces/session/suite.ts";
+import { REFERENCE_VARIANT, recordCase, SCENARIOS, suiteCase } from "../../traces/session/suite.ts";
 import { sha256Hex } from "../../traces/format/guest_image.ts";
 
 /** Runs `f` with CPUs built under translator setting `on`. */
@@ -26,7 +26,7 @@ function withTranslator<T>(on: boolean, f: () => T): T {
 for (const scenario of SCENARIOS) {
   for (const backend of REFERENCE_BACKENDS) {
     Deno.test(`translator on/off: ${scenario} on ${backend} records the same trace`, () => {
-      const c = suiteCase(DEMO_VARIANT, scenario);
+      const c = suiteCase(REFERENCE_VARIANT, scenario);
       const run = (on: boolean) =>
         withTranslator(on, () => {
           const out = Deno.makeTempFileSync({ suffix: ".pvt" });

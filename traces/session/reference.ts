@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DEMO_VARIANT, recordCase, SCENARIOS, type SuiteCase, suiteCase } from "./suite.ts";
+import { REFERENCE_VARIANT, recordCase, SCENARIOS, type SuiteCase, suiteCase } from "./suite.ts";
 import { sha256Hex } from "../format/guest_image.ts";
 
 /** Directory of the committed reference traces, relative to the project root. */
@@ -44,7 +44,7 @@ export function referenceTraces(): ReferenceTrace[] {
     return { case: c, backend, file: `pvkernel-${c.label}-${backend.replace("@", "_")}.pvt` };
   };
   return [
-    ...SCENARIOS.flatMap((s) => REFERENCE_BACKENDS.map((b) => ref(DEMO_VARIANT, s, b))),
+    ...SCENARIOS.flatMap((s) => REFERENCE_BACKENDS.map((b) => ref(REFERENCE_VARIANT, s, b))),
     ...PV_REFERENCES.flatMap(({ variant, backend }) =>
       SCENARIOS.map((s) => ref(variant, s, backend))
     ),

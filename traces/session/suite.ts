@@ -36,8 +36,8 @@ export const VARIANTS = [
   "nopv",
 ] as const;
 
-/** The variant whose scenarios the demo and the reference traces use. */
-export const DEMO_VARIANT = "2.6.22";
+/** The variant whose scenarios the native/kvm reference traces and the suite-wide tests use. */
+export const REFERENCE_VARIANT = "2.6.22";
 
 /** Budget of one suite case: every scenario finishes in well under this. */
 export const CASE_INSNS = 400_000_000;

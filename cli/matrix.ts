@@ -9,6 +9,7 @@ import { type VdsoRow, vdsoRowAsync } from "../traces/session/matrix.ts";
 import {
   cellName,
   type MatrixDocument,
+  type MatrixRow,
   matrixRows,
   mergeDocuments,
   type StatusCell,
@@ -21,7 +22,7 @@ import {
   type MatrixPreset,
   VDSO_CASES,
 } from "../traces/session/matrix_presets.ts";
-import { SCENARIOS, VARIANTS } from "../traces/session/suite.ts";
+import { LINUX_SCENARIO, linuxVariant, SCENARIOS, VARIANTS } from "../traces/session/suite.ts";
 import {
   allBackendSpecs,
   backendList,
@@ -31,7 +32,7 @@ import {
   Progress,
   UsageError,
 } from "./common.ts";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { SigintGuard } from "./interrupt.ts";
 import { EXIT_INTERRUPTED } from "../core/exit_status.ts";
 import { matrixHtml } from "./matrix_html.ts";
@@ -40,7 +41,7 @@ import { baselineRegressions, junitXml } from "./matrix_junit.ts";
 const USAGE =
   `usage: pvreplay matrix [--preset NAME] [--variants LIST] [--scenarios LIST] [--backends LIST]
                        [--reference SPEC] [--out DIR] [--jobs N] [--cache DIR] [--shard I/N] [--json] [--junit FILE] [--html FILE]
-                       [--baseline FILE] [--progress]
+                       [--baseline FILE] [--linux DIR] [--progress]
        pvreplay matrix merge DIR|FILE... [--json] [--junit FILE] [--baseline FILE] [--out DIR]
        pvreplay matrix --vdso [--json]
        pvreplay matrix --list
@@ -70,6 +71,12 @@ divergence), fails (guest failed, triple fault, budget, reset), n/a (the referen
   --html FILE        self-contained HTML report: grid, filters, per-cell first divergence
   --baseline FILE    a matrix.json: exit 1 naming every cell that was same/equivalent there and
                      is now diverges/fails
+  --linux DIR        add the real Linux guest: DIR/vmlinuz booted by the Linux boot protocol
+                     with DIR/initrd.cpio (guests/linux/fetch.sh makes both in out/linux),
+                     console=ttyS0, 128 MiB; a row named after the kernel (from DIR/VERSION,
+                     e.g. linux-6.1.0-57-686, else linux) with the one scenario userspace,
+                     judged by the init script's RESULT line; --variants and --scenarios
+                     accept its name and userspace (--scenarios userspace: that row only)
   --profile-tweak SPEC:FIELD=VALUE
                      override a version-profile field for SPEC's cells (a what-if; recorded in
                      the trace header's quirks), e.g. kvm@2.6.25:signature=false
@@ -119,6 +126,7 @@ export function matrixCommand(args: string[]): Promise<number> {
       html: { type: "string" },
       baseline: { type: "string" },
       preset: { type: "string" },
+      linux: { type: "string" },
       "profile-tweak": { type: "string", multiple: true },
       progress: { type: "boolean" },
       vdso: { type: "boolean" },
@@ -144,6 +152,7 @@ interface MatrixFlags {
   html?: string;
   baseline?: string;
   preset?: string;
+  linux?: string;
   "profile-tweak"?: string[];
   progress?: boolean;
   vdso?: boolean;
@@ -152,8 +161,13 @@ interface MatrixFlags {
 }
 
 async function matrix(f: MatrixFlags): Promise<number> {
-  const variants = choiceList("variants", f.variants, VARIANTS);
-  const scenarios = choiceList("scenarios", f.scenarios, SCENARIOS);
+  const linux = f.linux === undefined ? null : linuxGuest(f);
+  const variants = choiceList("variants", f.variants, [...VARIANTS, ...linux ? [linux.name] : []]);
+  const scenarios = choiceList(
+    "scenarios",
+    f.scenarios,
+    [...SCENARIOS, ...linux ? [LINUX_SCENARIO] : []],
+  );
   const backends = backendList(f.backends);
   if (f.list) {
     for (const b of listBackends()) {
@@ -207,7 +221,8 @@ async function matrix(f: MatrixFlags): Promise<number> {
   const shard = parseShard(f.shard);
   const rows = preset
     ? presetRows(preset, backends, reference, f, shard)
-    : matrixRows(variants, scenarios, backends, reference, shard);
+    : defaultRows(variants, scenarios, backends, reference, linux)
+      .filter((_, i) => i % shard[1] === shard[0]);
   const tweaks = parseTweaks(f["profile-tweak"] ?? []);
   const outDir = f.out ?? Deno.makeTempDirSync({ prefix: "pvreplay-matrix-" });
   const jobs = f.jobs === undefined ? navigator.hardwareConcurrency : parseCount("jobs", f.jobs);
@@ -245,6 +260,44 @@ async function matrix(f: MatrixFlags): Promise<number> {
     return EXIT_INTERRUPTED;
   }
   return report(doc, f);
+}
+
+/** The bundled variants' rows, then the Linux guest's (as merge orders them), if selected. */
+function defaultRows(
+  variants: string[],
+  scenarios: string[],
+  backends: string[],
+  reference: string,
+  linux: { dir: string; name: string } | null,
+): MatrixRow[] {
+  const rows = matrixRows(
+    variants.filter((v) => v !== linux?.name),
+    scenarios.filter((s) => s !== LINUX_SCENARIO),
+    backends,
+    reference,
+  );
+  if (linux && variants.includes(linux.name) && scenarios.includes(LINUX_SCENARIO)) {
+    const variant = linux.name, scenario = LINUX_SCENARIO;
+    rows.push({ variant, scenario, options: "", backends, reference, linux: linux.dir });
+  }
+  return rows;
+}
+
+/** `--linux DIR`: the directory (absolute, for the workers) and the row's variant name. */
+function linuxGuest(f: MatrixFlags): { dir: string; name: string } {
+  if (f.preset !== undefined || f.vdso) {
+    throw new UsageError("--linux does not combine with --preset or --vdso");
+  }
+  const dir = resolve(f.linux!);
+  for (const file of ["vmlinuz", "initrd.cpio"]) {
+    try {
+      if (Deno.statSync(`${dir}/${file}`).isFile) continue;
+    } catch {
+      // reported below
+    }
+    throw new UsageError(`--linux: ${dir}/${file} not found (guests/linux/fetch.sh makes it)`);
+  }
+  return { dir, name: linuxVariant(dir) };
 }
 
 /** A preset's rows, narrowed by --variants/--scenarios, sliced by --shard. */

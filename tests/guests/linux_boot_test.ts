@@ -87,6 +87,7 @@ Deno.test({
         "cpuinfo: 1 cpu(s), fpu yes",
         "memtotal: ok",
         "sys: online cpus 0",
+        "RESULT scenario=userspace pass=1 arith=ok checksum=ok awk=ok cpus=1 online=1 hypervisor=none",
         "pvreplay-init: done",
       ]
     ) {

@@ -18,6 +18,7 @@ import { replayCommand } from "../../cli/replay.ts";
 import { readTrace } from "../../traces/format/reader.ts";
 import { sha256Hex } from "../../traces/format/guest_image.ts";
 import { needs } from "../requirements.ts";
+import { captured } from "../capture.ts";
 
 const DIR = new URL("../../out/linux/", import.meta.url).pathname;
 const KERNEL = `${DIR}vmlinuz`;
@@ -38,21 +39,6 @@ const ignore = needs(
   have(KERNEL) && have(INITRD),
   "tests/guests/linux_record_test.ts",
 );
-
-/** Runs a CLI command in-process with console.log captured. */
-async function captured(
-  fn: (args: string[]) => Promise<number>,
-  args: string[],
-): Promise<[number, string]> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (s: unknown) => void lines.push(String(s));
-  try {
-    return [await fn(args), lines.join("\n")];
-  } finally {
-    console.log = log;
-  }
-}
 
 function recordArgs(backend: string, out: string, serial: string): string[] {
   return [

@@ -7,21 +7,15 @@
 
 import assert from "node:assert/strict";
 import { Machine } from "../../core/machine.ts";
+import { parseVerdict } from "../../traces/session/suite.ts";
+import { needs } from "../requirements.ts";
+import { LINUX_DIR as DIR, linuxFetched } from "./linux_files.ts";
 
-const DIR = new URL("../../out/linux/", import.meta.url).pathname;
-
-function have(file: string): boolean {
-  try {
-    return Deno.statSync(file).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const fetched = have(`${DIR}vmlinuz`) && have(`${DIR}initrd.cpio`);
-if (!fetched) {
-  console.log("linux_smp_test: out/linux/ missing (run guests/linux/fetch.sh); skipping");
-}
+const ignore = needs(
+  "Debian's i386 kernel and busybox initramfs (run guests/linux/fetch.sh)",
+  linuxFetched(),
+  "tests/guests/linux_smp_test.ts",
+);
 
 Deno.test({
   name: "Debian 686 kernel, --smp 2: MP table, I/O APIC, both CPUs brought up, userspace runs",
@@ -47,5 +41,10 @@ Deno.test({
       ]
     ) assert.ok(log.includes(line), `missing "${line}":\n${tail}`);
     assert.deepEqual(m.processors!.states, ["running", "running"]);
+    // The init script counts both CPUs in /proc/cpuinfo and online in /sys (guests/linux/init.sh).
+    const v = parseVerdict(log);
+    assert.equal(v.pass, true, v.line);
+    assert.equal(v.fields.cpus, "2");
+    assert.equal(v.fields.online, "2");
   },
 });

@@ -16,7 +16,7 @@ import type { TraceEvent } from "../../vocabulary/event.ts";
 import type { ProfileTweak } from "../../backends/registry.ts";
 import { IMAGE_DIR, sha256Hex } from "../format/guest_image.ts";
 import { TOOL_VERSION } from "./session.ts";
-import { type CaseRun, recordCase, suiteCase } from "./suite.ts";
+import { type CaseRun, linuxCase, recordCase, type SuiteCase, suiteCase } from "./suite.ts";
 import { ImageError } from "../../core/loaders/image_error.ts";
 import { EXIT_IMAGE_ERROR } from "../../core/exit_status.ts";
 
@@ -81,6 +81,11 @@ export interface MatrixRow {
   options: string;
   backends: string[];
   reference: string;
+  /**
+   * The directory of a real Linux kernel and initrd (`matrix --linux`): the row is its
+   * `userspace` case (suite.ts linuxCase) instead of a bundled variant's scenario.
+   */
+  linux?: string;
 }
 
 /** How rows are run. */
@@ -115,8 +120,10 @@ export interface RowOptions {
  */
 export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
   Deno.mkdirSync(opts.outDir, { recursive: true });
-  const c = suiteCase(row.variant, row.scenario, row.options);
-  const keys = opts.cacheDir ? cacheKeys(row, c.image, c.cmdline, opts) : null;
+  const c = row.linux === undefined
+    ? suiteCase(row.variant, row.scenario, row.options)
+    : linuxCase(row.linux);
+  const keys = opts.cacheDir ? cacheKeys(row, c, opts) : null;
   if (keys) {
     const hits = keys.map((k) => cached(opts.cacheDir!, k));
     if (hits.every((h) => h !== null)) return hits as StatusCell[];
@@ -230,15 +237,20 @@ function opCounts(trace: string): Record<string, number> {
   return Object.fromEntries(rows.map((r) => [r.key, r.count]));
 }
 
-function cacheKeys(row: MatrixRow, image: string, cmdline: string, opts: RowOptions): string[] {
-  const imageSha = sha256Hex(Deno.readFileSync(`${IMAGE_DIR}/${image}`));
+function cacheKeys(row: MatrixRow, c: SuiteCase, opts: RowOptions): string[] {
+  const dir = c.dir ?? IMAGE_DIR;
+  const sha = (file: string) => sha256Hex(Deno.readFileSync(`${dir}/${file}`));
+  // A Linux case is its kernel and its initrd: the image hash covers both.
+  const imageSha = c.initrd === undefined
+    ? sha(c.image)
+    : sha256Hex(new TextEncoder().encode(sha(c.image) + sha(c.initrd)));
   const side = (b: string) => ({ spec: b, tweak: opts.tweaks?.[b] ?? null });
   return row.backends.map((b) =>
     sha256Hex(new TextEncoder().encode(JSON.stringify({
       tool: TOOL_VERSION,
       cell: CELL_SCHEMA,
       image: imageSha,
-      cmdline,
+      cmdline: c.cmdline,
       backend: side(b),
       reference: side(row.reference),
       keep: opts.keep ? opts.outDir : null,

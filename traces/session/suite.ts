@@ -12,6 +12,7 @@ import { IMAGE_DIR } from "../format/guest_image.ts";
 import { TraceWriter } from "../format/writer.ts";
 import type { RunResult } from "../../core/machine.ts";
 import type { ProfileTweak } from "../../backends/registry.ts";
+import { resolve } from "node:path";
 
 /** Scenarios of the bundled guest kernel (guests/README.md). */
 export const SCENARIOS = [
@@ -49,6 +50,14 @@ export interface SuiteCase {
   cmdline: string;
   /** Short label, e.g. `2.6.22-timer`. */
   label: string;
+  /** Directory of the image (default {@link IMAGE_DIR}). */
+  dir?: string;
+  /** Initrd file in `dir`: the image is a Linux kernel booted with it (`matrix --linux`). */
+  initrd?: string;
+  /** RAM (default {@link SUITE_MEM_MIB}). */
+  memMiB?: number;
+  /** Instruction budget (default {@link CASE_INSNS}). */
+  maxInsns?: number;
 }
 
 /** The case for `scenario` on kernel `variant`, with optional extra boot options. */
@@ -56,6 +65,57 @@ export function suiteCase(variant: string, scenario: string, extra = ""): SuiteC
   const cmdline = `scenario=${scenario}${extra ? " " + extra : ""}`;
   const suffix = extra ? "-" + extra.replaceAll(/[^a-z0-9]+/gi, "_") : "";
   return { image: `pvkernel-${variant}.elf`, cmdline, label: `${variant}-${scenario}${suffix}` };
+}
+
+/** The scenario of the real Linux guest: boot to the busybox userspace (guests/linux/init.sh). */
+export const LINUX_SCENARIO = "userspace";
+
+/**
+ * Budget of the Linux case: the native boot to the init script's exit takes about 6.4 G
+ * instructions; the margin is the linux tests' (tests/guests/linux_boot_test.ts).
+ */
+export const LINUX_INSNS = 12_000_000_000;
+
+/**
+ * The variant name of the Linux kernel in `dir` (vmlinuz, initrd.cpio; guests/linux/fetch.sh):
+ * `linux-` and the kernel package's ABI from `dir/VERSION` (`linux-6.1.0-57-686`), else `linux`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { linuxVariant } from "./suite.ts";
+ * const dir = Deno.makeTempDirSync();
+ * assert.equal(linuxVariant(dir), "linux");
+ * Deno.writeTextFileSync(`${dir}/VERSION`, "linux-image-6.1.0-57-686 6.1.192-3\n");
+ * assert.equal(linuxVariant(dir), "linux-6.1.0-57-686");
+ * ```
+ */
+export function linuxVariant(dir: string): string {
+  let version: string;
+  try {
+    version = Deno.readTextFileSync(`${dir}/VERSION`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "linux";
+    throw e;
+  }
+  const m = /^linux-image-(\S+)/.exec(version);
+  return m ? `linux-${m[1].replaceAll(/[^A-Za-z0-9.+-]/g, "_")}` : "linux";
+}
+
+/**
+ * The Linux case: `dir/vmlinuz` booted by the Linux boot protocol with `dir/initrd.cpio`,
+ * `console=ttyS0`, 128 MiB (QEMU's default, the memory the linux tests boot with).
+ */
+export function linuxCase(dir: string): SuiteCase {
+  return {
+    image: "vmlinuz",
+    cmdline: "console=ttyS0",
+    label: `${linuxVariant(dir)}-${LINUX_SCENARIO}`,
+    dir,
+    initrd: "initrd.cpio",
+    memMiB: 128,
+    maxInsns: LINUX_INSNS,
+  };
 }
 
 /** The guest's verdict, from its `RESULT ...` line. */
@@ -154,7 +214,8 @@ export async function recordCaseAsync(
 }
 
 function startCase(c: SuiteCase, backend: string, to: CaseTarget) {
-  const image = Deno.readFileSync(`${to.imageDir ?? IMAGE_DIR}/${c.image}`);
+  const dir = c.dir ?? to.imageDir ?? IMAGE_DIR;
+  const image = Deno.readFileSync(`${dir}/${c.image}`);
   let writer: TraceWriter | null = null;
   const events = to.events;
   // An event list needs every event as an object; a trace file alone takes polling runs whole.
@@ -164,7 +225,14 @@ function startCase(c: SuiteCase, backend: string, to: CaseTarget) {
       appendRepeat: (n, step) => writer?.appendRepeat(n, step),
     },
   );
-  const maxInsns = to.maxInsns ?? CASE_INSNS;
+  const maxInsns = to.maxInsns ?? c.maxInsns ?? CASE_INSNS;
+  // A Linux case records where its kernel and initrd are, so `replay` of a kept trace finds them.
+  const linux = c.initrd === undefined ? {} : {
+    imagePath: resolve(`${dir}/${c.image}`),
+    initrd: Deno.readFileSync(`${dir}/${c.initrd}`),
+    initrdName: c.initrd,
+    initrdPath: resolve(`${dir}/${c.initrd}`),
+  };
   const session = openSession(
     {
       image,
@@ -172,8 +240,9 @@ function startCase(c: SuiteCase, backend: string, to: CaseTarget) {
       cmdline: c.cmdline,
       backend,
       maxInsns,
-      memMiB: SUITE_MEM_MIB,
+      memMiB: c.memMiB ?? SUITE_MEM_MIB,
       profileTweak: to.profileTweak,
+      ...linux,
     },
     recorder,
   );

@@ -19,7 +19,13 @@ const PROFILES = listBackends().flatMap((b) => b.versions.map((v) => `${b.name}@
 for (const scenario of SCENARIOS) {
   Deno.test(`matrix: ${REFERENCE_VARIANT} ${scenario} on ${PROFILES.join(", ")} against native`, () => {
     const cells = runRow(
-      { variant: REFERENCE_VARIANT, scenario, options: "", backends: PROFILES, reference: "native@p6" },
+      {
+        variant: REFERENCE_VARIANT,
+        scenario,
+        options: "",
+        backends: PROFILES,
+        reference: "native@p6",
+      },
       { outDir: Deno.makeTempDirSync({ prefix: "matrix-test-" }) },
     );
     for (const c of cells) {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { translatorDefault } from "../../core/cpu/cpu.ts";
 import { Machine } from "../../core/machine.ts";
 import { REFERENCE_BACKENDS } from "../../traces/session/reference.ts";
-import { REFERENCE_VARIANT, recordCase, SCENARIOS, suiteCase } from "../../traces/session/suite.ts";
+import { recordCase, REFERENCE_VARIANT, SCENARIOS, suiteCase } from "../../traces/session/suite.ts";
 import { sha256Hex } from "../../traces/format/guest_image.ts";
 
 /** Runs `f` with CPUs built under translator setting `on`. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { REFERENCE_VARIANT, recordCase, SCENARIOS, type SuiteCase, suiteCase } from "./suite.ts";
+import { recordCase, REFERENCE_VARIANT, SCENARIOS, type SuiteCase, suiteCase } from "./suite.ts";
 import { sha256Hex } from "../format/guest_image.ts";
 
 /** Directory of the committed reference traces, relative to the project root. */

@@ -207,17 +207,19 @@ function printTables(
   outDir: string,
 ) {
   console.log(`pvreplay demo: guest pvkernel-${variant}.elf, traces in ${outDir}/\n`);
-  const w = Math.max(15, ...backends.map((b) => b.length + 2));
-  console.log("scenario".padEnd(10) + backends.map((b) => b.padEnd(w)).join(""));
-  for (const s of scenarios) {
-    const cells = backends.map((b) => {
-      const r = rows.find((x) => x.scenario === s && x.backend === b);
-      if (r === undefined) return "-".padEnd(w); // not run (interrupted)
-      const v = r.pass === true ? "PASS" : r.pass === false ? "FAIL" : `no-result(${r.exit})`;
-      if (r.refused) return "refused".padEnd(w);
-      return `${v} ${(r.events / 1000).toFixed(0)}k ev`.padEnd(w);
-    });
-    console.log(s.padEnd(10) + cells.join(""));
+  const cell = (s: string, b: string) => {
+    const r = rows.find((x) => x.scenario === s && x.backend === b);
+    if (r === undefined) return "-"; // not run (interrupted)
+    if (r.refused) return "refused";
+    const v = r.pass === true ? "PASS" : r.pass === false ? "FAIL" : `no-result(${r.exit})`;
+    const n = r.events < 1000 ? `${r.events}` : `${(r.events / 1000).toFixed(0)}k`;
+    return `${v} ${n} ev`;
+  };
+  const grid = scenarios.map((s) => backends.map((b) => cell(s, b)));
+  const widths = backends.map((b, i) => Math.max(b.length, ...grid.map((g) => g[i].length)) + 2);
+  console.log("scenario".padEnd(10) + backends.map((b, i) => b.padEnd(widths[i])).join(""));
+  for (const [k, s] of scenarios.entries()) {
+    console.log(s.padEnd(10) + grid[k].map((c, i) => c.padEnd(widths[i])).join(""));
   }
   console.log(
     `\nDivergences against ${backends[0]} (canonical operations; 'pvreplay diff A B' for detail):`,

@@ -164,7 +164,7 @@ export interface Platform {
   sendFixedIpi(apicId: number, vector: number, level: boolean): void;
   /**
    * Whether the local APIC with physical ID `apicId` exists and takes an NMI now: globally
-   * enabled; an NMI needs no software enable (docs/smp.md §7).
+   * enabled; an NMI needs no software enable (docs/smp.md §5).
    */
   acceptsNmi(apicId: number): boolean;
   /** A hypervisor-sent NMI for that APIC (KVM's PV send-IPI), if {@link acceptsNmi}. */

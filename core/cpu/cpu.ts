@@ -256,7 +256,7 @@ export class Cpu {
   irqCheck = true;
   /** An NMI latched and not yet delivered: one deep, a second one while latched is lost. */
   nmiPending = false;
-  /** NMIs blocked from an NMI's delivery until the next IRET (docs/smp.md §7). */
+  /** NMIs blocked from an NMI's delivery until the next IRET (docs/smp.md §5). */
   nmiBlocked = false;
   /** Leave the fast inner loop at the next boundary. */
   breakLoop = false;
@@ -436,7 +436,7 @@ export class Cpu {
       } else if (this.irqCheck) {
         this.irqCheck = false; // STI/POPF/IRET/devices set it again
         if (this.nmiPending && !this.nmiBlocked) {
-          // NMI before INTR and regardless of IF (docs/smp.md §7).
+          // NMI before INTR and regardless of IF (docs/smp.md §5).
           this.halted = false;
           this.nmiPending = false;
           this.nmiBlocked = true;
@@ -624,7 +624,7 @@ export class Cpu {
   }
 
   /**
-   * The NMI input, an edge (docs/smp.md §7): latched and taken at the next instruction boundary
+   * The NMI input, an edge (docs/smp.md §5): latched and taken at the next instruction boundary
    * outside an interrupt shadow where NMIs are not blocked, by the same boundary check that
    * takes INTR (so the translator honours it as it honours INTR).
    */

@@ -186,7 +186,7 @@ export function softwareInterrupt(c: Cpu, vector: number, kind: number): void {
 export function iret(c: Cpu, o32: boolean): void {
   const n = o32 ? 4 : 2;
   if (c.nmiBlocked) {
-    // IRET ends NMI blocking, even one that then faults (docs/smp.md §7); a latched NMI is
+    // IRET ends NMI blocking, even one that then faults (docs/smp.md §5); a latched NMI is
     // taken at the boundary after it.
     c.nmiBlocked = false;
     if (c.nmiPending) {

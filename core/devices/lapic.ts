@@ -18,7 +18,7 @@
  * trigger-mode bit only qualifies INIT level de-assert, which changes no CPU state). An INIT
  * resets this APIC but for its ID (SDM 10.4.7.3) and, like a SIPI, goes on to the CPU
  * (`onStartup`). An NMI message, sent to a destination or with the self shorthand, or LINT1
- * asserted while programmed for NMI, goes to the CPU's NMI input (`onNmi`, docs/smp.md §7); the
+ * asserted while programmed for NMI, goes to the CPU's NMI input (`onNmi`, docs/smp.md §5); the
  * vector field of an NMI is ignored. SMI messages are not modelled. A fixed
  * interrupt accepted level-triggered sets its TMR bit, and its EOI is broadcast to the I/O
  * APICs (SDM 10.8.5). Only the BSP's LINT0 starts in ExtINT mode (QEMU's firmware stand-in);
@@ -87,7 +87,7 @@ export interface LapicOptions {
   bsp?: boolean;
   /** An accepted INIT (`Delivery.init`) or SIPI (`Delivery.startup`, with its vector). */
   onStartup?: (mode: number, vector: number) => void;
-  /** An accepted NMI: the CPU's NMI input (docs/smp.md §7). */
+  /** An accepted NMI: the CPU's NMI input (docs/smp.md §5). */
   onNmi?: () => void;
 }
 
@@ -455,7 +455,7 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
     const bus = this.#bus;
     // INIT and SIPI never reset or start the sender itself (SDM Table 10-3).
     if (shorthand === 1) {
-      // Self: an NMI too, as QEMU's and KVM's APICs deliver it (docs/smp.md §7).
+      // Self: an NMI too, as QEMU's and KVM's APICs deliver it (docs/smp.md §5).
       if (nmi) this.#onNmi();
       else if (!startup) this.#accept(vector, false);
     } else if (shorthand === 2) bus.broadcast(mode, vector, false, startup ? this : null);

@@ -66,3 +66,14 @@ Deno.test("NMI: before INTR; blocked until IRET, one deep; blocking is in the sn
   n.cpu.run(3); // inc, iret, then the latched NMI
   assert.deepEqual(traps(n), [[TrapKind.nmi, 2, 0x102]]);
 });
+
+Deno.test("NMI: waits out the MOV SS shadow too", () => {
+  const m = setup([0x8e, 0xd0, 0x90, 0x90]); // mov ss, ax; nop; nop
+  m.cpu.step();
+  m.cpu.nmi();
+  m.cpu.step(); // the shadow boundary: the nop runs first
+  assert.equal(m.cpu.eip, 0x103);
+  assert.equal(traps(m).length, 0);
+  m.cpu.step();
+  assert.deepEqual(traps(m), [[TrapKind.nmi, 2, 0x103]]);
+});

@@ -242,8 +242,8 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
 
   /**
    * An edge on the LINT1 pin (the PC's NMI line): delivered as its LVT entry says when unmasked,
-   * NMI (100b) or fixed (SDM 10.5.1). With the APIC globally disabled the pin is the CPU's NMI
-   * input directly (SDM 10.4.3); the caller (`apicEnabled` false) passes `disabled`.
+   * NMI (100b) or fixed (SDM 10.5.1). `disabled`: the APIC is globally disabled (IA32_APIC_BASE
+   * bit 11 clear, which the CPU holds), and then the pin is the CPU's NMI input (SDM 10.4.3).
    */
   lint1(disabled = false): void {
     if (disabled) {

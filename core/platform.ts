@@ -162,6 +162,13 @@ export interface Platform {
    * (KVM's PV send-IPI), if {@link acceptsFixedIpi}; `level`: level-triggered.
    */
   sendFixedIpi(apicId: number, vector: number, level: boolean): void;
+  /**
+   * Whether the local APIC with physical ID `apicId` exists and takes an NMI now: globally
+   * enabled; an NMI needs no software enable (docs/smp.md §5).
+   */
+  acceptsNmi(apicId: number): boolean;
+  /** A hypervisor-sent NMI for that APIC (KVM's PV send-IPI), if {@link acceptsNmi}. */
+  sendNmi(apicId: number): void;
   /** Invalidates every TLB entry of CPU `index`, global ones included. */
   flushTlbOf(index: number): void;
   /** Ends the current `run()` call at the next instruction boundary (the guest can resume). */
@@ -285,6 +292,15 @@ export class MachinePlatform implements Platform {
     if (!this.acceptsFixedIpi(apicId)) return;
     this.#lapicOf(apicId).receive(Delivery.fixed, vector & 0xff, level);
     this.#machine.cpus[apicId].irqCheck = true;
+  }
+
+  acceptsNmi(apicId: number): boolean {
+    const c = this.#machine.cpus[apicId];
+    return c !== undefined && (c.apicBase & 0x800) !== 0;
+  }
+
+  sendNmi(apicId: number): void {
+    if (this.acceptsNmi(apicId)) this.#lapicOf(apicId).receive(Delivery.nmi, 0, false);
   }
 
   #lapicOf(apicId: number) {

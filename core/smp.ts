@@ -65,6 +65,7 @@ export function createCpuSlot(index: number, w: CpuWiring): CpuSlot {
     bus: w.bus,
     bsp: index === 0,
     onStartup: (mode, vector) => w.onStartup(index, mode, vector),
+    onNmi: () => cpu.nmi(),
   });
   // IA32_APIC_BASE lives in the CPU (MSR 0x1B); bit 11 is the APIC global enable.
   const router = new PcInterruptRouter(lapic, w.pic, () => (cpu.apicBase & 0x800) !== 0);
@@ -171,6 +172,7 @@ export class Processors {
   #runnable(index: number): boolean {
     if (this.#states[index] !== "running") return false;
     const { cpu, router } = this.slots[index];
+    if (cpu.nmiPending && !cpu.nmiBlocked) return true; // an NMI wakes it whatever IF says
     return !cpu.halted || ((cpu.flags & IF) !== 0 && router.hasInterrupt());
   }
 

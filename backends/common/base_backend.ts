@@ -263,7 +263,9 @@ export abstract class BaseBackend implements Backend, MmioObserver {
       }));
     } else {
       const irq = kind === TrapKind.interrupt ? this.ctx.irqOfVector?.(vector) ?? -1 : -1;
-      const name = kind === TrapKind.software
+      const name = kind === TrapKind.nmi
+        ? "nmi"
+        : kind === TrapKind.software
         ? `int_${hex2(vector)}`
         : irq >= 0
         ? `irq${irq}`

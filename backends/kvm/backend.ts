@@ -306,23 +306,26 @@ export class KvmBackend extends BaseBackend {
     return this.#state.vcpus[index] ??= vcpuAtReset();
   }
 
-  /** KVM_HC_SEND_IPI's `kvm_apic_set_irq` result: the vCPU exists and its APIC is enabled. */
+  /**
+   * KVM_HC_SEND_IPI's `kvm_apic_set_irq` result: the vCPU exists and its APIC is enabled
+   * (globally and, for fixed and lowest priority, by software; an NMI needs only the global
+   * enable, docs/abi/kvm.md §8).
+   */
   #acceptsIpi(apicId: number, mode: number): boolean {
     const pf = this.ctx.platform;
-    // Only fixed and lowest-priority messages are modelled (the machine has no NMI input).
-    if (!pf || apicId >= pf.cpuCount || (mode !== Delivery.fixed && mode !== Delivery.lowest)) {
-      return false;
-    }
+    if (!pf || apicId >= pf.cpuCount) return false;
+    if (mode === Delivery.nmi) return pf.acceptsNmi(apicId);
+    if (mode !== Delivery.fixed && mode !== Delivery.lowest) return false;
     return pf.acceptsFixedIpi(apicId);
   }
 
   #sendIpi(low: number, high: number, min: number, icr: number): void {
     const ipi = pvIpi(low, high, min, icr)!;
     for (const id of ipi.targets) {
+      if (!this.#acceptsIpi(id, ipi.mode)) continue;
+      if (ipi.mode === Delivery.nmi) this.ctx.platform!.sendNmi(id);
       // Lowest priority to one named APIC is that APIC (KVM delivers it as fixed).
-      if (this.#acceptsIpi(id, ipi.mode)) {
-        this.ctx.platform!.sendFixedIpi(id, ipi.vector, ipi.level);
-      }
+      else this.ctx.platform!.sendFixedIpi(id, ipi.vector, ipi.level);
     }
   }
 

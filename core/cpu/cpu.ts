@@ -254,6 +254,10 @@ export class Cpu {
   inhibitSS = false;
   /** Check the interrupt controller at the next boundary. */
   irqCheck = true;
+  /** An NMI latched and not yet delivered: one deep, a second one while latched is lost. */
+  nmiPending = false;
+  /** NMIs blocked from an NMI's delivery until the next IRET (docs/smp.md §5). */
+  nmiBlocked = false;
   /** Leave the fast inner loop at the next boundary. */
   breakLoop = false;
   stopRequested = false;
@@ -354,6 +358,7 @@ export class Cpu {
     this.dataHits = 0;
     this.cpl = 0;
     this.halted = false;
+    this.nmiPending = this.nmiBlocked = false;
     this.gdtrBase = 0;
     this.gdtrLimit = 0xffff;
     this.idtrBase = 0;
@@ -430,6 +435,16 @@ export class Cpu {
         single = true;
       } else if (this.irqCheck) {
         this.irqCheck = false; // STI/POPF/IRET/devices set it again
+        if (this.nmiPending && !this.nmiBlocked) {
+          // NMI before INTR and regardless of IF (docs/smp.md §5).
+          this.halted = false;
+          this.nmiPending = false;
+          this.nmiBlocked = true;
+          this.externalInterrupt(Vec.NMI, TrapKind.nmi);
+          budget--;
+          this.irqCheck = true;
+          continue;
+        }
         if ((this.flags & IF) !== 0 && this.intr.hasInterrupt()) {
           this.halted = false;
           this.externalInterrupt(this.intr.acknowledge() & 0xff);
@@ -608,13 +623,27 @@ export class Cpu {
     this.handleFault();
   }
 
-  /** Delivers an external interrupt (INTR acknowledged). */
-  private externalInterrupt(vector: number): void {
+  /**
+   * The NMI input, an edge (docs/smp.md §5): latched and taken at the next instruction boundary
+   * outside an interrupt shadow where NMIs are not blocked, by the same boundary check that
+   * takes INTR (so the translator honours it as it honours INTR).
+   */
+  nmi(): void {
+    this.nmiPending = true;
+    this.irqCheck = true;
+    this.breakLoop = true;
+  }
+
+  /** Delivers an external interrupt (INTR acknowledged) or, with `kind` nmi, an NMI. */
+  private externalInterrupt(
+    vector: number,
+    kind: TrapKind = TrapKind.interrupt,
+  ): void {
     this.startEip = this.eip;
     try {
       this.ext = 1;
-      this.hooks.onTrap(TrapKind.interrupt, vector, -1, this.eip, this.cr2);
-      if (!this.hooks.takeTrap(TrapKind.interrupt, vector, -1)) {
+      this.hooks.onTrap(kind, vector, -1, this.eip, this.cr2);
+      if (!this.hooks.takeTrap(kind, vector, -1)) {
         deliverInterrupt(this, vector, -1, false);
       }
       this.ext = 0;

@@ -16,6 +16,8 @@ export const TrapKind = {
   interrupt: 1,
   /** INT n / INT3 / INTO / INT1 executed by software. */
   software: 2,
+  /** Non-maskable interrupt (vector 2) from the NMI input (docs/smp.md §5). */
+  nmi: 3,
 } as const;
 export type TrapKind = typeof TrapKind[keyof typeof TrapKind];
 

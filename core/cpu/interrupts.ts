@@ -185,6 +185,15 @@ export function softwareInterrupt(c: Cpu, vector: number, kind: number): void {
 /** IRET / IRETD (SDM Vol.2 IRET). */
 export function iret(c: Cpu, o32: boolean): void {
   const n = o32 ? 4 : 2;
+  if (c.nmiBlocked) {
+    // IRET ends NMI blocking, even one that then faults (docs/smp.md §5); a latched NMI is
+    // taken at the boundary after it.
+    c.nmiBlocked = false;
+    if (c.nmiPending) {
+      c.irqCheck = true;
+      c.breakLoop = true;
+    }
+  }
   if (!c.pmode && !c.v86) {
     const ip = c.peek(0, o32);
     const cs = c.peek(n, o32) & 0xffff;

@@ -34,6 +34,9 @@ export interface CpuSnapshot {
   fpu: { cw: number; sw: number; tw: number; regs: number[] };
   inhibit: boolean;
   inhibitSS: boolean;
+  /** NMI latched / NMI blocking until IRET (absent in older snapshots: false). */
+  nmiPending?: boolean;
+  nmiBlocked?: boolean;
   shutdown: boolean;
   shutdownVector: number;
 }
@@ -65,6 +68,8 @@ export function takeSnapshot(c: Cpu): CpuSnapshot {
     fpu: { cw: c.fpuCw, sw: c.fpuSw, tw: c.fpuTw, regs: Array.from(c.fpuRegs) },
     inhibit: c.inhibit,
     inhibitSS: c.inhibitSS,
+    nmiPending: c.nmiPending,
+    nmiBlocked: c.nmiBlocked,
     shutdown: c.shutdown,
     shutdownVector: c.shutdownVector,
   };
@@ -127,6 +132,8 @@ export function restoreSnapshot(c: Cpu, s: CpuSnapshot): void {
   c.halted = !!s.halted;
   c.inhibit = !!s.inhibit;
   c.inhibitSS = !!s.inhibitSS;
+  c.nmiPending = !!s.nmiPending;
+  c.nmiBlocked = !!s.nmiBlocked;
   c.shutdown = !!s.shutdown;
   c.shutdownVector = s.shutdownVector | 0;
   c.flags = (s.eflags | 2) & 0x3f7fd7;

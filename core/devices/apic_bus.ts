@@ -27,7 +27,7 @@ export interface ApicBusMember {
   addressedBy(logical: boolean, dest: number): boolean;
   /** Task priority, for lowest-priority arbitration. */
   taskPriority(): number;
-  /** Accepts a message (fixed, lowest, INIT, SIPI, ExtINT) with its trigger mode. */
+  /** Accepts a message (fixed, lowest, NMI, INIT, SIPI, ExtINT) with its trigger mode. */
   receive(mode: number, vector: number, level: boolean): void;
 }
 

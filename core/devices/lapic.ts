@@ -17,7 +17,9 @@
  * the APICs its destination and shorthand address; IPIs are edge-triggered (SDM 10.6.1: the
  * trigger-mode bit only qualifies INIT level de-assert, which changes no CPU state). An INIT
  * resets this APIC but for its ID (SDM 10.4.7.3) and, like a SIPI, goes on to the CPU
- * (`onStartup`). NMI and SMI messages are not modelled (the CPU has no NMI input yet). A fixed
+ * (`onStartup`). An NMI message, sent to a destination or with the self shorthand, or LINT1
+ * asserted while programmed for NMI, goes to the CPU's NMI input (`onNmi`, docs/smp.md §5); the
+ * vector field of an NMI is ignored. SMI messages are not modelled. A fixed
  * interrupt accepted level-triggered sets its TMR bit, and its EOI is broadcast to the I/O
  * APICs (SDM 10.8.5). Only the BSP's LINT0 starts in ExtINT mode (QEMU's firmware stand-in);
  * an AP's LVT is all masked. The arbitration priority register reads 0 (as QEMU).
@@ -39,6 +41,7 @@ export const LAPIC_VERSION = 0x00050014;
 
 const LVT_TIMER = 0;
 const LVT_LINT0 = 3;
+const LVT_LINT1 = 4;
 const LVT_ERROR = 5;
 const LVT_MASKED = 0x10000;
 /** Writable bits per LVT entry: timer, thermal, perf, LINT0, LINT1, error (SDM Figure 10-8). */
@@ -84,6 +87,8 @@ export interface LapicOptions {
   bsp?: boolean;
   /** An accepted INIT (`Delivery.init`) or SIPI (`Delivery.startup`, with its vector). */
   onStartup?: (mode: number, vector: number) => void;
+  /** An accepted NMI: the CPU's NMI input (docs/smp.md §5). */
+  onNmi?: () => void;
 }
 
 function highestBit(words: Uint32Array): number {
@@ -112,6 +117,7 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
   readonly #clock: VirtualClock;
   readonly #bus: ApicBus;
   readonly #onStartup: (mode: number, vector: number) => void;
+  readonly #onNmi: () => void;
   readonly hz: number;
   #id: number;
   #tpr = 0;
@@ -142,6 +148,7 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
     this.#bus = o.bus ?? new ApicBus();
     this.#bus.attach(this);
     this.#onStartup = o.onStartup ?? (() => {});
+    this.#onNmi = o.onNmi ?? (() => {});
     if (o.bsp === false) this.#lvt.fill(LVT_MASKED);
   }
 
@@ -164,6 +171,7 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
 
   receive(mode: number, vector: number, level: boolean): void {
     if (mode === Delivery.fixed) this.#accept(vector, level);
+    else if (mode === Delivery.nmi) this.#onNmi();
     else if (mode === Delivery.init) {
       this.#initReset();
       this.#onStartup(mode, 0);
@@ -230,6 +238,23 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
   acceptsPicInterrupt(): boolean {
     const lint0 = this.#lvt[LVT_LINT0];
     return (lint0 & LVT_MASKED) === 0 && ((lint0 >> 8) & 7) === 7;
+  }
+
+  /**
+   * An edge on the LINT1 pin (the PC's NMI line): delivered as its LVT entry says when unmasked,
+   * NMI (100b) or fixed (SDM 10.5.1). `disabled`: the APIC is globally disabled (IA32_APIC_BASE
+   * bit 11 clear, which the CPU holds), and then the pin is the CPU's NMI input (SDM 10.4.3).
+   */
+  lint1(disabled = false): void {
+    if (disabled) {
+      this.#onNmi();
+      return;
+    }
+    const e = this.#lvt[LVT_LINT1];
+    if (e & LVT_MASKED) return;
+    const mode = (e >> 8) & 7;
+    if (mode === Delivery.nmi) this.#onNmi();
+    else if (mode === Delivery.fixed) this.#accept(e & 0xff, false);
   }
 
   /**
@@ -420,16 +445,19 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
     const mode = (lo >> 8) & 7;
     const shorthand = (lo >> 18) & 3;
     const startup = mode === Delivery.init || mode === Delivery.startup;
+    const nmi = mode === Delivery.nmi;
     if (mode === Delivery.init && !(lo & 0x4000)) return; // INIT level de-assert: no effect
-    if (!startup && mode !== Delivery.fixed && mode !== Delivery.lowest) return;
-    if (!startup && vector < 16) {
+    if (!startup && !nmi && mode !== Delivery.fixed && mode !== Delivery.lowest) return;
+    if (!startup && !nmi && vector < 16) {
       this.#error(ESR_SEND_ILLEGAL);
       return;
     }
     const bus = this.#bus;
     // INIT and SIPI never reset or start the sender itself (SDM Table 10-3).
     if (shorthand === 1) {
-      if (!startup) this.#accept(vector, false);
+      // Self: an NMI too, as QEMU's and KVM's APICs deliver it (docs/smp.md §5).
+      if (nmi) this.#onNmi();
+      else if (!startup) this.#accept(vector, false);
     } else if (shorthand === 2) bus.broadcast(mode, vector, false, startup ? this : null);
     else if (shorthand === 3) bus.broadcast(mode, vector, false, this);
     else {

@@ -1,6 +1,7 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { VirtualClock } from "../../core/clock.ts";
 import { PcInterruptRouter } from "../../core/devices/interrupt_router.ts";
+import { ApicBus } from "../../core/devices/apic_bus.ts";
 import { LAPIC_VERSION, LocalApic } from "../../core/devices/lapic.ts";
 import { Pic } from "../../core/devices/pic.ts";
 import { advance } from "./clock_util.ts";
@@ -182,4 +183,44 @@ Deno.test("Router: APIC globally disabled (IA32_APIC_BASE bit 11 = 0) - PIC driv
   enabled = false;
   assertEquals(router.hasInterrupt(), true);
   assertEquals(router.acknowledge(), 0x33);
+});
+
+Deno.test("LAPIC: ICR NMI (100b) to a destination and with the self shorthand reaches the NMI input", () => {
+  const clock = new VirtualClock();
+  const bus = new ApicBus();
+  const nmis: number[] = [];
+  const a = new LocalApic({ clock, bus, id: 0, onNmi: () => nmis.push(0) });
+  const b = new LocalApic({ clock, bus, id: 1, bsp: false, onNmi: () => nmis.push(1) });
+  a.mmioWrite(0xf0, 4, 0x1ff);
+  // b stays software-disabled: an NMI is accepted anyway (SDM 10.4.7.2).
+  a.mmioWrite(0x310, 4, 0x01000000);
+  a.mmioWrite(0x300, 4, 0x00400); // NMI, physical dest 1; vector 0 ignored
+  assertEquals(nmis, [1]);
+  a.mmioWrite(0x300, 4, 0x40400); // NMI, self
+  assertEquals(nmis, [1, 0]);
+  a.mmioWrite(0x300, 4, 0xc0400); // NMI, all excluding self
+  assertEquals(nmis, [1, 0, 1]);
+  a.mmioWrite(0x280, 4, 0);
+  assertEquals(a.mmioRead(0x280, 4), 0, "no illegal-vector error for an NMI");
+  assertEquals(a.hasInterrupt() || b.hasInterrupt(), false, "an NMI is not a fixed interrupt");
+});
+
+Deno.test("LAPIC: LINT1 delivers as its LVT says (NMI, fixed, masked); globally disabled it is NMI", () => {
+  const clock = new VirtualClock();
+  let nmis = 0;
+  const apic = new LocalApic({ clock, onNmi: () => nmis++ });
+  apic.lint1();
+  assertEquals(nmis, 0, "LINT1 is masked after reset");
+  apic.mmioWrite(0xf0, 4, 0x1ff);
+  apic.mmioWrite(0x360, 4, 0x400); // LINT1: NMI
+  apic.lint1();
+  assertEquals(nmis, 1);
+  apic.mmioWrite(0x360, 4, 0x10400); // masked
+  apic.lint1();
+  assertEquals(nmis, 1);
+  apic.mmioWrite(0x360, 4, 0x0051); // fixed, vector 0x51
+  apic.lint1();
+  assertEquals([nmis, apic.acknowledge()], [1, 0x51]);
+  apic.lint1(true);
+  assertEquals(nmis, 2);
 });

@@ -11,8 +11,15 @@ import { needs } from "../requirements.ts";
 
 const IMAGES = new URL("../../guests/images/", import.meta.url).pathname;
 const QEMU = "qemu-system-i386";
-// QEMU TCG runs on host time: generous bounds so a loaded CI machine does not fail a passing guest.
+// Generous bounds so a loaded CI machine does not time out a passing guest.
 const TIMEOUT_MS = 60_000;
+/**
+ * Virtual time from the instruction count (1 ns per instruction, no sleeping, no alignment to
+ * host time), as pvreplay's: on host time a loaded machine stretched the `timer` scenario's
+ * 100 ms PIT wait to 166 ms and the guest counted 11 ticks for 10 (a failed CI run). The guest
+ * sees a fixed-speed CPU; its verdict no longer depends on the host's load.
+ */
+const ICOUNT = ["-icount", "shift=0,align=off,sleep=off"];
 
 async function qemuAvailable(): Promise<boolean> {
   try {
@@ -40,7 +47,7 @@ async function runQemu(
   image: string,
   append: string,
   timeoutMs = TIMEOUT_MS,
-  extra: string[] = [],
+  extra: string[] = ICOUNT,
 ): Promise<Run> {
   const ac = new AbortController();
   let timedOut = false;
@@ -333,16 +340,15 @@ for (const c of CASES) {
   });
 }
 
-// With -icount shift=0 QEMU's TSC advances one tick per instruction, as pvreplay's does:
-// the per-call cost becomes an instruction count and must repeat exactly.
+// Under ICOUNT QEMU's TSC advances one tick per instruction, as pvreplay's does: the per-call
+// cost becomes an instruction count and must repeat exactly.
 Deno.test({
   name: "guest syscall cost under QEMU -icount is deterministic instruction counts",
   ignore: !HAVE_QEMU,
   async fn() {
-    const icount = ["-icount", "shift=0,align=off,sleep=off"];
     const costs: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const run = await runQemu("pvkernel-2.6.22.elf", "scenario=syscall", TIMEOUT_MS, icount);
+      const run = await runQemu("pvkernel-2.6.22.elf", "scenario=syscall", TIMEOUT_MS);
       assert.equal(run.code, 1, run.output);
       const line = run.output.split(/\r?\n/).find((l) => l.startsWith("INFO syscall-cost:"));
       assert.ok(line, run.output);

@@ -10,8 +10,9 @@
  * Linux mode (`--linux`) boots a bzImage with an initrd and a command line. v86 loads the kernel as
  * an option ROM that the BIOS runs, so it needs a SeaBIOS and a VGA BIOS image (the npm package
  * ships neither). Its port 0xf4 handler exists only for Multiboot, so the run ends at the line
- * `--end` names; it prints `{"serial", "seconds", "halted", "marks", "instructions"}`, where
- * `marks` maps each `--mark` line to the seconds at which it was printed and `instructions` is
+ * `--end` names; it prints `{"serial", "seconds", "halted", "marks", "markInstructions", "instructions"}`,
+ * where `marks` maps each `--mark` line to the seconds at which it was printed,
+ * `markInstructions` to the instructions retired by then, and `instructions` is
  * v86's instruction counter (a u32 in its wasm memory, sampled often enough to count its wraps).
  *
  *   deno run -A bench/v86_runner.ts IMAGE.elf V86.wasm
@@ -55,6 +56,7 @@ let serial = "";
 let line = "";
 let finished = false;
 const marks: Record<string, number> = {};
+const markInstructions: Record<string, number> = {};
 // v86's counter is a u32: summing the deltas between samples (mod 2^32) counts past its wraps as
 // long as fewer than 2^32 instructions run between two samples (the sample interval is 100 ms).
 let instructions = 0;
@@ -74,7 +76,9 @@ const finish = (halted: boolean) => {
   const s = seconds();
   sampleCounter();
   console.log(JSON.stringify(
-    linux ? { serial, seconds: s, halted, marks, instructions } : { serial, seconds: s, halted },
+    linux
+      ? { serial, seconds: s, halted, marks, markInstructions, instructions }
+      : { serial, seconds: s, halted },
   ));
   Deno.exit(0);
 };
@@ -112,7 +116,12 @@ emulator.add_listener("serial0-output-byte", (b: number) => {
     line += String.fromCharCode(b);
     return;
   }
-  for (const m of values.mark) if (!(m in marks) && line.includes(m)) marks[m] = seconds();
+  for (const m of values.mark) {
+    if (m in marks || !line.includes(m)) continue;
+    marks[m] = seconds();
+    sampleCounter();
+    markInstructions[m] = instructions;
+  }
   const done = values.end !== undefined && line.includes(values.end);
   line = "";
   if (done) finish(true);

@@ -46,6 +46,13 @@ interface Timing {
   icountUserspace?: number;
   icountEnd?: number;
   exit: string;
+  /** The init script's `RESULT ... pass=N` verdict line, so a fast but wrong boot shows. */
+  result?: string;
+}
+
+/** The `RESULT` line of a serial log, without its `RESULT scenario=userspace ` prefix. */
+function verdict(serial: string): string | undefined {
+  return serial.match(/RESULT scenario=userspace (.*)/)?.[1]?.trim();
 }
 
 function pvreplay(kernel: Uint8Array, initrd: Uint8Array, jit: boolean, limitS: number): Timing {
@@ -53,6 +60,7 @@ function pvreplay(kernel: Uint8Array, initrd: Uint8Array, jit: boolean, limitS: 
   let userspace = -1;
   let done = -1;
   let icountUserspace = -1;
+  let result: string | undefined;
   const t0 = performance.now();
   const serialOut = (b: number) => {
     if (b !== 10) {
@@ -64,6 +72,7 @@ function pvreplay(kernel: Uint8Array, initrd: Uint8Array, jit: boolean, limitS: 
       icountUserspace = m.clock.icount;
     }
     if (done < 0 && line.includes(DONE)) done = (performance.now() - t0) / 1000;
+    result ??= verdict(line);
     line = "";
   };
   // The CPU takes the translator setting at construction (as `pvreplay run --no-jit` does it).
@@ -85,6 +94,7 @@ function pvreplay(kernel: Uint8Array, initrd: Uint8Array, jit: boolean, limitS: 
     icountUserspace: icountUserspace < 0 ? undefined : icountUserspace,
     icountEnd: m.clock.icount,
     exit: `${r.reason} ${r.exitCode ?? ""}`.trim(),
+    result,
   };
 }
 
@@ -133,6 +143,7 @@ async function qemu(): Promise<Timing> {
     done,
     seconds: (performance.now() - t0) / 1000,
     exit: `status ${status.code}`,
+    result: verdict(text),
   };
 }
 
@@ -170,6 +181,7 @@ async function v86(bios: string, vgaBios: string, limitS: number): Promise<Timin
     icountUserspace: out.markInstructions[MARK],
     icountEnd: out.instructions,
     exit: out.halted ? "done line" : "timeout",
+    result: verdict(out.serial),
   };
 }
 
@@ -219,9 +231,9 @@ if (import.meta.main) {
   console.log(`load average: ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log(
     "| run | to userspace s | to done s | userspace / translator | done / translator |" +
-      " instructions to userspace | instructions | MIPS | exit |",
+      " instructions to userspace | instructions | MIPS | exit | verdict |",
   );
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
   for (const [c, t] of rows) {
     // A run stopped before `done` gives its MIPS over the time it ran.
     const mips = t.icountEnd ? (t.icountEnd / t.seconds / 1e6).toFixed(1) : "-";
@@ -230,7 +242,7 @@ if (import.meta.main) {
         ratio(t.userspace, jit?.userspace)
       } | ${ratio(t.done, jit?.done)} | ${t.icountUserspace ?? "-"} | ${
         t.icountEnd ?? "-"
-      } | ${mips} | ${t.exit} (${fmt(t.seconds)} s) |`,
+      } | ${mips} | ${t.exit} (${fmt(t.seconds)} s) | ${t.result ?? "-"} |`,
     );
   }
 }

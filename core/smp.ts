@@ -112,7 +112,7 @@ export class LocalApicWindow implements MmioDevice {
  * import assert from "node:assert/strict";
  * import { Machine } from "./machine.ts";
  * const m = new Machine({ memMiB: 2, cpus: 2 });
- * assert.equal(m.processors.states.join(), "running,wait-for-sipi");
+ * assert.equal(m.processors?.states.join(), "running,wait-for-sipi");
  * ```
  */
 export class Processors {

@@ -1,7 +1,7 @@
 /**
- * Host tools some tests need (QEMU, gcc -m32). Without them a test is skipped with a message,
- * except under CI (`CI=true`, set by .ci/run), where a missing tool fails the test file: CI must
- * not pass by skipping its differential layer.
+ * Host tools some tests need (QEMU, gcc -m32, Chromium). Without them a test is skipped with a
+ * message, except under CI (`CI=true`, set by .ci/run), where a missing tool fails the test file:
+ * CI must not pass by skipping its differential layer.
  *
  * @module
  */
@@ -18,3 +18,13 @@ export function needs(tool: string, available: boolean, file: string): boolean {
   console.warn(`SKIP ${file}: ${tool} is not usable`);
   return true;
 }
+
+/** Debian's headless-capable Chromium, for the matrix HTML tests (installed by .ci/run). */
+export const CHROMIUM: string | undefined = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+  .find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });

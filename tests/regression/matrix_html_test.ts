@@ -7,18 +7,17 @@
 
 import assert from "node:assert/strict";
 import { matrixCommand } from "../../cli/matrix.ts";
+import { CHROMIUM, needs } from "../requirements.ts";
 
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
+const skipBrowser = needs(
+  "Chromium (/usr/bin/chromium)",
+  CHROMIUM !== undefined,
+  "tests/regression/matrix_html_test.ts",
+);
 
 Deno.test({
   name: "matrix --html: filter, drill-down and screenshot in headless Chromium",
-  ignore: !CHROMIUM,
+  ignore: skipBrowser,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

@@ -12,6 +12,7 @@ import { matrixCommand } from "../../cli/matrix.ts";
 import { matrixHtml } from "../../cli/matrix_html.ts";
 import { findPreset, judgeClaims, VDSO_CASES } from "../../traces/session/matrix_presets.ts";
 import type { MatrixDocument, StatusCell } from "../../traces/session/matrix_status.ts";
+import { CHROMIUM, needs } from "../requirements.ts";
 
 async function quiet(args: string[]): Promise<number> {
   const log = console.log;
@@ -99,17 +100,15 @@ Deno.test("matrix --preset vdso-2007 on native: the COMPAT_VDSO claims, also aft
   }
 });
 
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
+const skipBrowser = needs(
+  "Chromium (/usr/bin/chromium)",
+  CHROMIUM !== undefined,
+  "tests/regression/matrix_preset_test.ts",
+);
 
 Deno.test({
   name: "matrix HTML: claims link to their cells, the per-operation table follows the filters",
-  ignore: !CHROMIUM,
+  ignore: skipBrowser,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

@@ -141,6 +141,8 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
       throw e;
     }
     const ops = opCounts(trace);
+    // The guest's console beside its trace: what a user reads first when a cell fails.
+    if (opts.keep) Deno.writeTextFileSync(trace.replace(/\.pvt$/, ".console.txt"), run.serial);
     const verdict: StatusCell["verdict"] = run.verdict.pass === true
       ? "PASS"
       : run.verdict.pass === false

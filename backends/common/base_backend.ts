@@ -230,6 +230,11 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     this.#vcpu = index;
   }
 
+  resetVcpu(index: number): void {
+    // The CPU left its halt for wait-for-SIPI: the next trap on it ends no halt.
+    this.unhaltVcpu(index);
+  }
+
   flush(): void {
     this.#closeRun();
     this.#deriver?.flush();

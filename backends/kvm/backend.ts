@@ -650,6 +650,15 @@ export class KvmBackend extends BaseBackend {
     super.loadState(s);
     if (s.kvm) this.#state = structuredClone(s.kvm as KvmState);
   }
+
+  /** INIT (`kvm_vcpu_reset` with init_event): `pv_unhalted` and the PV EOI registration go. */
+  override resetVcpu(index: number): void {
+    super.resetVcpu(index);
+    const v = this.#state.vcpus[index];
+    if (!v) return;
+    v.pvUnhalted = false;
+    if (v.pvEoi) v.pvEoi = pvEoiAtReset();
+  }
 }
 
 /** Creates the KVM backend for a profile in {@link KVM_PROFILES}. */

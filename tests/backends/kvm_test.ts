@@ -365,3 +365,17 @@ Deno.test("MSR_KVM_PV_EOI_EN (docs/abi/kvm.md §9): #GP rules; older profiles do
     assert(kvmMsrFault(KVM_PROFILES[spec.slice(4)])(true, MSR, 0x6001, 0)?.includes("#GP"));
   }
 });
+
+Deno.test("INIT ends the halt a backend recorded for that vCPU (docs/smp.md §3)", () => {
+  for (const init of [false, true]) {
+    const r = rig("kvm@2.6.25");
+    const b = r.backend;
+    b.setVcpu(1);
+    b.onExit(ExitKind.hlt, 0, 0, 0);
+    if (init) b.resetVcpu(1);
+    b.onTrap(TrapKind.interrupt, 0x30, 0, 0x1000, 0);
+    b.flush();
+    const irq = r.events.find((e) => e.kind === "interrupt")!;
+    assertEquals(irq.state, init ? [] : [["HALTED", 0]], `init ${init}`);
+  }
+});

@@ -1,5 +1,5 @@
 /**
- * `kvm`: a KVM guest on Intel VT-x (docs/abi/kvm.md §1, §2, §3, §4, §5, §7, §8). The CPU
+ * `kvm`: a KVM guest on Intel VT-x (docs/abi/kvm.md §1, §2, §3, §4, §5, §7, §8, §9). The CPU
  * semantics are native; exits are named by VMX basic exit reasons, hypercalls follow the
  * profile's ABI, and profiles from 2.6.25 expose the "KVMKVMKVM" CPUID leaves and kvmclock;
  * 6.1 adds steal time, the SMP features (PV unhalt, send-IPI, sched yield, TLB flush) and PV
@@ -23,6 +23,7 @@ import type { Backend, BackendContext, BackendDescription, BackendSnapshot } fro
 import { BaseBackend, type EventFields, exitArgs, exitRet } from "../common/base_backend.ts";
 import { HARDWARE_ROWS, TableModel, withRows } from "../common/cross_model.ts";
 import type { Derived, HwEvent } from "../common/hardware_ops.ts";
+import type { Platform } from "../../core/platform.ts";
 import {
   APIC_EOI,
   CrAccessType,
@@ -132,6 +133,8 @@ export class KvmBackend extends BaseBackend {
   #state: KvmState = { wallMsr: [0, 0], wallVersion: 0, vcpus: [] };
   /** A PV EOI the host completed before an APIC access, recorded after the access's event. */
   #apicEoi: EventFields | null = null;
+  /** The platform whose local APICs report new requests to this backend (PV EOI). */
+  #kicks: Platform | null = null;
 
   constructor(profile: KvmProfile) {
     super();
@@ -219,6 +222,7 @@ export class KvmBackend extends BaseBackend {
     const pf = ctx.platform;
     if (!pf || !hasFeature(this.profile, KvmFeature.PV_EOI)) return;
     // A request entering a vCPU's APIC kicks it out of the guest: an exit (docs/abi/kvm.md §9).
+    this.#kicks = pf;
     for (let i = 0; i < pf.cpuCount; i++) {
       pf.localApic(i).onAccept = () => {
         const m = this.#pvEoiExit(i);
@@ -228,10 +232,9 @@ export class KvmBackend extends BaseBackend {
   }
 
   override detach(): void {
-    const pf = this.ctx.platform;
-    if (pf && hasFeature(this.profile, KvmFeature.PV_EOI)) {
-      for (let i = 0; i < pf.cpuCount; i++) pf.localApic(i).onAccept = null;
-    }
+    const pf = this.#kicks;
+    this.#kicks = null;
+    if (pf) { for (let i = 0; i < pf.cpuCount; i++) pf.localApic(i).onAccept = null; }
     super.detach();
   }
 
@@ -294,7 +297,10 @@ export class KvmBackend extends BaseBackend {
     if (kind === "vmmcall") {
       // VMMCALL #UDs on VT-x; KVM rewrites it to VMCALL and retries (the mirror of the AMD
       // case in docs/abi/kvm.md §2; inference). Only the PV-ABI profiles have the emulator path.
-      if (p.hypercalls !== "pv" || !this.#patchVmcall(this.instructionPa())) return false;
+      if (p.hypercalls !== "pv" || !this.#patchVmcall(this.instructionPa())) {
+        if (eoi) this.emitAfterEvent(eoi); // the #UD is an exit too
+        return false;
+      }
     }
     const cpu = this.ctx.cpu;
     const r = cpu.regs;

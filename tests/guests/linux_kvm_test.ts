@@ -3,8 +3,9 @@
  * `kvm@6.1`: it detects KVM through CPUID.1:ECX[31] and the signature leaf, registers kvmclock
  * through the 0x4b564dxx MSRs, switches to the kvm-clock clocksource and runs the init script as
  * on native. The trace holds the registration and the host's time-structure updates with
- * PVCLOCK_TSC_STABLE_BIT, and no MSR of a PV feature the profile leaves clear (docs/abi/kvm.md
- * §4). About two minutes; skips without out/linux/ (fails under CI=true).
+ * PVCLOCK_TSC_STABLE_BIT, the steal-time and PV EOI registrations, and no MSR of a PV feature
+ * the profile leaves clear (docs/abi/kvm.md §4). About two minutes; skips without out/linux/
+ * (fails under CI=true).
  */
 
 import assert from "node:assert/strict";
@@ -75,10 +76,12 @@ Deno.test({
     assert.equal(reg.args[1] & 1, 1);
     assert.ok(clockUpdates.length > 10);
     for (const u of clockUpdates) assert.equal(u.args[7], 1);
-    // Steal time is registered (docs/abi/kvm.md §8); the features left clear are not used: no
-    // async PF, PV EOI, poll control MSRs.
+    // Steal time and PV EOI are registered (docs/abi/kvm.md §8, §9); the features left clear are
+    // not used: no async PF, poll control MSRs.
     assert.ok(msrs.has(0x4b564d03), "MSR_KVM_STEAL_TIME written");
-    for (const m of [0x4b564d02, 0x4b564d04, 0x4b564d05, 0x4b564d06]) {
+    const eoi = msrWrites.find((e) => e.args[0] >>> 0 === 0x4b564d04);
+    assert.equal(eoi && eoi.args[1] & 3, 1, "MSR_KVM_PV_EOI_EN enabled, word 4-byte aligned");
+    for (const m of [0x4b564d02, 0x4b564d05, 0x4b564d06]) {
       assert.ok(!msrs.has(m), `MSR 0x${m.toString(16)} written`);
     }
     assert.ok(events > 100_000);

@@ -137,6 +137,11 @@ export interface Backend extends CpuHooks, MmioObserver {
    */
   setVcpu(index: number): void;
   /**
+   * INIT reset vCPU `index` (docs/smp.md §3): the backend forgets what the reset clears (a halt
+   * it recorded for that vCPU, and hypervisor state such as KVM's `pv_unhalted`).
+   */
+  resetVcpu(index: number): void;
+  /**
    * A fresh trace-driven model of this backend for cross-backend replay. `env` defaults to the
    * attached machine's epoch and TSC rate (or the defaults when not attached).
    */

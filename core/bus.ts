@@ -42,6 +42,11 @@ export interface InterruptController {
 export interface MmioObserver {
   onMmioRead(pa: number, size: AccessSize, value: number): void;
   onMmioWrite(pa: number, size: AccessSize, value: number): void;
+  /**
+   * Before the device sees the access (a hypervisor syncs its virtual device first, as KVM
+   * completes a paravirtual EOI on the exit an APIC access causes).
+   */
+  beforeMmio?(pa: number): void;
 }
 
 const MASK: Record<AccessSize, number> = { 1: 0xff, 2: 0xffff, 4: 0xffffffff };

@@ -125,6 +125,7 @@ export class PhysicalMemory {
   #slowRead(pa: number, size: AccessSize): number {
     for (const r of this.#mmio) {
       if (pa >= r.base && pa - r.base < r.size) {
+        this.mmioObserver?.beforeMmio?.(pa);
         const value = r.device.mmioRead(pa - r.base, size) >>> 0;
         if (this.mmioObserver) this.mmioObserver.onMmioRead(pa, size, value);
         return value;
@@ -146,6 +147,7 @@ export class PhysicalMemory {
   #slowWrite(pa: number, size: AccessSize, value: number): void {
     for (const r of this.#mmio) {
       if (pa >= r.base && pa - r.base < r.size) {
+        this.mmioObserver?.beforeMmio?.(pa);
         if (this.mmioObserver) this.mmioObserver.onMmioWrite(pa, size, value >>> 0);
         return r.device.mmioWrite(pa - r.base, size, value >>> 0);
       }

@@ -15,6 +15,8 @@ import { enterHandler, iret } from "./cpu/interrupts.ts";
 import { flushTlb, invalidatePage } from "./cpu/paging.ts";
 import { loadSegment } from "./cpu/segments.ts";
 import { Delivery } from "./devices/apic_bus.ts";
+import type { IoApicRoute } from "./devices/ioapic.ts";
+import type { LocalApic } from "./devices/lapic.ts";
 import type { LinuxBoot } from "./loaders/linux_boot.ts";
 import { findMultibootHeader, type MultibootBoot } from "./loaders/multiboot.ts";
 import type { Machine } from "./machine.ts";
@@ -171,6 +173,19 @@ export interface Platform {
   sendNmi(apicId: number): void;
   /** Invalidates every TLB entry of CPU `index`, global ones included. */
   flushTlbOf(index: number): void;
+  /**
+   * The local APIC of CPU `index`, for a hypervisor's virtual-APIC services (KVM's PV EOI reads
+   * its IRR/ISR, retires in-service vectors and learns of new requests).
+   */
+  localApic(index: number): LocalApic;
+  /** The I/O APIC's redirection entries, masked ones included; empty without an I/O APIC. */
+  ioapicRoutes(): IoApicRoute[];
+  /**
+   * An EOI to the local APIC of CPU `index` on the guest's behalf (KVM completing a PV EOI):
+   * as a write to its EOI register, then CPU `index` looks for the next interrupt. Returns the
+   * vector retired, or -1.
+   */
+  apicEoi(index: number): number;
   /** Ends the current `run()` call at the next instruction boundary (the guest can resume). */
   stop(): void;
   /** Ends the run as a guest power-off/reboot/crash with process status `exitCode`. */
@@ -306,6 +321,20 @@ export class MachinePlatform implements Platform {
   #lapicOf(apicId: number) {
     const m = this.#machine;
     return m.processors?.slots[apicId].lapic ?? m.lapic;
+  }
+
+  localApic(index: number): LocalApic {
+    return this.#lapicOf(index);
+  }
+
+  ioapicRoutes(): IoApicRoute[] {
+    return this.#machine.ioapic?.routes() ?? [];
+  }
+
+  apicEoi(index: number): number {
+    const vector = this.#lapicOf(index).eoi();
+    this.#machine.cpus[index].irqCheck = true;
+    return vector;
   }
 
   flushTlbOf(index: number): void {

@@ -124,6 +124,11 @@ export class Processors {
   #lastRun = -1;
   /** Called when another CPU takes its turn (a backend stamps its events with it). */
   onSwitch: (index: number) => void = () => {};
+  /**
+   * Called when INIT has reset CPU `index` (a hypervisor drops the vCPU state its reset clears:
+   * a halt it recorded, KVM's `pv_unhalted` and PV EOI registration).
+   */
+  onInit: (index: number) => void = () => {};
 
   constructor(slots: CpuSlot[], clock: VirtualClock) {
     this.slots = slots;
@@ -159,6 +164,7 @@ export class Processors {
     if (mode === Delivery.init) {
       cpu.reset();
       this.#states[index] = "wait-for-sipi";
+      this.onInit(index);
       return;
     }
     if (this.#states[index] !== "wait-for-sipi") return;

@@ -230,6 +230,11 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     this.#vcpu = index;
   }
 
+  resetVcpu(index: number): void {
+    // The CPU left its halt for wait-for-SIPI: the next trap on it ends no halt.
+    this.unhaltVcpu(index);
+  }
+
   flush(): void {
     this.#closeRun();
     this.#deriver?.flush();
@@ -322,6 +327,11 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     this.#mmio("mmio_write", pa, size, value);
   }
 
+  beforeMmio(pa: number): void {
+    this.#prevMmio?.beforeMmio?.(pa);
+    if (this.#ctx && ((pa - APIC_BASE) >>> 0) < 0x1000) this.beforeApicAccess();
+  }
+
   // ---- for subclasses --------------------------------------------------------------------
 
   /**
@@ -329,6 +339,9 @@ export abstract class BaseBackend implements Backend, MmioObserver {
    * the trap ended the vCPU's halt.
    */
   protected afterTrap(_kind: TrapKind, _vector: number, _woke: boolean): void {}
+
+  /** Called before the guest's access to the local-APIC window reaches the APIC. */
+  protected beforeApicAccess(): void {}
 
   /** The vCPU whose events are being recorded. */
   protected get vcpu(): number {
@@ -364,6 +377,12 @@ export abstract class BaseBackend implements Backend, MmioObserver {
     // The queued event follows the open run's repetitions: no more may join it.
     this.#closeRun();
     this.#after.push(makeEvent(this.#stamp(fields)));
+  }
+
+  /** Emits an event after the one just recorded (after the deriver's, if it holds events). */
+  protected emitAfterEvent(fields: EventFields): void {
+    this.emitAfterExit(fields);
+    this.#drainAfter();
   }
 
   #stamp(fields: EventFields) {

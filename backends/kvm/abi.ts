@@ -83,6 +83,7 @@ export const KvmFeature = {
   MMU_OP: 1 << 2,
   CLOCKSOURCE2: 1 << 3,
   STEAL_TIME: 1 << 5,
+  PV_EOI: 1 << 6,
   PV_UNHALT: 1 << 7,
   PV_TLB_FLUSH: 1 << 9,
   PV_SEND_IPI: 1 << 11,
@@ -122,6 +123,25 @@ export const KVM_STEAL_RESERVED_MASK = 0x3e;
 /** `kvm_steal_time.preempted` bits: set by the host / by a guest asking for a flush. */
 export const KVM_VCPU_PREEMPTED = 1;
 export const KVM_VCPU_FLUSH_TLB = 2;
+
+/**
+ * PV EOI (docs/abi/kvm.md §9): MSR_KVM_PV_EOI_EN takes the GPA of a 4-byte-aligned 32-bit word
+ * with bit 0 = enable (KVM_MSR_ENABLED); an unaligned GPA (bit 1 set) raises #GP, so does
+ * enabling it at a GPA that is not guest RAM. The host sets KVM_PV_EOI_ENABLED (bit 0 of the
+ * word's first byte) when the guest may skip the EOI write of the interrupt just injected.
+ */
+export const MSR_KVM_PV_EOI_EN = 0x4b56_4d04;
+export const KVM_PV_EOI_ALIGN_MASK = 0x2;
+export const KVM_PV_EOI_ENABLED = 1;
+/** Local-APIC EOI register offset (SDM Vol.3A Table 10-1): a PV EOI stands for a write to it. */
+export const APIC_EOI = 0xb0;
+/**
+ * I/O APIC inputs whose EOI the host must see whatever their trigger mode (docs/abi/kvm.md §9):
+ * KVM's RTC_GSI 8 (coalesced-RTC accounting) and pin 2, which QEMU routes GSI 0 (the PIT) to
+ * and on which the in-kernel PIT's ack notifier sits.
+ */
+export const IOAPIC_RTC_PIN = 8;
+export const IOAPIC_PIT_PIN = 2;
 
 /** ICR fields KVM_HC_SEND_IPI reads (SDM Vol.3A Figure 10-12; Linux `asm/apicdef.h`). */
 export const APIC_VECTOR_MASK = 0xff;

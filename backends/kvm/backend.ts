@@ -1,24 +1,31 @@
 /**
- * `kvm`: a KVM guest on Intel VT-x (docs/abi/kvm.md §1, §2, §3, §4, §5, §7, §8). The CPU
+ * `kvm`: a KVM guest on Intel VT-x (docs/abi/kvm.md §1, §2, §3, §4, §5, §7, §8, §9). The CPU
  * semantics are native; exits are named by VMX basic exit reasons, hypercalls follow the
  * profile's ABI, and profiles from 2.6.25 expose the "KVMKVMKVM" CPUID leaves and kvmclock;
- * 6.1 adds steal time and the SMP features (PV unhalt, send-IPI, sched yield, TLB flush).
+ * 6.1 adds steal time, the SMP features (PV unhalt, send-IPI, sched yield, TLB flush) and PV
+ * EOI (§9, pv_eoi.ts).
  *
  * kvmclock updates (deterministic): the host rewrites a vCPU's `pvclock_vcpu_time_info` when
  * the guest enables it (system-time MSR write with bit 0 set) and after every external-interrupt
  * delivery to that vCPU; both are instruction-count positions, so replays see identical bytes.
  * Steal time is rewritten on enable and whenever the vCPU leaves a halt (§8).
  *
+ * Why this file is long: it is the one host side of the KVM ABI (exit naming, hypercalls,
+ * kvmclock, steal time, PV unhalt/send-IPI, the exits PV EOI syncs at), whose parts share the
+ * per-vCPU state and the placement of host events around exits; PV EOI's rules are pv_eoi.ts.
+ *
  * @module
  */
 
 import type { AccessSize } from "../../core/bus.ts";
 import { EXIT_NAMES, ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
-import type { Backend, BackendDescription, BackendSnapshot } from "../backend.ts";
+import type { Backend, BackendContext, BackendDescription, BackendSnapshot } from "../backend.ts";
 import { BaseBackend, type EventFields, exitArgs, exitRet } from "../common/base_backend.ts";
 import { HARDWARE_ROWS, TableModel, withRows } from "../common/cross_model.ts";
 import type { Derived, HwEvent } from "../common/hardware_ops.ts";
+import type { Platform } from "../../core/platform.ts";
 import {
+  APIC_EOI,
   CrAccessType,
   KVM_EINVAL,
   KVM_EXIT_IO_IN,
@@ -34,6 +41,7 @@ import {
   MSR_KVM_API_MAGIC,
   VmxExit,
 } from "./abi.ts";
+import { APIC_BASE } from "../common/hardware_ops.ts";
 import { Delivery } from "../../core/devices/apic_bus.ts";
 import {
   PVCLOCK_VCPU_TIME_INFO_SIZE,
@@ -49,6 +57,7 @@ import { kvmRows } from "./model.ts";
 import {
   clockMsrOf,
   hasFeature,
+  isPvEoiMsr,
   isStealMsr,
   KVM_PROFILES,
   KVM_VERSIONS,
@@ -58,6 +67,13 @@ import {
   pvIpi,
 } from "./profiles.ts";
 import type { AbiRecord, CallModel, ModelEnv } from "../model.ts";
+import {
+  pvEoiAtExit,
+  pvEoiAtReset,
+  pvEoiOnInjection,
+  type PvEoiState,
+  writePvEoiMsr,
+} from "./pv_eoi.ts";
 
 export { KVM_PROFILES, KVM_VERSIONS, type KvmProfile } from "./profiles.ts";
 
@@ -66,7 +82,7 @@ const PAGE = 4096;
 const EAX = 0, ECX = 1, EDX = 2, EBX = 3, EBP = 5, ESI = 6, EDI = 7;
 const PARA_STATE_SIZE = 24;
 
-/** What KVM keeps per vCPU (docs/abi/kvm.md §5, §8). */
+/** What KVM keeps per vCPU (docs/abi/kvm.md §5, §8, §9). */
 interface VcpuState {
   systemMsr: [number, number];
   /** PA of the registered `pvclock_vcpu_time_info`, -1 if disabled. */
@@ -76,6 +92,8 @@ interface VcpuState {
   stealMsr: [number, number];
   /** `pv_unhalted`: a kick found the vCPU running, so its next HLT returns at once. */
   pvUnhalted: boolean;
+  /** Only on a profile with PV_EOI (older profiles' snapshots stay as they were). */
+  pvEoi?: PvEoiState;
 }
 
 /** Guest-registered host state (part of snapshots). */
@@ -113,6 +131,10 @@ export class KvmBackend extends BaseBackend {
   readonly profile: KvmProfile;
   readonly scale: () => TimeScale;
   #state: KvmState = { wallMsr: [0, 0], wallVersion: 0, vcpus: [] };
+  /** A PV EOI the host completed before an APIC access, recorded after the access's event. */
+  #apicEoi: EventFields | null = null;
+  /** The platform whose local APICs report new requests to this backend (PV EOI). */
+  #kicks: Platform | null = null;
 
   constructor(profile: KvmProfile) {
     super();
@@ -195,6 +217,27 @@ export class KvmBackend extends BaseBackend {
     return { name: "EXIT_REASON_IO_INSTRUCTION", args: [size, value >>> 0, direction] };
   }
 
+  override attach(ctx: BackendContext): void {
+    super.attach(ctx);
+    const pf = ctx.platform;
+    if (!pf || !hasFeature(this.profile, KvmFeature.PV_EOI)) return;
+    // A request entering a vCPU's APIC kicks it out of the guest: an exit (docs/abi/kvm.md §9).
+    this.#kicks = pf;
+    for (let i = 0; i < pf.cpuCount; i++) {
+      pf.localApic(i).onAccept = () => {
+        const m = this.#pvEoiExit(i);
+        if (m) this.emitAfterEvent(m);
+      };
+    }
+  }
+
+  override detach(): void {
+    const pf = this.#kicks;
+    this.#kicks = null;
+    if (pf) { for (let i = 0; i < pf.cpuCount; i++) pf.localApic(i).onAccept = null; }
+    super.detach();
+  }
+
   // ---- CPU hooks ---------------------------------------------------------------------------
 
   override cpuid(leaf: number, _subleaf: number, out: Int32Array): void {
@@ -207,6 +250,8 @@ export class KvmBackend extends BaseBackend {
     // KVM returns the last value written (kvm_get_msr_common).
     const v = isStealMsr(this.profile, index)
       ? this.#vc().stealMsr
+      : isPvEoiMsr(this.profile, index)
+      ? this.#eoi().msr
       : !pair
       ? null
       : index === pair.wall
@@ -222,6 +267,12 @@ export class KvmBackend extends BaseBackend {
     index >>>= 0;
     if (this.profile.apiMagic && index === MSR_KVM_API_MAGIC) return this.#registerPara(lo, hi);
     if (isStealMsr(this.profile, index)) return this.#registerStealTime(lo >>> 0, hi >>> 0);
+    if (isPvEoiMsr(this.profile, index)) {
+      // The exit's PV EOI sync comes before the write is handled.
+      const m = this.#pvEoiExit(this.vcpu);
+      if (m) this.emitAfterExit(m);
+      return writePvEoiMsr(this.#eoi(), lo, hi, this.ctx.memory);
+    }
     const pair = this.#clockMsr(index);
     if (!pair) return false;
     if (index === pair.wall) {
@@ -242,10 +293,14 @@ export class KvmBackend extends BaseBackend {
 
   override hypercall(kind: "vmcall" | "vmmcall"): boolean {
     const p = this.profile;
+    const eoi = this.#pvEoiExit(this.vcpu);
     if (kind === "vmmcall") {
       // VMMCALL #UDs on VT-x; KVM rewrites it to VMCALL and retries (the mirror of the AMD
       // case in docs/abi/kvm.md §2; inference). Only the PV-ABI profiles have the emulator path.
-      if (p.hypercalls !== "pv" || !this.#patchVmcall(this.instructionPa())) return false;
+      if (p.hypercalls !== "pv" || !this.#patchVmcall(this.instructionPa())) {
+        if (eoi) this.emitAfterEvent(eoi); // the #UD is an exit too
+        return false;
+      }
     }
     const cpu = this.ctx.cpu;
     const r = cpu.regs;
@@ -264,6 +319,7 @@ export class KvmBackend extends BaseBackend {
       op: "vmcall",
       opArgs: regs,
     });
+    if (eoi) this.emitAfterEvent(eoi);
     if (o.stops) cpu.requestStop();
     // Handled (EAX not an error): the host side of PV unhalt and send-IPI (docs/abi/kvm.md §8).
     if (o.kind === "hypercall" && o.ret !== null && o.ret >>> 31 === 0 && p.hypercalls === "pv") {
@@ -276,6 +332,10 @@ export class KvmBackend extends BaseBackend {
 
   override onExit(kind: ExitKind, a: number, b: number, c: number): void {
     super.onExit(kind, a, b, c);
+    if (this.#state.vcpus[this.vcpu]?.pvEoi?.pending && this.#vmxReason(kind, a) >= 0) {
+      const m = this.#pvEoiExit(this.vcpu);
+      if (m) this.emitAfterEvent(m);
+    }
     if (kind !== ExitKind.hlt) return; // the hot path (port I/O) stops here
     const v = this.#vc();
     // A kick that came while the vCPU ran: this HLT finds it runnable and returns at once
@@ -286,9 +346,73 @@ export class KvmBackend extends BaseBackend {
     this.#unhaltedMarker(this.vcpu, 1);
   }
 
-  protected override afterTrap(kind: TrapKind, _vector: number, woke: boolean): void {
+  protected override afterTrap(kind: TrapKind, vector: number, woke: boolean): void {
     if (kind === TrapKind.interrupt && this.#vc().timePa >= 0) this.#updateTimeInfo(false);
     if (woke) this.#recordStealTime(this.vcpu, false);
+    const pf = this.ctx.platform;
+    if ((kind === TrapKind.interrupt || kind === TrapKind.nmi) && pf && this.#pvEoiOn()) {
+      pvEoiOnInjection(this.#eoi(), this.vcpu, vector, pf, this.ctx.memory);
+    }
+  }
+
+  // ---- PV EOI (docs/abi/kvm.md §9, pv_eoi.ts) -------------------------------------------------
+
+  #pvEoiOn(): boolean {
+    return hasFeature(this.profile, KvmFeature.PV_EOI);
+  }
+
+  #eoi(index = this.vcpu): PvEoiState {
+    return this.#vc(index).pvEoi ??= pvEoiAtReset();
+  }
+
+  /**
+   * An exit of vCPU `index`: if the host's bit is pending, KVM's sync from the guest; returns
+   * the `kvm_pv_eoi` marker of an EOI the host performed, for the caller to place after the
+   * exit's own event (nr = the word's GPA, args [vector retired, 0xffffffff if none]; op
+   * apic_write of the EOI register, what the guest's skipped write would have been).
+   */
+  #pvEoiExit(index: number): EventFields | null {
+    const v = this.#state.vcpus[index]?.pvEoi;
+    const pf = this.ctx.platform;
+    if (!v?.pending || !pf) return null;
+    const vector = pvEoiAtExit(v, index, pf, this.ctx.memory);
+    if (vector === null) return null;
+    return {
+      kind: "marker",
+      nr: (v.msr[0] & ~3) >>> 0,
+      name: "kvm_pv_eoi",
+      args: [vector >>> 0],
+      eip: this.eip,
+      vcpu: index,
+      op: "apic_write",
+      opArgs: [APIC_EOI, 0],
+    };
+  }
+
+  protected override beforeApicAccess(): void {
+    this.#apicEoi = this.#pvEoiExit(this.vcpu) ?? this.#apicEoi;
+  }
+
+  override onMmioRead(pa: number, size: AccessSize, value: number): void {
+    super.onMmioRead(pa, size, value);
+    this.#afterApicAccess();
+  }
+
+  override onMmioWrite(pa: number, size: AccessSize, value: number): void {
+    // The guest's own EOI: KVM's apic_set_eoi forgets the cached in-service vector.
+    const pf = this.ctx.platform;
+    if (pa >>> 0 === APIC_BASE + APIC_EOI && size === 4 && pf && this.#pvEoiOn()) {
+      if (pf.localApic(this.vcpu).highestInService() >= 0) this.#eoi().isrCache = -1;
+    }
+    super.onMmioWrite(pa, size, value);
+    this.#afterApicAccess();
+  }
+
+  #afterApicAccess(): void {
+    const m = this.#apicEoi;
+    if (!m) return;
+    this.#apicEoi = null;
+    this.emitAfterEvent(m);
   }
 
   protected override refine(hw: HwEvent, d: Derived): Derived {
@@ -531,6 +655,15 @@ export class KvmBackend extends BaseBackend {
   override loadState(s: BackendSnapshot): void {
     super.loadState(s);
     if (s.kvm) this.#state = structuredClone(s.kvm as KvmState);
+  }
+
+  /** INIT (`kvm_vcpu_reset` with init_event): `pv_unhalted` and the PV EOI registration go. */
+  override resetVcpu(index: number): void {
+    super.resetVcpu(index);
+    const v = this.#state.vcpus[index];
+    if (!v) return;
+    v.pvUnhalted = false;
+    if (v.pvEoi) v.pvEoi = pvEoiAtReset();
   }
 }
 

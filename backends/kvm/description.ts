@@ -16,6 +16,7 @@ import {
   KVM_HC_VAPIC_POLL_IRQ,
   KvmFeature,
   MSR_KVM_API_MAGIC,
+  MSR_KVM_PV_EOI_EN,
   MSR_KVM_STEAL_TIME,
   MSR_KVM_WALL_CLOCK,
   VmxExit,
@@ -143,15 +144,37 @@ export function describeKvm(p: KvmProfile): BackendDescription {
       source: "docs/abi/kvm.md §4, §5",
     });
   }
-  if (hasFeature(p, KvmFeature.STEAL_TIME)) {
+  // The MSRs a 6.1 guest registers a structure with, when CPUID advertises the feature.
+  const featureMsrs = [
+    [
+      KvmFeature.STEAL_TIME,
+      MSR_KVM_STEAL_TIME,
+      "MSR_KVM_STEAL_TIME",
+      "kvm_steal_time",
+      64,
+      8,
+      "host updates version/steal (0)/preempted; honours KVM_VCPU_FLUSH_TLB",
+    ],
+    [
+      KvmFeature.PV_EOI,
+      MSR_KVM_PV_EOI_EN,
+      "MSR_KVM_PV_EOI_EN",
+      "PV EOI word",
+      4,
+      9,
+      "host sets bit 0 of the word on injections whose EOI the guest may skip",
+    ],
+  ] as const;
+  for (const [bit, nr, name, what, align, section, ret] of featureMsrs) {
+    if (!hasFeature(p, bit)) continue;
     calls.push({
       kind: "msr",
-      nr: MSR_KVM_STEAL_TIME,
-      name: "MSR_KVM_STEAL_TIME",
-      args: [reg("EDX:EAX", "kvm_steal_time | enable(bit 0)", "gpa, 64-byte aligned")],
-      ret: "host updates version/steal (0)/preempted; honours KVM_VCPU_FLUSH_TLB",
+      nr,
+      name,
+      args: [reg("EDX:EAX", `${what} | enable(bit 0)`, `gpa, ${align}-byte aligned`)],
+      ret,
       op: null,
-      source: "docs/abi/kvm.md §8",
+      source: `docs/abi/kvm.md §${section}`,
     });
   }
   if (p.signature) {

@@ -10,7 +10,14 @@ import { cpuidEax } from "../common/cross_model.ts";
 
 import type { KvmProfile } from "./profiles.ts";
 import { msrRows } from "../common/cross_model.ts";
-import { clockMsrOf, isStealMsr, kvmCpuid, kvmMsrFault, kvmVmcall } from "./profiles.ts";
+import {
+  clockMsrOf,
+  isPvEoiMsr,
+  isStealMsr,
+  kvmCpuid,
+  kvmMsrFault,
+  kvmVmcall,
+} from "./profiles.ts";
 import type { ModelRow } from "../model.ts";
 
 /** Rows where a KVM profile differs from bare hardware. */
@@ -27,9 +34,12 @@ export function kvmRows(p: KvmProfile): ModelRow[] {
         return { ret: out[0] >>> 0, writes: [] };
       },
     },
-    // kvmclock and steal-time MSRs read back what was last written, 0 before
+    // kvmclock, steal-time and PV EOI MSRs read back what was last written, 0 before
     // (kvm_get_msr_common).
-    ...msrRows(kvmMsrFault(p), (i) => (clockMsrOf(p, i) || isStealMsr(p, i) ? 0 : null)),
+    ...msrRows(
+      kvmMsrFault(p),
+      (i) => (clockMsrOf(p, i) || isStealMsr(p, i) || isPvEoiMsr(p, i) ? 0 : null),
+    ),
     {
       op: "vmcall",
       translate: (a) => {

@@ -24,6 +24,7 @@ import {
   KVM_HC_SCHED_YIELD,
   KVM_HC_SEND_IPI,
   KVM_HC_VAPIC_POLL_IRQ,
+  KVM_PV_EOI_ALIGN_MASK,
   KVM_SIGNATURE_EBX,
   KVM_SIGNATURE_ECX,
   KVM_SIGNATURE_EDX,
@@ -31,6 +32,7 @@ import {
   KvmExit,
   KvmFeature,
   MSR_KVM_API_MAGIC,
+  MSR_KVM_PV_EOI_EN,
   MSR_KVM_STEAL_TIME,
   MSR_KVM_SYSTEM_TIME,
   MSR_KVM_SYSTEM_TIME_NEW,
@@ -164,8 +166,8 @@ export const KVM_PROFILES: Readonly<Record<string, KvmProfile>> = {
     pvclockFlags: 0,
   },
   // A 6.1 host as the Debian 12 guest meets it under QEMU (docs/abi/kvm.md §7): kvmclock with
-  // the 0x4b564dxx MSRs and the stable bit, steal time and the SMP features (§8). KVM offers
-  // more (async PF, PV EOI, poll control, async PF as an interrupt); pvreplay does not model
+  // the 0x4b564dxx MSRs and the stable bit, steal time, the SMP features (§8) and PV EOI (§9).
+  // KVM offers more (async PF, poll control, async PF as an interrupt); pvreplay does not model
   // them, so they stay clear, which is a configuration a VMM may choose (QEMU's kvm-* CPU
   // properties), and the guest then leaves them unused.
   "6.1": {
@@ -174,7 +176,7 @@ export const KVM_PROFILES: Readonly<Record<string, KvmProfile>> = {
     signature: true,
     maxLeaf: KVM_CPUID_FEATURES,
     features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY | KvmFeature.CLOCKSOURCE2 |
-      KvmFeature.STEAL_TIME | KvmFeature.PV_UNHALT | KvmFeature.PV_TLB_FLUSH |
+      KvmFeature.STEAL_TIME | KvmFeature.PV_EOI | KvmFeature.PV_UNHALT | KvmFeature.PV_TLB_FLUSH |
       KvmFeature.PV_SEND_IPI | KvmFeature.PV_SCHED_YIELD | KvmFeature.CLOCKSOURCE_STABLE_BIT,
     clockMsrs: [OLD_CLOCK, NEW_CLOCK],
     apiMagic: false,
@@ -338,6 +340,14 @@ export function kvmMsrFault(p: KvmProfile): MsrFault {
         } raises #GP(0)`
         : null;
     }
+    if (isPvEoiMsr(p, index)) {
+      // kvm_lapic_set_pv_eoi: the GPA must be 4-byte aligned (and RAM when enabling, which the
+      // model cannot see).
+      return write && (lo & KVM_PV_EOI_ALIGN_MASK) !== 0
+        ? `WRMSR of MSR_KVM_PV_EOI_EN with 0x${(lo >>> 0).toString(16)} raises #GP(0): ` +
+          "the PV EOI word must be 4-byte aligned"
+        : null;
+    }
     if (write && p.apiMagic && index === MSR_KVM_API_MAGIC) {
       // vcpu_register_para's err_gp: the GPA must be page aligned (and RAM, which the model
       // cannot see).
@@ -353,6 +363,11 @@ export function kvmMsrFault(p: KvmProfile): MsrFault {
 
 export function clockMsrOf(p: KvmProfile, index: number) {
   return p.clockMsrs.find((m) => m.wall === index >>> 0 || m.system === index >>> 0);
+}
+
+/** MSR_KVM_PV_EOI_EN on a profile that advertises PV_EOI (docs/abi/kvm.md §9). */
+export function isPvEoiMsr(p: KvmProfile, index: number): boolean {
+  return index >>> 0 === MSR_KVM_PV_EOI_EN && hasFeature(p, KvmFeature.PV_EOI);
 }
 
 /** MSR_KVM_STEAL_TIME on a profile that advertises STEAL_TIME (docs/abi/kvm.md §8). */

@@ -37,6 +37,19 @@ const DELIVERY_STATUS = 1 << 12;
 /** Writable low-dword bits: vector, delivery mode, destination mode, polarity, trigger, mask. */
 const LOW_WRITABLE = 0x1afff;
 
+/** One redirection entry, decoded. */
+export interface IoApicRoute {
+  pin: number;
+  vector: number;
+  /** Trigger mode: level (bit 15). */
+  level: boolean;
+  /** Destination mode: logical (bit 11). */
+  logical: boolean;
+  /** Destination field (bits 63:56). */
+  dest: number;
+  masked: boolean;
+}
+
 /** Serialised I/O APIC state. */
 export interface IoApicState {
   id: number;
@@ -117,6 +130,21 @@ export class IoApic implements MmioDevice, IrqLine, Stateful<IoApicState> {
       this.#low[pin] = low & ~REMOTE_IRR;
       this.#service(pin); // still asserted: the next interrupt (datasheet §3.2.4)
     }
+  }
+
+  /**
+   * Every redirection entry, masked ones included, as a hypervisor scanning the table sees it
+   * (KVM's `ioapic_handled_vectors`, docs/abi/kvm.md §9).
+   */
+  routes(): IoApicRoute[] {
+    return Array.from(this.#low, (low, pin) => ({
+      pin,
+      vector: low & 0xff,
+      level: (low & LEVEL) !== 0,
+      logical: (low & 0x800) !== 0,
+      dest: this.#high[pin] >>> 24,
+      masked: (low & MASKED) !== 0,
+    }));
   }
 
   #read(reg: number): number {

@@ -139,6 +139,11 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
   #baseCount = 0;
   #deadline = -1;
   #timer = 0;
+  /**
+   * Called after a fixed interrupt entered IRR: a hypervisor whose vCPU must leave the guest
+   * when its virtual APIC gets a request (KVM kicks it, docs/abi/kvm.md §9). Not saved.
+   */
+  onAccept: (() => void) | null = null;
 
   constructor(o: LapicOptions) {
     this.#clock = o.clock;
@@ -225,6 +230,30 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
     return v >= 0 && (v & 0xf0) > (this.ppr() & 0xf0);
   }
 
+  /** Whether any vector is requested (IRR not empty), deliverable or not. */
+  irrPending(): boolean {
+    return highestBit(this.#irr) >= 0;
+  }
+
+  /** The highest in-service vector, or -1 when ISR is empty. */
+  highestInService(): number {
+    return highestBit(this.#isr);
+  }
+
+  /**
+   * End of interrupt (SDM 10.8.5): retires the highest in-service vector, broadcasting it to the
+   * I/O APICs when it was accepted level-triggered; returns it, or -1 when none was in service.
+   * A write to the EOI register does this; so does a hypervisor completing a paravirtual EOI.
+   */
+  eoi(): number {
+    const isrv = highestBit(this.#isr);
+    if (isrv < 0) return -1;
+    const bit = 1 << (isrv & 31);
+    this.#isr[isrv >>> 5] &= ~bit;
+    if (this.#tmr[isrv >>> 5] & bit) this.#bus.eoi(isrv);
+    return isrv;
+  }
+
   /** INTA: IRR -> ISR for the highest deliverable vector, else the spurious vector. */
   acknowledge(): number {
     if (!this.hasInterrupt()) return this.spuriousVector;
@@ -278,6 +307,7 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
     this.#irr[vector >>> 5] |= bit;
     if (level) this.#tmr[vector >>> 5] |= bit;
     else this.#tmr[vector >>> 5] &= ~bit;
+    this.onAccept?.();
   }
 
   #error(bits: number): void {
@@ -387,14 +417,9 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
       case 0x080:
         this.#tpr = v & 0xff;
         return;
-      case 0x0b0: { // EOI: retire the highest in-service vector (SDM 10.8.5)
-        const isrv = highestBit(this.#isr);
-        if (isrv < 0) return;
-        const bit = 1 << (isrv & 31);
-        this.#isr[isrv >>> 5] &= ~bit;
-        if (this.#tmr[isrv >>> 5] & bit) this.#bus.eoi(isrv);
+      case 0x0b0:
+        this.eoi();
         return;
-      }
       case 0x0d0:
         this.#ldr = v & 0xff000000;
         return;

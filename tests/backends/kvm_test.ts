@@ -2,6 +2,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { ExitKind, TrapKind } from "../../core/cpu/hooks.ts";
 import { ops, rig } from "./fake_machine.ts";
 import { scaleDelta, timeScale } from "../../backends/common/pvclock.ts";
+import { KVM_PROFILES, kvmMsrFault } from "../../backends/kvm/profiles.ts";
 
 const EAX = 0, EBX = 3;
 
@@ -264,10 +265,10 @@ Deno.test("kvm@6.1: hypervisor bit, signature leaf names 0x40000001, the modelle
   // leaf 1 is the CPU's.
   assertEquals(cpuid("kvm@6.1", 1), [0x11, 0x22, (0x33 | 0x8000_0000) >>> 0, 0x44]);
   assertEquals(cpuid("kvm@6.1", 0x40000000), [0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d]);
-  // CLOCKSOURCE | NOP_IO_DELAY | CLOCKSOURCE2 | STEAL_TIME | PV_UNHALT | PV_TLB_FLUSH |
-  // PV_SEND_IPI | PV_SCHED_YIELD | CLOCKSOURCE_STABLE_BIT (bit 24); nothing unmodelled
-  // (async PF, PV EOI, poll control) is advertised (docs/abi/kvm.md §4, §8).
-  assertEquals(cpuid("kvm@6.1", 0x40000001), [0x01002aab, 0, 0, 0]);
+  // CLOCKSOURCE | NOP_IO_DELAY | CLOCKSOURCE2 | STEAL_TIME | PV_EOI | PV_UNHALT |
+  // PV_TLB_FLUSH | PV_SEND_IPI | PV_SCHED_YIELD | CLOCKSOURCE_STABLE_BIT (bit 24); nothing
+  // unmodelled (async PF, poll control) is advertised (docs/abi/kvm.md §4, §8, §9).
+  assertEquals(cpuid("kvm@6.1", 0x40000001), [0x01002aeb, 0, 0, 0]);
   assertEquals(cpuid("kvm@2.6.35", 0x40000001), [0xb, 0, 0, 0]);
   // Older profiles leave leaf 1 alone.
   assertEquals(cpuid("kvm@2.6.35", 1), [0x11, 0x22, 0x33, 0x44]);
@@ -282,8 +283,8 @@ Deno.test("kvm@6.1: kvmclock flags carry PVCLOCK_TSC_STABLE_BIT; unmodelled PV M
   assertEquals(r.events[1].args.at(-1), 1);
   // The originals stay accepted.
   assert(r.backend.wrmsr(0x12, 0x7001, 0));
-  // MSR_KVM_ASYNC_PF_EN and PV_EOI_EN are not handled: the CPU raises #GP; steal time is.
-  for (const msr of [0x4b564d02, 0x4b564d04]) {
+  // MSR_KVM_ASYNC_PF_EN and POLL_CONTROL are not handled: the CPU raises #GP; steal time is.
+  for (const msr of [0x4b564d02, 0x4b564d05]) {
     assertEquals(r.backend.wrmsr(msr, 1, 0), false);
   }
   // Steal time: bits 1-5 reserved (#GP); bit 0 enables and the host bumps the version by 2.
@@ -334,4 +335,47 @@ Deno.test("--smp: the halted flag and CR3/CR4 decoding are per vCPU (docs/smp.md
     [0, "flush_tlb_user", [["CR3", 0x5000]]],
     [0, "interrupt", [["HALTED", 0]]],
   ]);
+});
+
+Deno.test("MSR_KVM_PV_EOI_EN (docs/abi/kvm.md §9): #GP rules; older profiles do not have it", () => {
+  const r = rig("kvm@6.1");
+  const out = new Int32Array(2);
+  const MSR = 0x4b564d04;
+  // Unaligned (bit 1 set), enabled or not: #GP. Enabling above RAM (the rig has 1 MiB, and
+  // EDX names GPAs from 4 GiB): #GP. Disabling takes any aligned value.
+  for (const [lo, hi] of [[0x6002, 0], [0x6003, 0], [0x10_0001, 0], [0x6001, 1]]) {
+    assertEquals(r.backend.wrmsr(MSR, lo, hi), false, `0x${hi.toString(16)}:${lo.toString(16)}`);
+  }
+  assert(r.backend.rdmsr(MSR, out));
+  assertEquals([...out], [0, 0], "a refused write leaves the MSR as it was");
+  assert(r.backend.wrmsr(MSR, 0x6000, 1));
+  assert(r.backend.wrmsr(MSR, 0x6005, 0));
+  assert(r.backend.rdmsr(MSR, out));
+  assertEquals([...out], [0x6005, 0]);
+  // The model knows the same rule (the RAM check needs the machine).
+  const fault = kvmMsrFault(KVM_PROFILES["6.1"]);
+  assert(fault(true, MSR, 0x6003, 0)?.includes("4-byte aligned"));
+  assertEquals(fault(true, MSR, 0x6001, 0), null);
+  assertEquals(fault(false, MSR, 0, 0), null);
+  // Without PV_EOI in CPUID the MSR is unknown: #GP on write and read.
+  for (const spec of ["kvm@2.6.35", "kvm@2.6.25"]) {
+    const old = rig(spec);
+    assertEquals(old.backend.wrmsr(MSR, 0x6001, 0), false, spec);
+    assertEquals(old.backend.rdmsr(MSR, out), false, spec);
+    assert(kvmMsrFault(KVM_PROFILES[spec.slice(4)])(true, MSR, 0x6001, 0)?.includes("#GP"));
+  }
+});
+
+Deno.test("INIT ends the halt a backend recorded for that vCPU (docs/smp.md §3)", () => {
+  for (const init of [false, true]) {
+    const r = rig("kvm@2.6.25");
+    const b = r.backend;
+    b.setVcpu(1);
+    b.onExit(ExitKind.hlt, 0, 0, 0);
+    if (init) b.resetVcpu(1);
+    b.onTrap(TrapKind.interrupt, 0x30, 0, 0x1000, 0);
+    b.flush();
+    const irq = r.events.find((e) => e.kind === "interrupt")!;
+    assertEquals(irq.state, init ? [] : [["HALTED", 0]], `init ${init}`);
+  }
 });

@@ -145,3 +145,40 @@ Deno.test("82093AA: state round-trips (entries, selector, asserted lines)", () =
   assert.deepEqual(b.io.saveState(), a.io.saveState());
   assert.ok(b.reg(0x10 + 18) & (1 << 14));
 });
+
+Deno.test("82093AA routes(): every entry decoded, masked ones too; LAPIC eoi() ends a level entry's wait", () => {
+  const { apics, io, entry } = rig();
+  entry(4, 0x8844, 0x0300_0000); // level, logical, vector 0x44, destination 3
+  entry(8, 0x1_0038); // masked edge entry, vector 0x38
+  const routes = io.routes();
+  assert.equal(routes.length, 24);
+  assert.deepEqual(routes[4], {
+    pin: 4,
+    vector: 0x44,
+    level: true,
+    logical: true,
+    dest: 3,
+    masked: false,
+  });
+  assert.deepEqual([routes[8].vector, routes[8].level, routes[8].masked], [0x38, false, true]);
+  // Level entry to APIC 0: delivered, TMR set; the APIC's eoi() (the EOI register's work, also a
+  // hypervisor's PV EOI) broadcasts it, so the still-asserted input delivers again.
+  entry(5, 0x8045);
+  const a = apics[0];
+  let accepted = 0;
+  a.onAccept = () => accepted++;
+  io.setIrq(5, true);
+  assert.equal(accepted, 1);
+  assert.ok(a.irrPending());
+  assert.equal(a.acknowledge(), 0x45);
+  assert.ok(!a.irrPending());
+  assert.equal(a.highestInService(), 0x45);
+  assert.equal(a.eoi(), 0x45);
+  assert.equal(a.highestInService(), -1);
+  assert.equal(accepted, 2, "remote IRR cleared by the EOI: the asserted input is delivered again");
+  assert.equal(a.acknowledge(), 0x45);
+  io.setIrq(5, false);
+  assert.equal(a.eoi(), 0x45);
+  assert.equal(a.eoi(), -1, "nothing in service");
+  assert.equal(accepted, 2);
+});

@@ -191,7 +191,10 @@ export function openSession(config: SessionConfig, sink: EventSink): Session {
     platform,
   });
   for (const cpu of machine.cpus) cpu.hooks = backend;
-  if (processors) processors.onSwitch = (i) => backend.setVcpu(i);
+  if (processors) {
+    processors.onSwitch = (i) => backend.setVcpu(i);
+    processors.onInit = (i) => backend.resetVcpu(i);
+  }
   return {
     machine,
     backend,

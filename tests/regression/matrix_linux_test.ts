@@ -112,6 +112,7 @@ function checkKvmBoot(trace: string): void {
     ]
   ) assert.ok(console.includes(line), `missing "${line}"`);
   const msrs = new Set<number>();
+  let pvEoi = -1;
   let clockUpdates = 0;
   const reader = TraceReader.open(trace);
   try {
@@ -120,6 +121,7 @@ function checkKvmBoot(trace: string): void {
         msrs.add(e.args[0] >>> 0);
         // kvmclock's system-time structure is registered with its enable bit (bit 0) set.
         if (e.args[0] >>> 0 === 0x4b564d01) assert.equal(e.args[1] & 1, 1);
+        if (e.args[0] >>> 0 === 0x4b564d04 && pvEoi < 0) pvEoi = e.args[1];
       } else if (e.name === "pvclock_vcpu_time_info" && clockUpdates++ < 100) {
         assert.equal(e.args[7], 1, "PVCLOCK_TSC_STABLE_BIT");
       }
@@ -130,10 +132,11 @@ function checkKvmBoot(trace: string): void {
   assert.ok(clockUpdates > 10, `${clockUpdates} time-structure updates`);
   const hex = [...msrs].map((m) => m.toString(16)).join(",");
   // The system-time structure through the new MSR, the wall clock through its pair; steal time
-  // (docs/abi/kvm.md §8). The features the profile leaves clear are not used: no async PF, PV
-  // EOI, poll control MSRs.
+  // and PV EOI (docs/abi/kvm.md §8, §9), the EOI word enabled and 4-byte aligned. The features
+  // the profile leaves clear are not used: no async PF, poll control MSRs.
   for (const m of [0x4b564d01, 0x4b564d00, 0x4b564d03]) assert.ok(msrs.has(m), hex);
-  for (const m of [0x4b564d02, 0x4b564d04, 0x4b564d05, 0x4b564d06]) {
+  assert.equal(pvEoi & 3, 1, "MSR_KVM_PV_EOI_EN enabled, word 4-byte aligned");
+  for (const m of [0x4b564d02, 0x4b564d05, 0x4b564d06]) {
     assert.ok(!msrs.has(m), `MSR 0x${m.toString(16)} written (${hex})`);
   }
 }

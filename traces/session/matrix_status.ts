@@ -9,7 +9,6 @@
  */
 
 import { diffTraces } from "../analysis/diff.ts";
-import { StatsCollector } from "../analysis/inspect.ts";
 import { TraceReader } from "../format/reader.ts";
 import type { TraceDivergenceClass } from "../../vocabulary/divergence.ts";
 import type { TraceEvent } from "../../vocabulary/event.ts";
@@ -224,17 +223,24 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
   return cells;
 }
 
-/** Events per canonical op of a recorded trace, for the per-operation summary. */
+/**
+ * Events per canonical op of a recorded trace, for the per-operation summary, keys sorted. A
+ * polling loop's repeat record counts as its copies without being expanded into events.
+ */
 function opCounts(trace: string): Record<string, number> {
   const reader = TraceReader.open(trace);
-  const stats = new StatsCollector();
+  const counts = new Map<string, number>();
   try {
-    for (const e of reader.events()) stats.add(e);
+    const it = reader.collapsedEvents();
+    for (let r = it.next(); !r.done; r = it.next()) {
+      const op = r.value.op;
+      if (op !== null) counts.set(op, (counts.get(op) ?? 0) + 1 + it.repeats);
+    }
   } finally {
     reader.close();
   }
-  const rows = stats.result().byOp.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-  return Object.fromEntries(rows.map((r) => [r.key, r.count]));
+  const keys = [...counts.keys()].sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+  return Object.fromEntries(keys.map((k) => [k, counts.get(k)!]));
 }
 
 function cacheKeys(row: MatrixRow, c: SuiteCase, opts: RowOptions): string[] {

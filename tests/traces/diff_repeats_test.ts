@@ -5,9 +5,13 @@ import {
   CROSS_BACKEND_TIME_TOLERANCE_NS,
   defaultArgKind,
   defaultResultKind,
+  defaultTolerances,
   diffStreams,
   diffTraces,
+  unitFactors,
 } from "../../traces/analysis/diff.ts";
+import { readTrace } from "../../traces/format/reader.ts";
+import { REFERENCE_DIR } from "../../traces/session/reference.ts";
 import type { TraceEvent } from "../../vocabulary/event.ts";
 import type { TraceHeader } from "../../traces/format/header.ts";
 import { encodeTrace } from "../../traces/format/writer.ts";
@@ -241,4 +245,21 @@ Deno.test("a trace cut inside a loop: the rest of the loop is uncompared, not a 
   const r = diffStreams(full, longer, { truncated: { b: true } });
   assert.equal(r.totals.repeats, 1);
   assert.equal(r.uncomparedA, 1);
+});
+
+Deno.test("diffTraces (repeat records collapsed) reports what the expanded events give", () => {
+  const dir = REFERENCE_DIR;
+  for (const s of ["boot", "timer"]) {
+    const a = `${dir}/pvkernel-2.6.22-${s}-native_p6.pvt`;
+    for (const b of [a, `${dir}/pvkernel-2.6.22-${s}-kvm_2.6.25.pvt`]) {
+      const ra = readTrace(a), rb = readTrace(b);
+      const expanded = diffStreams(ra.events, rb.events, {
+        units: unitFactors(ra.header!, rb.header!),
+        truncated: { a: false, b: false },
+        tscHz: { a: ra.header!.machine.tscHz, b: rb.header!.machine.tscHz },
+        tolerances: defaultTolerances(ra.header!, rb.header!),
+      });
+      assert.deepEqual(diffTraces(a, b).report, expanded);
+    }
+  }
 });

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { decodeChunk } from "../../traces/format/chunk_codec.ts";
 import type { EventSink, TraceEvent } from "../../vocabulary/event.ts";
 import { TraceFormatError } from "../../traces/format/format.ts";
-import { readTrace } from "../../traces/format/reader.ts";
+import { readTrace, TraceReader } from "../../traces/format/reader.ts";
 import { Recorder } from "../../traces/session/recorder.ts";
 import { REFERENCE_DIR } from "../../traces/session/reference.ts";
 import { replaySame } from "../../traces/session/replay.ts";
@@ -165,4 +165,39 @@ Deno.test("replay catches an event altered inside a polling run at exactly that 
   const r = replaySame(t.header, altered, image);
   assert.equal(r.mismatch?.seq, pick);
   assert.deepEqual(r.mismatch?.fields, ["ret"]);
+});
+
+Deno.test("collapsed decoding: the events and repeats expand to the same events", () => {
+  const event = [0x00, 4, 0, 0x62, 0, 2, 0x69, 0x6e, 0, 0, 0, 0, 0, 0, 0x00];
+  // The event, 2 copies 2 apart, 3 more 3 apart (a repeat after a repeat of another step).
+  const payload = new Uint8Array([...event, 0x00, 0xff, 0x02, 0x04, 0x00, 0xff, 0x03, 0x06]);
+  const expanded = decodeChunk(payload, 6, 7, 100, 0, true);
+  const collapsed = { repeats: [], steps: [] };
+  const events = decodeChunk(payload, 6, 7, 100, 0, true, collapsed);
+  const again = events.flatMap((e, k) => [
+    e,
+    ...Array.from(
+      { length: collapsed.repeats[k] },
+      (_, n) => ({ ...e, seq: e.seq + n + 1, icount: e.icount + (n + 1) * collapsed.steps[k] }),
+    ),
+  ]);
+  assert.deepEqual(again, expanded);
+  assert.deepEqual(expanded.map((e) => e.icount), [100, 102, 104, 107, 110, 113]);
+  assert.equal(events.length, 2);
+});
+
+Deno.test("collapsed events of a recorded trace count as many events per op as events()", () => {
+  const path = `${REFERENCE_DIR}/pvkernel-2.6.22-boot-native_p6.pvt`;
+  const count = (it: Iterator<TraceEvent>, repeats: () => number) => {
+    const n = new Map<string, number>();
+    for (let r = it.next(); !r.done; r = it.next()) {
+      const k = `${r.value.kind}:${r.value.op}`;
+      n.set(k, (n.get(k) ?? 0) + 1 + repeats());
+    }
+    return n;
+  };
+  const a = TraceReader.open(path), b = TraceReader.open(path);
+  const c = b.collapsedEvents();
+  assert.deepEqual(count(c, () => c.repeats), count(a.events(), () => 0));
+  a.close(), b.close();
 });

@@ -18,7 +18,12 @@
 import type { TraceDivergenceClass } from "../../vocabulary/divergence.ts";
 import type { TraceEvent } from "../../vocabulary/event.ts";
 import type { TraceHeader } from "../format/header.ts";
-import { type TraceFooter, TraceReader, type TraceTruncation } from "../format/reader.ts";
+import {
+  type CollapsedEvents,
+  type TraceFooter,
+  TraceReader,
+  type TraceTruncation,
+} from "../format/reader.ts";
 import { alignWindow } from "./diff_align.ts";
 import {
   Comparator,
@@ -443,14 +448,26 @@ export function diffTraces(
   // Events read from both sides, reported every PROGRESS_EVERY (a progress line for big traces).
   let read = 0, total = 0;
   const { onProgress, ...diffOptions } = options;
-  const counted = (it: IterableIterator<TraceEvent>): IterableIterator<TraceEvent> => {
+  // Repeat records stay collapsed (RunLookahead takes a polling loop as one run, allocating
+  // nothing per copy); progress counts the copies too.
+  const counted = (it: CollapsedEvents): CollapsedEvents => {
     if (onProgress === undefined) return it;
-    const wrapped: IterableIterator<TraceEvent> = {
+    const wrapped: CollapsedEvents = {
       next() {
         const r = it.next();
-        if (!r.done && ++read % PROGRESS_EVERY === 0) onProgress(read, total);
+        wrapped.repeats = it.repeats;
+        wrapped.step = it.step;
+        if (!r.done) {
+          const before = read;
+          read += 1 + it.repeats;
+          if (Math.floor(read / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) {
+            onProgress(read, total);
+          }
+        }
         return r;
       },
+      repeats: 0,
+      step: 0,
       [Symbol.iterator]: () => wrapped,
     };
     return wrapped;
@@ -468,7 +485,7 @@ export function diffTraces(
   try {
     const na = ra.footerEventCount(), nb = rb.footerEventCount();
     total = na !== null && nb !== null ? na + nb : 0;
-    const report = diffStreams(counted(ra.events()), counted(rb.events()), {
+    const report = diffStreams(counted(ra.collapsedEvents()), counted(rb.collapsedEvents()), {
       units: unitFactors(ra.header, rb.header),
       truncated: { a: !ra.hasFooter(), b: !rb.hasFooter() },
       tscHz: { a: ra.header.machine.tscHz, b: rb.header.machine.tscHz },

@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { TraceEvent } from "../../vocabulary/event.ts";
+import { repeatOf, type TraceEvent } from "../../vocabulary/event.ts";
+import type { CollapsedEvents } from "../format/reader.ts";
 import { alignedByDefault, type Kinds } from "./diff_classify.ts";
 
 /**
@@ -33,14 +34,27 @@ export class RunLookahead {
   #mask = -1;
   #head = 0;
   #tail = 0;
-  /** The event that ended the last buffered run (starts the next one). */
+  /** The event that ended the last buffered run (starts the next one), and its repeats. */
   #pending: TraceEvent | undefined = undefined;
+  #pendingRepeats = 0;
+  #pendingStep = 0;
   #done = false;
+  /** A reader's collapsed stream (TraceReader.collapsedEvents), or null. */
+  #collapsed: CollapsedEvents | null;
+  /** Copies following the event #next returned last (collapsed streams), and their step. */
+  #repeats = 0;
+  #step = 0;
   /** Events accepted by the filter so far, and runs formed. */
   seen = 0;
   runs = 0;
+  /**
+   * `events` may be a {@link CollapsedEvents} stream: a repeat record then joins its event's run
+   * at once (the copies equal the event in every field sameShape and the filter look at), with
+   * the same runs, counts and last events as the expanded stream gives.
+   */
   constructor(events: Iterable<TraceEvent>, all: boolean, kinds: Kinds) {
     this.#it = events[Symbol.iterator]();
+    this.#collapsed = "repeats" in this.#it ? this.#it as CollapsedEvents : null;
     this.#all = all;
     this.#kinds = kinds;
   }
@@ -54,10 +68,22 @@ export class RunLookahead {
         return undefined;
       }
       if (this.#all || alignedByDefault(r.value)) {
-        this.seen++;
+        const c = this.#collapsed;
+        this.#repeats = c ? c.repeats : 0;
+        this.#step = c ? c.step : 0;
+        this.seen++; // its copies count when they join a run (#repeat), as if read there
+
         return r.value;
       }
     }
+  }
+
+  /** Adds the `n` copies (`step` apart) that follow `e` to `run`, ending it with the last. */
+  #repeat(run: Run, e: TraceEvent, n: number, step: number): void {
+    if (n === 0) return;
+    run.last = repeatOf(e, e.seq + n, e.icount + n * step);
+    run.count += n;
+    this.seen += n;
   }
 
   /** A free slot at the tail, growing the buffer when every slot is pending. */
@@ -79,17 +105,25 @@ export class RunLookahead {
   /** The i-th pending run, or undefined past the end of the stream. */
   peek(i: number): Run | undefined {
     while (this.#tail - this.#head <= i) {
-      const first = this.#pending ?? this.#next();
+      let first = this.#pending, repeats = this.#pendingRepeats, step = this.#pendingStep;
+      if (first === undefined) {
+        first = this.#next();
+        repeats = this.#repeats, step = this.#step;
+      }
       if (first === undefined) return undefined;
       const run = this.#slot(first);
       run.first = run.last = first;
       run.count = 1;
+      this.#repeat(run, first, repeats, step);
       let e: TraceEvent | undefined;
       while ((e = this.#next()) !== undefined && this.#kinds.sameShape(first, e)) {
         run.last = e;
         run.count++;
+        this.#repeat(run, e, this.#repeats, this.#step);
       }
       this.#pending = e;
+      this.#pendingRepeats = this.#repeats;
+      this.#pendingStep = this.#step;
       this.#tail++;
       this.runs++;
     }

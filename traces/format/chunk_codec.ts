@@ -494,8 +494,21 @@ interface DecTemplate {
 }
 
 /**
+ * Repeat records left collapsed by {@link decodeChunk}: event `k` of the returned list is followed
+ * in the trace by `repeats[k]` copies of itself (every field equal but `seq`, one more each, and
+ * `icount`, `steps[k]` more each) that are not in the list.
+ */
+export interface ChunkRepeats {
+  repeats: number[];
+  steps: number[];
+}
+
+/**
  * Decodes one chunk payload of `count` events. Errors are {@link TraceFormatError}s located at
  * `fileOffset` (the chunk's start) with the position inside the decoded payload in the reason.
+ *
+ * With `collapsed`, repeat records are not expanded into events: the list holds the other events
+ * only and `collapsed` says how many copies follow each (the same checks are made either way).
  */
 export function decodeChunk(
   payload: Uint8Array,
@@ -504,11 +517,14 @@ export function decodeChunk(
   baseIcount: number,
   fileOffset: number,
   opaque: boolean,
+  collapsed?: ChunkRepeats,
 ): TraceEvent[] {
   const r = new ByteCursor(payload, fileOffset, "chunk payload", opaque);
   const strings: string[] = [];
   const templates: DecTemplate[] = [];
-  const events: TraceEvent[] = new Array(count);
+  const events: TraceEvent[] = collapsed ? [] : new Array(count);
+  const repeats = collapsed?.repeats, steps = collapsed?.steps;
+  if (repeats) repeats.length = steps!.length = 0;
   let seq = firstSeq - 1;
   let icount = baseIcount;
   for (let n = 0; n < count;) {
@@ -521,6 +537,27 @@ export function decodeChunk(
       if (n === 0) r.fail("repeat record before any event", start);
       if (times < 1 || times > count - n) {
         r.fail(`repeat count ${times} not in 1..${count - n} (events left in the chunk)`, start);
+      }
+      if (repeats) {
+        // A repeat after a repeat of another step: its base is the last copy, made an event.
+        let last = events.length - 1;
+        if (repeats[last] !== 0 && steps![last] !== step) {
+          events.push(repeatOf(events[last], seq, icount));
+          repeats[last]--;
+          repeats.push(0), steps!.push(step);
+          last++;
+        }
+        for (let k = 0; k < times; k++) {
+          icount += step;
+          seq++;
+          if (icount < 0 || icount > Number.MAX_SAFE_INTEGER || seq > Number.MAX_SAFE_INTEGER) {
+            r.fail(`impossible icount ${icount} or seq ${seq} in a repeat`, start);
+          }
+        }
+        repeats[last] += times;
+        steps![last] = step;
+        n += times;
+        continue;
       }
       const prev = events[n - 1];
       for (let k = 0; k < times; k++) {
@@ -585,7 +622,8 @@ export function decodeChunk(
     for (let i = 0; i < args.length; i++) {
       if (!is32(args[i])) r.fail("argument out of range", start);
     }
-    events[n++] = {
+    if (repeats) repeats.push(0), steps!.push(0);
+    events[collapsed ? events.length : n] = {
       seq,
       icount,
       vcpu: t.vcpu,
@@ -602,6 +640,7 @@ export function decodeChunk(
       opArgs,
       state,
     };
+    n++;
   }
   if (r.remaining !== 0) r.fail(`${r.remaining} trailing bytes after ${count} events`);
   return events;

@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { inflateRawSync } from "node:zlib";
 import type { TraceEvent } from "../../vocabulary/event.ts";
-import { decodeChunk } from "./chunk_codec.ts";
+import { type ChunkRepeats, decodeChunk } from "./chunk_codec.ts";
 import {
   ABORT_MAGIC,
   ByteCursor,
@@ -35,6 +35,19 @@ import {
   TraceFormatError,
 } from "./format.ts";
 import { headerFromJson, type TraceHeader } from "./header.ts";
+
+/** Events of {@link TraceReader.collapsedEvents}: the repeats of the event `next()` returned. */
+export interface CollapsedEvents extends IterableIterator<TraceEvent> {
+  /** Copies of the last event returned that follow it (0: none). */
+  repeats: number;
+  /** Instructions between one copy and the next. */
+  step: number;
+}
+
+/** A chunk's events with its repeat records collapsed (chunk_codec.ts {@link ChunkRepeats}). */
+interface CollapsedChunk extends ChunkRepeats {
+  events: TraceEvent[];
+}
 
 /** Footer of a complete trace. */
 export interface TraceFooter {
@@ -281,11 +294,80 @@ export class TraceReader {
   }
 
   /**
+   * {@link TraceReader.events} with repeat records (a polling loop, docs/trace-format.md §5.4)
+   * left collapsed: after `next()` returns an event, `repeats` copies of it follow in the trace
+   * (`seq` one more each, `icount` `step` more each, every other field equal) that the iterator
+   * does not return. For consumers that take a run of equal events at once; events are not to be
+   * changed (the reader keeps none, but a copy may share nothing with them either way).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { TraceReader } from "./reader.ts";
+   * import { TraceWriter } from "./writer.ts";
+   * import { makeEvent } from "../../vocabulary/event.ts";
+   * import type { TraceHeader } from "./header.ts";
+   * const header: TraceHeader = {
+   *   toolVersion: "0.1.0",
+   *   guest: { name: "hello", sha256: "0".repeat(64), cmdline: "" },
+   *   backend: { name: "native", profile: "pc" },
+   *   machine: { memMiB: 32, ips: 1e8, tscHz: 1e8, apicHz: 1e8, epoch: 0, serialInput: "" },
+   *   cpu: { cpuid: [] },
+   *   seed: 0,
+   *   quirks: [],
+   * };
+   * const path = Deno.makeTempFileSync({ suffix: ".pvt" });
+   * const w = TraceWriter.create(path, header);
+   * w.append({ ...makeEvent({ icount: 10, kind: "io", name: "in", eip: 9 }), seq: 0 });
+   * w.appendRepeat(2, 4); // polled twice more, 4 instructions apart
+   * w.close({ finalDigest: "00" });
+   * const reader = TraceReader.open(path);
+   * const it = reader.collapsedEvents();
+   * assert.equal(it.next().value?.icount, 10);
+   * assert.deepEqual([it.repeats, it.step], [2, 4]);
+   * assert.equal(it.next().done, true);
+   * reader.close();
+   * Deno.removeSync(path);
+   * ```
+   */
+  collapsedEvents(): CollapsedEvents {
+    const chunks = this.#chunks(true) as Generator<CollapsedChunk, void, undefined>;
+    let cur: CollapsedChunk = { events: [], repeats: [], steps: [] };
+    let i = 0;
+    const it: CollapsedEvents = {
+      repeats: 0,
+      step: 0,
+      next(): IteratorResult<TraceEvent> {
+        while (i >= cur.events.length) {
+          const r = chunks.next();
+          if (r.done) {
+            it.repeats = it.step = 0;
+            return { done: true, value: undefined };
+          }
+          cur = r.value;
+          i = 0;
+        }
+        it.repeats = cur.repeats[i];
+        it.step = cur.steps[i];
+        return { done: false, value: cur.events[i++] };
+      },
+      [Symbol.iterator]() {
+        return it;
+      },
+    };
+    return it;
+  }
+
+  /**
    * Streams the events of each verified chunk, from the start of the trace. Returns normally at
    * the footer (sets `footer`) or at a truncation (sets `truncation`); throws
    * {@link TraceFormatError} on corruption after delivering every event before it.
    */
-  *chunks(): Generator<TraceEvent[], void, undefined> {
+  chunks(): Generator<TraceEvent[], void, undefined> {
+    return this.#chunks(false) as Generator<TraceEvent[], void, undefined>;
+  }
+
+  *#chunks(collapse: boolean): Generator<TraceEvent[] | CollapsedChunk, void, undefined> {
     const src = this.#src;
     const size = src.size;
     this.footer = null;
@@ -355,12 +437,21 @@ export class TraceReader {
             head.fail(`${what}: decompressed to ${raw.length} bytes, header says ${rawLen}`, 16);
           }
         }
-        const events = decodeChunk(raw, count, firstSeq, baseIcount, pos, codec !== CODEC_RAW);
+        const repeats: ChunkRepeats | undefined = collapse ? { repeats: [], steps: [] } : undefined;
+        const events = decodeChunk(
+          raw,
+          count,
+          firstSeq,
+          baseIcount,
+          pos,
+          codec !== CODEC_RAW,
+          repeats,
+        );
         hash.update(block);
         pos += block.length;
         index++;
         this.validEvents += count;
-        yield events;
+        yield repeats ? { events, ...repeats } : events;
       } else if (magic === FOOTER_MAGIC || magic === ABORT_MAGIC) {
         const isFooter = magic === FOOTER_MAGIC;
         const len = head.u32();

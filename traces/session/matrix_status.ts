@@ -9,7 +9,6 @@
  */
 
 import { diffTraces } from "../analysis/diff.ts";
-import { StatsCollector } from "../analysis/inspect.ts";
 import { TraceReader } from "../format/reader.ts";
 import type { TraceDivergenceClass } from "../../vocabulary/divergence.ts";
 import type { TraceEvent } from "../../vocabulary/event.ts";
@@ -20,17 +19,31 @@ import { type CaseRun, linuxCase, recordCase, type SuiteCase, suiteCase } from "
 import { ImageError } from "../../core/loaders/image_error.ts";
 import { EXIT_IMAGE_ERROR } from "../../core/exit_status.ts";
 
-interface Recorded {
-  run: CaseRun;
+/**
+ * What a cell needs of one backend's recording of a row's case (structured-cloneable: a worker
+ * records, another judges; the trace itself stays in the row's `outDir`).
+ */
+export interface Recorded {
   trace: string;
   verdict: StatusCell["verdict"];
+  /** The guest's RESULT line, its fields, and how and where the run ended. */
+  line: string;
+  fields: Record<string, string>;
+  reason: string;
+  exitCode: number;
+  instructions: number;
+  events: number;
   ops: Record<string, number>;
 }
 
-interface Refused {
+/** A backend that did not boot the image. */
+export interface Refused {
   /** The backend's reason for not booting the image. */
   refused: string;
 }
+
+/** One backend's part of a row: its recording, or its refusal. */
+export type Recording = Recorded | Refused;
 
 /** Status of one cell (docs/matrix.md "Statuses"). */
 export type CellStatus = "same" | "equivalent" | "diverges" | "fails" | "n/a";
@@ -106,6 +119,8 @@ export interface RowOptions {
 
 /**
  * Records and judges one row: the reference first, then every backend, each diffed against it.
+ * The steps ({@link rowCacheHits}, {@link recordBackend}, {@link judgeCell}, {@link finishRow})
+ * are what matrix_pool.ts runs on workers cell by cell, with the same cells as this gives.
  *
  * @example
  * ```ts
@@ -119,95 +134,178 @@ export interface RowOptions {
  * ```
  */
 export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
-  Deno.mkdirSync(opts.outDir, { recursive: true });
-  const c = row.linux === undefined
+  const hits = rowCacheHits(row, opts);
+  if (hits) return hits;
+  const ref = recordBackend(row, row.reference, opts);
+  const cells = row.backends.map((b) =>
+    judgeCell(row, b, b === row.reference ? ref : recordBackend(row, b, opts), ref, opts)
+  );
+  finishRow(row, cells, opts);
+  return cells;
+}
+
+function rowCase(row: MatrixRow): SuiteCase {
+  return row.linux === undefined
     ? suiteCase(row.variant, row.scenario, row.options)
     : linuxCase(row.linux);
-  const keys = opts.cacheDir ? cacheKeys(row, c, opts) : null;
-  if (keys) {
-    const hits = keys.map((k) => cached(opts.cacheDir!, k));
-    if (hits.every((h) => h !== null)) return hits as StatusCell[];
+}
+
+/** Trace file of `backend`'s recording of the row's case. */
+function tracePath(c: SuiteCase, opts: RowOptions, backend: string): string {
+  return `${opts.outDir}/${c.label}-${backend.replace("@", "_")}.pvt`;
+}
+
+/**
+ * The row's cells from the result cache (`opts.cacheDir`) when every one is there, else null.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rowCacheHits } from "./matrix_status.ts";
+ * const row = { variant: "2.6.22", scenario: "boot", options: "", backends: ["native@p6"], reference: "native@p6" };
+ * assert.equal(rowCacheHits(row, { outDir: "/tmp", cacheDir: Deno.makeTempDirSync() }), null);
+ * ```
+ */
+export function rowCacheHits(row: MatrixRow, opts: RowOptions): StatusCell[] | null {
+  if (!opts.cacheDir) return null;
+  const hits = cacheKeys(row, rowCase(row), opts).map((k) => cached(opts.cacheDir!, k));
+  return hits.every((h) => h !== null) ? hits as StatusCell[] : null;
+}
+
+/**
+ * Records the row's case on `backend` into `opts.outDir`. A backend may refuse the image before
+ * it runs (Xen's domain builder wants a Xen PV kernel, docs/abi/xen.md §1): the cell then fails
+ * with the builder's reason and there is no trace.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordBackend } from "./matrix_status.ts";
+ * const row = { variant: "2.6.22", scenario: "boot", options: "", backends: ["native@p6"], reference: "native@p6" };
+ * const r = recordBackend(row, "native@p6", { outDir: Deno.makeTempDirSync() });
+ * assert.ok("verdict" in r && r.verdict === "PASS");
+ * ```
+ */
+export function recordBackend(row: MatrixRow, backend: string, opts: RowOptions): Recording {
+  Deno.mkdirSync(opts.outDir, { recursive: true });
+  const c = rowCase(row);
+  const trace = tracePath(c, opts, backend);
+  let run: CaseRun;
+  try {
+    run = recordCase(c, backend, { out: trace, profileTweak: opts.tweaks?.[backend] });
+  } catch (e) {
+    if (e instanceof ImageError) return { refused: e.problem };
+    throw e;
   }
-  const path = (b: string) => `${opts.outDir}/${c.label}-${b.replace("@", "_")}.pvt`;
-  // A backend may refuse the image before it runs (Xen's domain builder wants a Xen PV kernel,
-  // docs/abi/xen.md §1): the cell then fails with the builder's reason and there is no trace.
-  const record = (backend: string): Recorded | Refused => {
-    const trace = path(backend);
-    let run: CaseRun;
-    try {
-      run = recordCase(c, backend, { out: trace, profileTweak: opts.tweaks?.[backend] });
-    } catch (e) {
-      if (e instanceof ImageError) return { refused: e.problem };
-      throw e;
-    }
-    const ops = opCounts(trace);
-    // The guest's console beside its trace: what a user reads first when a cell fails.
-    if (opts.keep) Deno.writeTextFileSync(trace.replace(/\.pvt$/, ".console.txt"), run.serial);
-    const verdict: StatusCell["verdict"] = run.verdict.pass === true
-      ? "PASS"
-      : run.verdict.pass === false
-      ? "FAIL"
-      : "NO-RESULT";
-    return { run, trace, verdict, ops };
+  const ops = opCounts(trace);
+  // The guest's console beside its trace: what a user reads first when a cell fails.
+  if (opts.keep) Deno.writeTextFileSync(trace.replace(/\.pvt$/, ".console.txt"), run.serial);
+  const verdict: StatusCell["verdict"] = run.verdict.pass === true
+    ? "PASS"
+    : run.verdict.pass === false
+    ? "FAIL"
+    : "NO-RESULT";
+  return {
+    trace,
+    verdict,
+    line: run.verdict.line,
+    fields: run.verdict.fields,
+    reason: run.result.reason,
+    exitCode: run.result.exitCode,
+    instructions: run.result.instructions,
+    events: run.events,
+    ops,
   };
-  const ref = record(row.reference);
-  const refOk = !("refused" in ref) && ref.verdict === "PASS";
-  const cells: StatusCell[] = [];
-  for (const backend of row.backends) {
-    const r = backend === row.reference ? ref : record(backend);
-    const cell: StatusCell = {
-      variant: row.variant,
-      scenario: row.scenario,
-      options: row.options,
-      backend,
-      reference: row.reference,
-      status: "same",
-      divergence: null,
-      first: null,
-      context: null,
-      reason: null,
-      verdict: "NO-RESULT",
-      exit: "refused",
-      code: EXIT_IMAGE_ERROR,
-      instructions: 0,
-      events: 0,
-      fields: {},
-      ops: {},
-      trace: null,
-    };
-    if ("refused" in r) {
-      cell.status = "fails";
-      cell.reason = `${backend} refused the image: ${r.refused}`;
-      cells.push(cell);
-      continue;
-    }
-    Object.assign(cell, {
-      verdict: r.verdict,
-      exit: r.run.result.reason,
-      code: r.run.result.exitCode,
-      instructions: r.run.result.instructions,
-      events: r.run.events,
-      fields: r.run.verdict.fields,
-      ops: r.ops,
-      trace: opts.keep ? r.trace : null,
-    });
-    if (r.verdict !== "PASS") {
-      cell.status = "fails";
-      cell.reason = r.verdict === "FAIL"
-        ? `guest reported pass=0 (${r.run.verdict.line})`
-        : `no verdict: ${r.run.result.reason} (status ${r.run.result.exitCode})`;
-    } else if (!refOk) {
-      cell.status = "n/a";
-      cell.reason = "refused" in ref
-        ? `reference ${row.reference} refused the image (${ref.refused})`
-        : `reference ${row.reference} did not pass (${ref.run.result.reason})`;
-    } else if (backend !== row.reference) {
-      judge(cell, ref.trace, r.trace);
-    }
-    cells.push(cell);
+}
+
+/**
+ * The cell of `backend` from its recording `r` and the reference's `ref` (the same recording
+ * when `backend` is the reference): its trace is diffed against the reference trace.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { judgeCell } from "./matrix_status.ts";
+ * const row = { variant: "2.6.22", scenario: "boot", options: "", backends: ["xen@3.1"], reference: "native@p6" };
+ * const cell = judgeCell(row, "xen@3.1", { refused: "not a Xen kernel" }, { refused: "no" }, { outDir: "/tmp" });
+ * assert.equal(cell.status, "fails");
+ * ```
+ */
+export function judgeCell(
+  row: MatrixRow,
+  backend: string,
+  r: Recording,
+  ref: Recording,
+  opts: RowOptions,
+): StatusCell {
+  const cell: StatusCell = {
+    variant: row.variant,
+    scenario: row.scenario,
+    options: row.options,
+    backend,
+    reference: row.reference,
+    status: "same",
+    divergence: null,
+    first: null,
+    context: null,
+    reason: null,
+    verdict: "NO-RESULT",
+    exit: "refused",
+    code: EXIT_IMAGE_ERROR,
+    instructions: 0,
+    events: 0,
+    fields: {},
+    ops: {},
+    trace: null,
+  };
+  if ("refused" in r) {
+    cell.status = "fails";
+    cell.reason = `${backend} refused the image: ${r.refused}`;
+    return cell;
   }
-  if (keys) {
-    Deno.mkdirSync(opts.cacheDir!, { recursive: true });
+  Object.assign(cell, {
+    verdict: r.verdict,
+    exit: r.reason,
+    code: r.exitCode,
+    instructions: r.instructions,
+    events: r.events,
+    fields: r.fields,
+    ops: r.ops,
+    trace: opts.keep ? r.trace : null,
+  });
+  const refOk = !("refused" in ref) && ref.verdict === "PASS";
+  if (r.verdict !== "PASS") {
+    cell.status = "fails";
+    cell.reason = r.verdict === "FAIL"
+      ? `guest reported pass=0 (${r.line})`
+      : `no verdict: ${r.reason} (status ${r.exitCode})`;
+  } else if (!refOk) {
+    cell.status = "n/a";
+    cell.reason = "refused" in ref
+      ? `reference ${row.reference} refused the image (${ref.refused})`
+      : `reference ${row.reference} did not pass (${ref.reason})`;
+  } else if (backend !== row.reference) {
+    judge(cell, ref.trace, r.trace);
+  }
+  return cell;
+}
+
+/**
+ * After the row's `cells` are judged: stores them in the cache (`opts.cacheDir`) and removes the
+ * traces unless `opts.keep`.
+ *
+ * @example
+ * ```ts
+ * import { finishRow } from "./matrix_status.ts";
+ * const row = { variant: "2.6.22", scenario: "boot", options: "", backends: [], reference: "native@p6" };
+ * finishRow(row, [], { outDir: Deno.makeTempDirSync() }); // no trace there: nothing to remove
+ * ```
+ */
+export function finishRow(row: MatrixRow, cells: StatusCell[], opts: RowOptions): void {
+  const c = rowCase(row);
+  if (opts.cacheDir) {
+    const keys = cacheKeys(row, c, opts);
+    Deno.mkdirSync(opts.cacheDir, { recursive: true });
     for (const [i, k] of keys.entries()) {
       const tmp = `${opts.cacheDir}/${k}.json.${Deno.pid}`;
       Deno.writeTextFileSync(tmp, JSON.stringify(cells[i]));
@@ -217,26 +315,32 @@ export function runRow(row: MatrixRow, opts: RowOptions): StatusCell[] {
   if (!opts.keep) {
     for (const b of new Set([row.reference, ...row.backends])) {
       try {
-        Deno.removeSync(path(b));
+        Deno.removeSync(tracePath(c, opts, b));
       } catch (e) {
         if (!(e instanceof Deno.errors.NotFound)) throw e; // none when the backend refused the image
       }
     }
   }
-  return cells;
 }
 
-/** Events per canonical op of a recorded trace, for the per-operation summary. */
+/**
+ * Events per canonical op of a recorded trace, for the per-operation summary, keys sorted. A
+ * polling loop's repeat record counts as its copies without being expanded into events.
+ */
 function opCounts(trace: string): Record<string, number> {
   const reader = TraceReader.open(trace);
-  const stats = new StatsCollector();
+  const counts = new Map<string, number>();
   try {
-    for (const e of reader.events()) stats.add(e);
+    const it = reader.collapsedEvents();
+    for (let r = it.next(); !r.done; r = it.next()) {
+      const op = r.value.op;
+      if (op !== null) counts.set(op, (counts.get(op) ?? 0) + 1 + it.repeats);
+    }
   } finally {
     reader.close();
   }
-  const rows = stats.result().byOp.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-  return Object.fromEntries(rows.map((r) => [r.key, r.count]));
+  const keys = [...counts.keys()].sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+  return Object.fromEntries(keys.map((k) => [k, counts.get(k)!]));
 }
 
 function cacheKeys(row: MatrixRow, c: SuiteCase, opts: RowOptions): string[] {

@@ -7,8 +7,15 @@
 
 import assert from "node:assert/strict";
 import { Cpu } from "../../core/cpu/cpu.ts";
-import { REGION_THRESHOLD, THRESHOLD } from "../../core/cpu/jit.ts";
-import { gate, makeMachine, protectedMode, setIdt, type TestMachine } from "./machine.ts";
+import { REGION_THRESHOLD } from "../../core/cpu/jit.ts";
+import {
+  gate,
+  JIT_THRESHOLD,
+  makeMachine,
+  protectedMode,
+  setIdt,
+  type TestMachine,
+} from "./machine.ts";
 
 /** xorshift32: a seeded generator so failures reproduce. */
 function rng(seed: number): () => number {
@@ -215,7 +222,7 @@ function runBoth(code: Uint8Array, regs: number[], budget: number, slice: number
 Deno.test("translator: random loops end in the interpreter's state", () => {
   let compiled = 0;
   for (let seed = 1; seed <= 300; seed++) {
-    const { code, regs } = program(seed, 4 + (seed % 12), 3 * THRESHOLD);
+    const { code, regs } = program(seed, 4 + (seed % 12), 3 * JIT_THRESHOLD);
     try {
       runBoth(code, regs, 20_000, seed % 3 === 0 ? 20_000 : 777);
     } catch (e) {

@@ -283,9 +283,10 @@ const opImul: Emitter = (g) => {
   const a = op === 0x1af ? g.let(g.reg(g.insn.reg, s)) : g.readE(s);
   const b = op === 0x1af ? g.readE(s) : `${g.insn.imm}`;
   if (s === 2) {
+    // CF = OF = the product does not fit in int32: then the double product (rounded, but not
+    // into the int32 range) differs from the low dword; without the high dword's call.
     const lo = g.let(`Math.imul(${a}, ${b})`);
-    const hi = g.let(`MHS(${a}, ${b})`);
-    recResult(g, lo, 2, `(${hi} !== (${lo} >> 31) ? 2049 : 0)`);
+    recResult(g, lo, 2, `(${lo} !== ${a} * ${b} ? 2049 : 0)`);
     g.setReg(g.insn.reg, 2, lo);
   } else {
     const p = g.let(`((${a} << 16) >> 16) * ((${b} << 16) >> 16)`);

@@ -345,3 +345,43 @@ Deno.test("translator: switched off per CPU", () => {
   assert.equal(off.jit, null);
   assert.notEqual(m.cpu.jit, null);
 });
+
+Deno.test("translator: IMUL's CF/OF at the edges of the int32 range", () => {
+  const le = (v: number) => [0, 8, 16, 24].map((s) => (v >>> s) & 0xff);
+  const pairs = [
+    [0x7fffffff, 1],
+    [0x7fffffff, 2],
+    [0x10000, 0x8000],
+    [-0x10000, 0x8000],
+    [0x80000000, -1],
+    [0x80000000, 1],
+    [46341, 46341],
+    [46340, 46340],
+    [-46341, 46341],
+    [-1, -1],
+    [0x80000000, 0x80000000],
+    [3, 0x2aaaaaab],
+    [-3, 0x2aaaaaab],
+  ];
+  for (const [a, b] of pairs) {
+    const body = [
+      [0xb8, ...le(a)], // mov eax, a
+      [0x89, 0x06], // mov [esi], eax
+      [0xb9, ...le(b)], // mov ecx, b
+      [0x0f, 0xaf, 0xc1], // imul eax, ecx
+      [0x0f, 0x90, 0xc2, 0x01, 0xd3], // seto dl; add ebx, edx
+      [0x0f, 0xaf, 0x0e], // imul ecx, [esi]
+      [0x0f, 0x92, 0xc2, 0x01, 0xd3], // setc dl; add ebx, edx
+      [0x69, 0x06, ...le(b)], // imul eax, [esi], b
+      [0x0f, 0x90, 0xc2, 0x01, 0xd3], // seto dl; add ebx, edx
+      [0x6b, 0xc1, b & 0xff], // imul eax, ecx, (b as imm8)
+    ].flat();
+    const back = -(body.length + 3); // dec ebp; jnz rel8 back to the body
+    const code = [0xbd, ...le(3 * JIT_THRESHOLD), ...body, 0x4d, 0x75, back & 0xff, 0xf4];
+    try {
+      runBoth(Uint8Array.from(code), [0, 0, 0, 0, 0x90000, 0, DATA, DATA], 50_000, 50_000);
+    } catch (e) {
+      throw new Error(`${a} * ${b}: ${(e as Error).message}`);
+    }
+  }
+});

@@ -121,7 +121,7 @@ function randomInsn(next: () => number, narrow: boolean): number[] {
     case 31:
       return [0x0f, 0xa3, 0xc0 | (r() << 3) | r()]; // bt: not translated
     case 32:
-      return [0xc1, 0xc0 | (r() << 3) | r(), next() & 0x1f]; // rotates: not translated
+      return [0xc1, 0xc0 | (r() << 3) | r(), next() & 0x1f]; // rotates (RCL/RCR not translated)
     case 33:
       return [0x9c, 0x58 | r()]; // pushf; pop r: flags leave through the interpreter
     case 34:
@@ -383,5 +383,38 @@ Deno.test("translator: IMUL's CF/OF at the edges of the int32 range", () => {
     } catch (e) {
       throw new Error(`${a} * ${b}: ${(e as Error).message}`);
     }
+  }
+});
+
+Deno.test("translator: ROL/ROR by constant counts, register and memory, match", () => {
+  // Each form is followed by SETO/SETC (OF and CF as the rotate left them) and ADC (CF).
+  const forms: number[][] = [];
+  for (const o of [0, 1]) {
+    for (const cnt of [0, 1, 4, 7, 8, 9, 15, 16, 17, 31]) {
+      forms.push([0xc1, 0xc0 | (o << 3), cnt]); // rol/ror eax, cnt
+      forms.push([0xc0, 0xc4 | (o << 3), cnt]); // rol/ror ah, cnt
+      forms.push([0x66, 0xc1, 0xc1 | (o << 3), cnt]); // rol/ror cx, cnt
+      forms.push([0xc1, 0x06 | (o << 3), cnt]); // rol/ror dword [esi], cnt
+      forms.push([0xc0, 0x46 | (o << 3), 5, cnt]); // rol/ror byte [esi+5], cnt
+    }
+    forms.push([0xd1, 0xc3 | (o << 3)], [0xd0, 0xc7 | (o << 3)], [0x66, 0xd1, 0x46 | (o << 3), 2]);
+  }
+  for (let k = 0; k < forms.length; k += 6) {
+    const body: number[] = [];
+    for (const f of forms.slice(k, k + 6)) {
+      body.push(0x81, 0xc0, 0x35, 0x9a, 0x57, 0xc3); // add eax, 0xc3579a35: fresh operand bits
+      body.push(0x01, 0x06); // add [esi], eax
+      body.push(...f);
+      body.push(0x0f, 0x90, 0xc2, 0x01, 0xd3); // seto dl; add ebx, edx
+      body.push(0x0f, 0x92, 0xc2, 0x11, 0xd3); // setc dl; adc ebx, edx
+    }
+    const back = -(body.length + 3); // dec ebp; jnz rel8 back to the body
+    const code = [0xbd, 3 * JIT_THRESHOLD, 0, 0, 0, ...body, 0x4d, 0x75, back & 0xff, 0xf4];
+    runBoth(
+      Uint8Array.from(code),
+      [0x12345678, 0x9abc, 0, 0, 0x90000, 0, DATA, DATA],
+      50_000,
+      50_000,
+    );
   }
 });

@@ -72,8 +72,13 @@ for (const op of SYSTEM_OPS) EMITTERS[op] = opSystem;
 /** The system.ts semantics translated code calls (jit_sys.ts). */
 const SYS = { cli, hlt, iret, movFromCr, movToCr, popf, portIn, portOut, pushf, rdtsc, sti };
 
-/** Interpreted executions of an address before a block is compiled there. */
-export const THRESHOLD = 40;
+/**
+ * Interpreted executions of an address before a block is compiled there. A fresh block runs in
+ * V8's bytecode interpreter, slower than the interpreter's optimised closures, until V8 has seen
+ * it often enough to optimise it, and compiling it costs milliseconds of V8 time: code run only
+ * some hundred times (a timer interrupt's path, once a tick) loses by being translated.
+ */
+export const THRESHOLD = 1000;
 /** Most instructions in one block, blocks in one region and instructions in one region. */
 const MAX_INSNS = 48;
 const MAX_BLOCKS = 16;
@@ -131,6 +136,8 @@ let compiledChars = 0;
 /** The translator state of one CPU. */
 export class Translator {
   readonly pages: (CodePage | undefined)[];
+  /** {@link THRESHOLD}; tests lower it to translate short programs. */
+  threshold = THRESHOLD;
   /** Compiled blocks so far, and of them regions (statistics). */
   compiled = 0;
   regions = 0;
@@ -189,7 +196,7 @@ export function runTranslated(c: Cpu, t: Translator, end: number): void {
               continue;
             }
           }
-        } else if (++pg.hits[o] === THRESHOLD) {
+        } else if (++pg.hits[o] === t.threshold) {
           compile(c, t, pg, pa, key, false);
           if (c.jit === null) return; // code generation is disallowed: the interpreter takes over
         }
@@ -323,7 +330,13 @@ function compile(
     const from = pg.blocks[at];
     if (!region || from === null) continue;
     for (const s of successors(last, at + off)) {
-      const sb = s >= 0 && s < 4096 && (s === from.out0 || s === from.out1) ? pg.blocks[s] : null;
+      const seen = s >= 0 && s < 4096 && (s === from.out0 || s === from.out1);
+      // A successor still being interpreted often is compiled now rather than left out for good
+      // (a region is built once).
+      if (seen && pg.blocks[s] === null && pg.hits[s] >= t.threshold >> 2) {
+        compile(c, t, pg, page + s, key, false);
+      }
+      const sb = seen ? pg.blocks[s] : null;
       if (
         sb !== null && sb.key === key && !sb.region &&
         sb.work <= CHAIN_PASSES * sb.count * sb.runs && !heads.includes(s)

@@ -24,6 +24,7 @@ const TOP = [7, 15, 31];
 const ARITH = 2261; // CF PF AF ZF SF OF
 const RESULT_LAZY = 196; // PF ZF SF
 const CF_OF_AF = 2065;
+const CF_OF = 2049;
 
 type Emitter = (g: Gen) => Emit;
 
@@ -162,7 +163,7 @@ const opGroup4: Emitter = (g) => {
   return Emit.next;
 };
 
-// ---- shifts (SHL/SAL, SHR, SAR; rotates are declined) ----
+// ---- shifts (SHL/SAL, SHR, SAR) and rotates (ROL, ROR by a constant count) ----
 
 function shiftSrc(g: Gen, o: number, v: string, cnt: string, s: number): string {
   const top = TOP[s], w = top + 1, m = ["255", "65535", "-1"][s];
@@ -184,13 +185,40 @@ function shiftSrc(g: Gen, o: number, v: string, cnt: string, s: number): string 
   return r;
 }
 
+/**
+ * ROL (`o` 0) / ROR of `v` by a constant masked count `cnt` > 0 (shift.ts): by `cnt` mod width,
+ * CF and OF set even when that is 0, the other flags settled and kept.
+ */
+function rotateSrc(g: Gen, o: number, v: string, cnt: number, s: number): string {
+  const top = TOP[s], w = top + 1, m = ["255", "65535", "-1"][s], n = cnt & top;
+  let e = `(${v}) & ${m}`;
+  if (n !== 0) {
+    e = o === 0
+      ? `((${v} << ${n}) | ((${v} & ${m}) >>> ${w - n})) & ${m}`
+      : `(((${v} & ${m}) >>> ${n}) | (${v} << ${w - n})) & ${m}`;
+  }
+  const r = g.let(e);
+  const cf = g.let(o === 0 ? `${r} & 1` : `(${r} >>> ${top}) & 1`);
+  const of = o === 0
+    ? `((${r} >>> ${top}) & 1) ^ ${cf}`
+    : `((${r} >>> ${top}) ^ (${r} >>> ${top - 1})) & 1`;
+  g.emit(g.flags.settle());
+  g.emit(`F = (F & ${~CF_OF}) | ${cf} | ((${of}) << 11);`);
+  return r;
+}
+
 const opShift: Emitter = (g) => {
   const op = g.insn.op, o = g.insn.reg, s = sizeOf(g, op);
-  if (o < 4) return Emit.decline;
+  // RCL/RCR, and rotates by CL, are left to the interpreter.
+  if (o === 2 || o === 3 || (o < 2 && op >= 0xd2)) return Emit.decline;
   if (op < 0xd2) {
     const cnt = op < 0xd0 ? g.insn.imm & 31 : 1;
     // A zero count changes nothing, but the destination is still checked (translate.ts).
-    rmw(g, s, (v) => cnt === 0 ? null : shiftSrc(g, o, v, `${cnt}`, s));
+    rmw(
+      g,
+      s,
+      (v) => cnt === 0 ? null : o < 2 ? rotateSrc(g, o, v, cnt, s) : shiftSrc(g, o, v, `${cnt}`, s),
+    );
     return Emit.next;
   }
   // Count in CL, register operand only (a memory operand is not written for a zero count):
@@ -283,9 +311,10 @@ const opImul: Emitter = (g) => {
   const a = op === 0x1af ? g.let(g.reg(g.insn.reg, s)) : g.readE(s);
   const b = op === 0x1af ? g.readE(s) : `${g.insn.imm}`;
   if (s === 2) {
+    // CF = OF = the product does not fit in int32: then the double product (rounded, but not
+    // into the int32 range) differs from the low dword; without the high dword's call.
     const lo = g.let(`Math.imul(${a}, ${b})`);
-    const hi = g.let(`MHS(${a}, ${b})`);
-    recResult(g, lo, 2, `(${hi} !== (${lo} >> 31) ? 2049 : 0)`);
+    recResult(g, lo, 2, `(${lo} !== ${a} * ${b} ? 2049 : 0)`);
     g.setReg(g.insn.reg, 2, lo);
   } else {
     const p = g.let(`((${a} << 16) >> 16) * ((${b} << 16) >> 16)`);

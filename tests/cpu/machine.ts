@@ -44,6 +44,12 @@ export function recordingHooks(events: HookEvent[]): CpuHooks {
 }
 
 /** A machine with `mb` MiB of RAM (default 4), CPU in real mode at 0000:0000 unless moved. */
+/**
+ * The translator's compile threshold in test machines: lower than the production one
+ * (core/cpu/jit.ts THRESHOLD), so that short test loops are translated.
+ */
+export const JIT_THRESHOLD = 40;
+
 export function makeMachine(mb = 4): TestMachine {
   const mem = new PhysicalMemory({ size: mb << 20 });
   const io = new IoBus();
@@ -51,6 +57,7 @@ export function makeMachine(mb = 4): TestMachine {
   const pic = new TestPic();
   const events: HookEvent[] = [];
   const cpu = new Cpu({ memory: mem, io, clock, intr: pic, hooks: recordingHooks(events) });
+  if (cpu.jit !== null) cpu.jit.threshold = JIT_THRESHOLD;
   return { cpu, mem, io, clock, pic, events };
 }
 

@@ -6,8 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { REGION_THRESHOLD, THRESHOLD } from "../../core/cpu/jit.ts";
+import { REGION_THRESHOLD } from "../../core/cpu/jit.ts";
 import { assemble, gate, makeMachine, protectedMode, setIdt, type TestMachine } from "./machine.ts";
+import { JIT_THRESHOLD } from "./machine.ts";
 
 const CODE = 0x10000, DATA = 0x40000, HANDLER = 0x30000, COUNTER = 0x30100;
 
@@ -218,7 +219,7 @@ Deno.test("translator: REP MOVSB / STOSD crossing into a page mapped elsewhere, 
   // the next physical one here; and an overlapping MOVSB repeats its pattern, unlike memmove.
   const code = assemble(
     `
-  mov ebp, ${2 * THRESHOLD}
+  mov ebp, ${2 * JIT_THRESHOLD}
 1:
   mov ecx, 300
 ${PAGE_EDGES}
@@ -242,7 +243,7 @@ Deno.test("translator: MOV from/to CRn and IRET in translated code match", () =>
   const code = assemble(
     `
   sti
-  mov ebp, ${200 * THRESHOLD}
+  mov ebp, ${200 * JIT_THRESHOLD}
 1:
   mov eax, cr0
   add ebx, eax

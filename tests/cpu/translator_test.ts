@@ -7,8 +7,15 @@
 
 import assert from "node:assert/strict";
 import { Cpu } from "../../core/cpu/cpu.ts";
-import { REGION_THRESHOLD, THRESHOLD } from "../../core/cpu/jit.ts";
-import { gate, makeMachine, protectedMode, setIdt, type TestMachine } from "./machine.ts";
+import { REGION_THRESHOLD } from "../../core/cpu/jit.ts";
+import {
+  gate,
+  JIT_THRESHOLD,
+  makeMachine,
+  protectedMode,
+  setIdt,
+  type TestMachine,
+} from "./machine.ts";
 
 /** xorshift32: a seeded generator so failures reproduce. */
 function rng(seed: number): () => number {
@@ -114,7 +121,7 @@ function randomInsn(next: () => number, narrow: boolean): number[] {
     case 31:
       return [0x0f, 0xa3, 0xc0 | (r() << 3) | r()]; // bt: not translated
     case 32:
-      return [0xc1, 0xc0 | (r() << 3) | r(), next() & 0x1f]; // rotates: not translated
+      return [0xc1, 0xc0 | (r() << 3) | r(), next() & 0x1f]; // rotates (RCL/RCR not translated)
     case 33:
       return [0x9c, 0x58 | r()]; // pushf; pop r: flags leave through the interpreter
     case 34:
@@ -215,7 +222,7 @@ function runBoth(code: Uint8Array, regs: number[], budget: number, slice: number
 Deno.test("translator: random loops end in the interpreter's state", () => {
   let compiled = 0;
   for (let seed = 1; seed <= 300; seed++) {
-    const { code, regs } = program(seed, 4 + (seed % 12), 3 * THRESHOLD);
+    const { code, regs } = program(seed, 4 + (seed % 12), 3 * JIT_THRESHOLD);
     try {
       runBoth(code, regs, 20_000, seed % 3 === 0 ? 20_000 : 777);
     } catch (e) {
@@ -337,4 +344,77 @@ Deno.test("translator: switched off per CPU", () => {
   const off = new Cpu({ memory: m.mem, io: m.io, clock: m.clock, intr: m.pic, jit: false });
   assert.equal(off.jit, null);
   assert.notEqual(m.cpu.jit, null);
+});
+
+Deno.test("translator: IMUL's CF/OF at the edges of the int32 range", () => {
+  const le = (v: number) => [0, 8, 16, 24].map((s) => (v >>> s) & 0xff);
+  const pairs = [
+    [0x7fffffff, 1],
+    [0x7fffffff, 2],
+    [0x10000, 0x8000],
+    [-0x10000, 0x8000],
+    [0x80000000, -1],
+    [0x80000000, 1],
+    [46341, 46341],
+    [46340, 46340],
+    [-46341, 46341],
+    [-1, -1],
+    [0x80000000, 0x80000000],
+    [3, 0x2aaaaaab],
+    [-3, 0x2aaaaaab],
+  ];
+  for (const [a, b] of pairs) {
+    const body = [
+      [0xb8, ...le(a)], // mov eax, a
+      [0x89, 0x06], // mov [esi], eax
+      [0xb9, ...le(b)], // mov ecx, b
+      [0x0f, 0xaf, 0xc1], // imul eax, ecx
+      [0x0f, 0x90, 0xc2, 0x01, 0xd3], // seto dl; add ebx, edx
+      [0x0f, 0xaf, 0x0e], // imul ecx, [esi]
+      [0x0f, 0x92, 0xc2, 0x01, 0xd3], // setc dl; add ebx, edx
+      [0x69, 0x06, ...le(b)], // imul eax, [esi], b
+      [0x0f, 0x90, 0xc2, 0x01, 0xd3], // seto dl; add ebx, edx
+      [0x6b, 0xc1, b & 0xff], // imul eax, ecx, (b as imm8)
+    ].flat();
+    const back = -(body.length + 3); // dec ebp; jnz rel8 back to the body
+    const code = [0xbd, ...le(3 * JIT_THRESHOLD), ...body, 0x4d, 0x75, back & 0xff, 0xf4];
+    try {
+      runBoth(Uint8Array.from(code), [0, 0, 0, 0, 0x90000, 0, DATA, DATA], 50_000, 50_000);
+    } catch (e) {
+      throw new Error(`${a} * ${b}: ${(e as Error).message}`);
+    }
+  }
+});
+
+Deno.test("translator: ROL/ROR by constant counts, register and memory, match", () => {
+  // Each form is followed by SETO/SETC (OF and CF as the rotate left them) and ADC (CF).
+  const forms: number[][] = [];
+  for (const o of [0, 1]) {
+    for (const cnt of [0, 1, 4, 7, 8, 9, 15, 16, 17, 31]) {
+      forms.push([0xc1, 0xc0 | (o << 3), cnt]); // rol/ror eax, cnt
+      forms.push([0xc0, 0xc4 | (o << 3), cnt]); // rol/ror ah, cnt
+      forms.push([0x66, 0xc1, 0xc1 | (o << 3), cnt]); // rol/ror cx, cnt
+      forms.push([0xc1, 0x06 | (o << 3), cnt]); // rol/ror dword [esi], cnt
+      forms.push([0xc0, 0x46 | (o << 3), 5, cnt]); // rol/ror byte [esi+5], cnt
+    }
+    forms.push([0xd1, 0xc3 | (o << 3)], [0xd0, 0xc7 | (o << 3)], [0x66, 0xd1, 0x46 | (o << 3), 2]);
+  }
+  for (let k = 0; k < forms.length; k += 6) {
+    const body: number[] = [];
+    for (const f of forms.slice(k, k + 6)) {
+      body.push(0x81, 0xc0, 0x35, 0x9a, 0x57, 0xc3); // add eax, 0xc3579a35: fresh operand bits
+      body.push(0x01, 0x06); // add [esi], eax
+      body.push(...f);
+      body.push(0x0f, 0x90, 0xc2, 0x01, 0xd3); // seto dl; add ebx, edx
+      body.push(0x0f, 0x92, 0xc2, 0x11, 0xd3); // setc dl; adc ebx, edx
+    }
+    const back = -(body.length + 3); // dec ebp; jnz rel8 back to the body
+    const code = [0xbd, 3 * JIT_THRESHOLD, 0, 0, 0, ...body, 0x4d, 0x75, back & 0xff, 0xf4];
+    runBoth(
+      Uint8Array.from(code),
+      [0x12345678, 0x9abc, 0, 0, 0x90000, 0, DATA, DATA],
+      50_000,
+      50_000,
+    );
+  }
 });

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { THRESHOLD } from "../../core/cpu/jit.ts";
+import { JIT_THRESHOLD } from "../cpu/machine.ts";
 import { Machine } from "../../core/machine.ts";
 import { translatorDefault } from "../../core/cpu/cpu.ts";
 import { parseElf } from "../lockstep/elf.ts";
@@ -16,7 +16,7 @@ import { generateCode, HARNESS } from "../lockstep/random_code.ts";
 import { sha256Hex } from "../../traces/format/guest_image.ts";
 
 const HARNESS_ELF = new URL("../../guests/cputests/images/harness.elf", import.meta.url).pathname;
-const SEEDS = 6, PASSES = THRESHOLD + 10, PER_SEED = 3000;
+const SEEDS = 6, PASSES = JIT_THRESHOLD + 10, PER_SEED = 3000;
 
 /** The harness booted to `harness_ready` with the translator `on` or off. */
 function boot(on: boolean): Machine {
@@ -25,6 +25,7 @@ function boot(on: boolean): Machine {
   const before = translatorDefault(on);
   const m = new Machine({ memMiB: 64, serialOut: () => {} });
   translatorDefault(before);
+  if (m.cpu.jit !== null) m.cpu.jit.threshold = JIT_THRESHOLD; // short streams get translated
   m.bootMultiboot(bytes, { file: HARNESS_ELF, cmdline: "" });
   for (let i = 0; i < 100_000 && m.cpu.eip !== ready; i++) m.cpu.step();
   assert.equal(m.cpu.eip, ready, "the harness reached harness_ready");

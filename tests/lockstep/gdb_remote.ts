@@ -3,7 +3,7 @@
  * `qemu-system-i386` halted with its stub listening.
  *
  * Only what the lockstep runner needs: packet framing with checksums and acks, `?`, `g`/`G`
- * (i386 layout), `m`/`M`, `s`, `c`, `Z0`/`z0`, `qRcmd` (monitor commands) and `k`.
+ * (i386 layout), `m`/`M`, `s`, `c`, the 0x03 interrupt, `Z0`/`z0`, `qRcmd` (monitor commands) and `k`.
  *
  * @module
  */
@@ -273,6 +273,14 @@ export class GdbRemote {
   /** `c`: continues until a breakpoint or other stop; returns the stop reply. */
   async cont(): Promise<string> {
     return await this.command("c");
+  }
+
+  /**
+   * Sends the protocol's interrupt byte (0x03) outside any packet: a running target stops and
+   * the pending `c` or `s` receives its stop reply.
+   */
+  async interrupt(): Promise<void> {
+    await this.#write("\x03");
   }
 
   /** `Z0,addr,1`: inserts a software breakpoint. */

@@ -1,7 +1,8 @@
 /**
  * Lockstep differential tests against QEMU (see lockstep.ts):
  *  - seeded random instruction streams in the harness kernel, LOCKSTEP_INSNS instructions
- *    (default 1,000,000: about 8-9 minutes at the ~2,000 steps/s QEMU's gdb stub allows);
+ *    (default 1,000,000), QEMU's states taken from its CPU log (Lockstep.runLogged), which is
+ *    checked here against gdb single steps state for state;
  *  - the CPU test kernels from guests/cputests and the bundled guests/images/*.elf,
  *    LOCKSTEP_KERNEL_INSNS each (default 5,000).
  * Skipped with a message when qemu-system-i386 is missing (a failure under CI=true).
@@ -12,6 +13,7 @@ import { qemuAvailable } from "./gdb_remote.ts";
 import { formatMismatch, Lockstep, runRandom } from "./lockstep.ts";
 import { needs } from "../requirements.ts";
 import { generateCode } from "./random_code.ts";
+import type { ArchState, QemuStepper } from "./lockstep.ts";
 import { generateX87Code } from "./random_x87.ts";
 import { undefinedEffects } from "./flag_masks.ts";
 import { BENCH_KERNELS, KERNELS as BUILT_KERNELS } from "../../guests/cputests/build.ts";
@@ -100,50 +102,81 @@ Deno.test("x87 stream generator is deterministic and keeps the stack in range", 
   assert.notDeepEqual(a.code, generateX87Code(4, 400).code);
 });
 
-Deno.test({
-  name: "lockstep: an injected x87 divergence is reported",
-  ignore: skip,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const ls = await Lockstep.start(`${IMAGES}harness.elf`);
-    try {
-      const ready = ls.symbols.get("harness_ready")!;
-      await ls.run(10_000, (eip) => eip === ready);
-      // fninit; fld1; fld1; jmp .
-      await ls.writeBoth(0x110000, Uint8Array.of(0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xe8, 0xeb, 0xfe));
-      await ls.setRegsBoth([0, 0, 0, 0, 0x148000, 0x138000, 0, 0], 0x110000, 2);
-      assert.equal((await ls.run(2)).mismatch, null);
-      (ls.cpu as unknown as { fpuRegs: Uint8Array }).fpuRegs[7 * 10] ^= 1; // R7's low bit
-      const r = await ls.run(1);
-      assert.ok(r.mismatch, "the corrupted R7 must be detected");
-      assert.ok(r.mismatch.fields.includes("r7"), r.mismatch.fields.join());
-    } finally {
-      await ls.close();
-    }
-  },
+/**
+ * A QEMU-gated test on the harness kernel in lockstep, from its entry point or (`toReady`)
+ * booted to `harness_ready`.
+ */
+function harnessTest(name: string, fn: (ls: Lockstep) => Promise<void>, toReady = true): void {
+  Deno.test({
+    name: `lockstep: ${name}`,
+    ignore: skip,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const ls = await Lockstep.start(`${IMAGES}harness.elf`);
+      try {
+        const ready = ls.symbols.get("harness_ready")!;
+        if (toReady) assert.equal((await ls.run(10_000, (eip) => eip === ready)).end, "target");
+        await fn(ls);
+      } finally {
+        await ls.close();
+      }
+    },
+  });
+}
+
+/** Every state `qemu` yields, until it has none or QEMU reaches `end`. */
+async function drain(qemu: QemuStepper, end: number): Promise<ArchState[]> {
+  const out: ArchState[] = [];
+  for (let s = await qemu.next(); s !== null; s = await qemu.next()) {
+    out.push(s);
+    if (s.eip === end) break;
+  }
+  return out;
+}
+
+harnessTest("QEMU's CPU log gives the states gdb single steps give", async (ls) => {
+  for (const seed of [1, 2, 3]) {
+    const g = generateCode(seed, 800);
+    const end = await ls.loadStream(g);
+    const logged = await drain(await ls.runLogged(end), end);
+    await ls.loadStream(g);
+    const stepped = await drain(ls.gdbStepper, end);
+    assert.ok(stepped.length > 800, `seed ${seed}: ${stepped.length} states`);
+    assert.equal(logged.length, stepped.length, `seed ${seed}: as many states`);
+    assert.deepEqual(logged, stepped, `seed ${seed}`);
+  }
 });
 
-Deno.test({
-  name: "lockstep: an injected divergence is reported with both register files",
-  ignore: skip,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const ls = await Lockstep.start(`${IMAGES}harness.elf`);
-    try {
-      const ok = await ls.run(50);
-      assert.equal(ok.mismatch, null);
-      ls.cpu.regs[1] ^= 0x100; // corrupt ECX in pvreplay only
-      const r = await ls.run(50);
-      assert.ok(r.mismatch, "the corrupted ECX must be detected");
-      assert.ok(r.mismatch.fields.includes("ecx"));
-      assert.match(formatMismatch(r.mismatch), /ecx .* <--/);
-    } finally {
-      await ls.close();
-    }
-  },
+harnessTest("a divergence in a logged run is reported", async (ls) => {
+  const end = await ls.loadStream(generateCode(5, 800));
+  const qemu = await ls.runLogged(end);
+  assert.equal((await ls.run(100, undefined, qemu)).mismatch, null);
+  ls.cpu.regs[6] ^= 0x4000; // corrupt ESI in pvreplay only
+  const r = await ls.run(Number.POSITIVE_INFINITY, (eip) => eip === end, qemu);
+  assert.ok(r.mismatch, "the corrupted ESI must be detected");
+  assert.ok(r.mismatch.fields.includes("esi"), r.mismatch.fields.join());
 });
+
+harnessTest("an injected x87 divergence is reported", async (ls) => {
+  // fninit; fld1; fld1; jmp .
+  await ls.writeBoth(0x110000, Uint8Array.of(0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xe8, 0xeb, 0xfe));
+  await ls.setRegsBoth([0, 0, 0, 0, 0x148000, 0x138000, 0, 0], 0x110000, 2);
+  assert.equal((await ls.run(2)).mismatch, null);
+  (ls.cpu as unknown as { fpuRegs: Uint8Array }).fpuRegs[7 * 10] ^= 1; // R7's low bit
+  const r = await ls.run(1);
+  assert.ok(r.mismatch, "the corrupted R7 must be detected");
+  assert.ok(r.mismatch.fields.includes("r7"), r.mismatch.fields.join());
+});
+
+harnessTest("an injected divergence is reported with both register files", async (ls) => {
+  assert.equal((await ls.run(50)).mismatch, null);
+  ls.cpu.regs[1] ^= 0x100; // corrupt ECX in pvreplay only
+  const r = await ls.run(50);
+  assert.ok(r.mismatch, "the corrupted ECX must be detected");
+  assert.ok(r.mismatch.fields.includes("ecx"));
+  assert.match(formatMismatch(r.mismatch), /ecx .* <--/);
+}, false);
 
 const BUNDLED = new URL("../../guests/images/", import.meta.url).pathname;
 const bundled: string[] = [];

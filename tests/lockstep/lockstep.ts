@@ -13,21 +13,17 @@
  * random streams), one `c` to a breakpoint with QEMU logging its state before every instruction
  * (qemu_cpu_log.ts), which is the same state sequence ~30x faster.
  *
- * CLI:
- *   deno run -A tests/lockstep/lockstep.ts --kernel guests/cputests/images/pm_exceptions.elf
- *   deno run -A tests/lockstep/lockstep.ts --random --seed 1 --insns 200000 [--stepping gdb]
+ * The random streams are driven by random_run.ts; the command line is main.ts.
  *
  * @module
  */
 
 import { Cpu } from "../../core/cpu/cpu.ts";
-import { parseArgs } from "node:util";
 import { GdbReg, parseInfoRegisters, type QemuSession, startQemu } from "./gdb_remote.ts";
 import { parseElf } from "./elf.ts";
 import { FCOMI_IGNORED, FPU_NAMES, fpuOf, FSW_IGNORED, h4, isFcomi } from "./x87_state.ts";
 import { undefinedEffects, ZF } from "./flag_masks.ts";
-import { generateCode, type GeneratedCode, HARNESS } from "./random_code.ts";
-import { generateX87Code } from "./random_x87.ts";
+import { type GeneratedCode, HARNESS } from "./random_code.ts";
 import { parseCpuLog } from "./qemu_cpu_log.ts";
 import { PhysicalMemory } from "../../core/memory.ts";
 import { IoBus } from "../../core/bus.ts";
@@ -123,7 +119,8 @@ export interface Mismatch {
   fields: string[];
 }
 
-const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, "0");
+/** Eight hex digits, for addresses and register values. */
+export const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, "0");
 
 /** Formats a mismatch as a multi-line report. */
 export function formatMismatch(m: Mismatch): string {
@@ -552,132 +549,4 @@ export class Lockstep {
  */
 export function qemuFlagsToAttr(flags: number): number {
   return (flags >>> 8) & 0xf0ff;
-}
-
-/** Result of {@link runRandom}. */
-export interface RandomResult {
-  compared: number;
-  seeds: number;
-  seconds: number;
-  failure: string | null;
-}
-
-/**
- * Runs seeded random instruction streams in the harness kernel until `totalInsns` instructions
- * have been compared (or a mismatch). Seeds are `firstSeed`, `firstSeed + 1`, ... QEMU's states
- * come from its CPU log (`stepping` "log", see {@link Lockstep.runLogged}) or from gdb single
- * steps ("gdb").
- */
-export async function runRandom(
-  harnessElf: string,
-  firstSeed: number,
-  totalInsns: number,
-  perSeed = 3000,
-  log: (s: string) => void = () => {},
-  generate: (seed: number, count: number) => GeneratedCode = generateCode,
-  stepping: "log" | "gdb" = "log",
-): Promise<RandomResult> {
-  const t0 = performance.now();
-  const ls = await Lockstep.start(harnessElf);
-  let seeds = 0;
-  const finish = async (failure: string | null): Promise<RandomResult> => {
-    await ls.close();
-    return { compared: ls.compared, seeds, seconds: (performance.now() - t0) / 1000, failure };
-  };
-  try {
-    const ready = ls.symbols.get("harness_ready");
-    if (ready === undefined) return await finish(`${harnessElf}: no symbol harness_ready`);
-    const boot = await ls.run(10_000, (eip) => eip === ready);
-    if (boot.mismatch) return await finish("harness boot:\n" + formatMismatch(boot.mismatch));
-    if (boot.end !== "target") return await finish(`harness boot ended with '${boot.end}'`);
-    for (let seed = firstSeed; ls.compared < totalInsns; seed++, seeds++) {
-      const end = await ls.loadStream(generate(seed, perSeed));
-      const inCode = (eip: number) => eip === end || eip < HARNESS.codeBase || eip > end;
-      const qemu = stepping === "log" ? await ls.runLogged(end) : ls.gdbStepper;
-      const r = await ls.run(Number.POSITIVE_INFINITY, inCode, qemu);
-      if (r.mismatch) return await finish(`seed ${seed}:\n${formatMismatch(r.mismatch)}`);
-      const eip = ls.cpu.eip >>> 0;
-      if (r.end !== "target" || eip !== end) {
-        const vec = eip >= HARNESS.vectorStubs && eip < HARNESS.vectorStubs + 1024
-          ? ` (exception vector ${(eip - HARNESS.vectorStubs) >> 2})`
-          : "";
-        return await finish(
-          `seed ${seed}: generated code left the code area at eip=${
-            hex(eip)
-          }${vec}, end '${r.end}'`,
-        );
-      }
-      const diff = await ls.compareMemory(HARNESS.scratchBase, 0x20000);
-      if (diff >= 0) {
-        return await finish(
-          `seed ${seed}: memory differs at 0x${hex(HARNESS.scratchBase + diff)} after the stream`,
-        );
-      }
-      const tags = await ls.abridgedTags();
-      if (tags !== null && tags.qemu !== tags.pvreplay) {
-        return await finish(
-          `seed ${seed}: x87 tags differ after the stream: QEMU FTW=${tags.qemu.toString(16)}, ` +
-            `pvreplay ${tags.pvreplay.toString(16)}`,
-        );
-      }
-      log(
-        `seed ${seed}: ${r.compared} insns ok (total ${ls.compared}, ${
-          (ls.compared / ((performance.now() - t0) / 1000)).toFixed(0)
-        } steps/s)`,
-      );
-    }
-    return await finish(null);
-  } catch (e) {
-    await ls.close();
-    throw e;
-  }
-}
-
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      kernel: { type: "string" },
-      random: { type: "boolean" },
-      x87: { type: "boolean" },
-      stepping: { type: "string", default: "log" },
-      seed: { type: "string", default: "1" },
-      insns: { type: "string", default: "100000" },
-      harness: { type: "string", default: "guests/cputests/images/harness.elf" },
-    },
-  });
-  if (values.random) {
-    const r = await runRandom(
-      values.harness!,
-      Number(values.seed),
-      Number(values.insns),
-      values.x87 ? 1000 : 3000,
-      console.log,
-      values.x87 ? generateX87Code : generateCode,
-      values.stepping === "gdb" ? "gdb" : "log",
-    );
-    console.log(
-      `${r.compared} instructions compared over ${r.seeds} seeds in ${r.seconds.toFixed(1)} s ` +
-        `(${(r.compared / r.seconds).toFixed(0)} steps/s)`,
-    );
-    if (r.failure) {
-      console.error(r.failure);
-      Deno.exit(1);
-    }
-  } else if (values.kernel) {
-    const ls = await Lockstep.start(values.kernel);
-    const r = await ls.run(Number(values.insns));
-    await ls.close();
-    console.log(`${r.compared} instructions compared, end '${r.end}', ${r.seconds.toFixed(1)} s`);
-    if (r.mismatch) {
-      console.error(formatMismatch(r.mismatch));
-      Deno.exit(1);
-    }
-  } else {
-    console.error(
-      "usage: lockstep.ts --kernel IMAGE [--insns N] | --random [--x87] [--seed S] [--insns N] " +
-        "[--stepping log|gdb]",
-    );
-    Deno.exit(2);
-  }
 }

@@ -10,7 +10,8 @@
 
 import assert from "node:assert/strict";
 import { qemuAvailable } from "./gdb_remote.ts";
-import { formatMismatch, Lockstep, runRandom } from "./lockstep.ts";
+import { formatMismatch, Lockstep } from "./lockstep.ts";
+import { runRandom } from "./random_run.ts";
 import { needs } from "../requirements.ts";
 import { generateCode } from "./random_code.ts";
 import type { ArchState, QemuStepper } from "./lockstep.ts";

@@ -82,12 +82,15 @@ export const KvmFeature = {
   NOP_IO_DELAY: 1 << 1,
   MMU_OP: 1 << 2,
   CLOCKSOURCE2: 1 << 3,
+  ASYNC_PF: 1 << 4,
   STEAL_TIME: 1 << 5,
   PV_EOI: 1 << 6,
   PV_UNHALT: 1 << 7,
   PV_TLB_FLUSH: 1 << 9,
+  ASYNC_PF_VMEXIT: 1 << 10,
   PV_SEND_IPI: 1 << 11,
   PV_SCHED_YIELD: 1 << 13,
+  ASYNC_PF_INT: 1 << 14,
   /** The host may set PVCLOCK_TSC_STABLE_BIT in the time structure's flags. */
   CLOCKSOURCE_STABLE_BIT: 1 << 24,
 } as const;
@@ -133,6 +136,25 @@ export const KVM_VCPU_FLUSH_TLB = 2;
 export const MSR_KVM_PV_EOI_EN = 0x4b56_4d04;
 export const KVM_PV_EOI_ALIGN_MASK = 0x2;
 export const KVM_PV_EOI_ENABLED = 1;
+/**
+ * Async page faults (docs/abi/kvm.md §10). MSR_KVM_ASYNC_PF_EN takes the GPA of a 64-byte
+ * aligned `kvm_vcpu_pv_apf_data` {u32 flags @0; u32 token @4; pad to 64} with bit 0 enable,
+ * bit 1 send-always (also at CPL 0), bit 2 delivery as #PF VM exit (needs ASYNC_PF_VMEXIT),
+ * bit 3 'page ready' as an interrupt (needs ASYNC_PF_INT); bits 4-5 are reserved (#GP).
+ * MSR_KVM_ASYNC_PF_INT holds that interrupt's vector (bits 8-63 reserved), MSR_KVM_ASYNC_PF_ACK
+ * bit 0 tells the host the token slot is free again. The token of a wake-up for every waiting
+ * task is 0xffffffff.
+ */
+export const MSR_KVM_ASYNC_PF_EN = 0x4b56_4d02;
+export const MSR_KVM_ASYNC_PF_INT = 0x4b56_4d06;
+export const MSR_KVM_ASYNC_PF_ACK = 0x4b56_4d07;
+export const KVM_ASYNC_PF_ENABLED = 1 << 0;
+export const KVM_ASYNC_PF_DELIVERY_AS_PF_VMEXIT = 1 << 2;
+export const KVM_ASYNC_PF_DELIVERY_AS_INT = 1 << 3;
+export const KVM_ASYNC_PF_RESERVED_MASK = 0x30;
+export const KVM_ASYNC_PF_TOKEN_OFFSET = 4;
+export const KVM_ASYNC_PF_WAKE_ALL = 0xffff_ffff;
+
 /** Local-APIC EOI register offset (SDM Vol.3A Table 10-1): a PV EOI stands for a write to it. */
 export const APIC_EOI = 0xb0;
 /**

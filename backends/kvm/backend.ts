@@ -2,8 +2,8 @@
  * `kvm`: a KVM guest on Intel VT-x (docs/abi/kvm.md §1, §2, §3, §4, §5, §7, §8, §9). The CPU
  * semantics are native; exits are named by VMX basic exit reasons, hypercalls follow the
  * profile's ABI, and profiles from 2.6.25 expose the "KVMKVMKVM" CPUID leaves and kvmclock;
- * 6.1 adds steal time, the SMP features (PV unhalt, send-IPI, sched yield, TLB flush) and PV
- * EOI (§9, pv_eoi.ts).
+ * 6.1 adds steal time, the SMP features (PV unhalt, send-IPI, sched yield, TLB flush), PV
+ * EOI (§9, pv_eoi.ts) and async PF (§10, async_pf.ts).
  *
  * kvmclock updates (deterministic): the host rewrites a vCPU's `pvclock_vcpu_time_info` when
  * the guest enables it (system-time MSR write with bit 0 set) and after every external-interrupt
@@ -11,8 +11,9 @@
  * Steal time is rewritten on enable and whenever the vCPU leaves a halt (§8).
  *
  * Why this file is long: it is the one host side of the KVM ABI (exit naming, hypercalls,
- * kvmclock, steal time, PV unhalt/send-IPI, the exits PV EOI syncs at), whose parts share the
- * per-vCPU state and the placement of host events around exits; PV EOI's rules are pv_eoi.ts.
+ * kvmclock, steal time, PV unhalt/send-IPI, the exits PV EOI syncs at and async PF delivers
+ * at), whose parts share the per-vCPU state and the placement of host events around exits;
+ * PV EOI's rules are pv_eoi.ts, async PF's async_pf.ts.
  *
  * @module
  */
@@ -55,6 +56,7 @@ import {
 import { describeKvm } from "./description.ts";
 import { kvmRows } from "./model.ts";
 import {
+  asyncPfMsrOf,
   clockMsrOf,
   hasFeature,
   isPvEoiMsr,
@@ -74,6 +76,13 @@ import {
   type PvEoiState,
   writePvEoiMsr,
 } from "./pv_eoi.ts";
+import {
+  asyncPfAtReset,
+  type AsyncPfState,
+  deliverAsyncPf,
+  writeAsyncPfEn,
+  writeAsyncPfInt,
+} from "./async_pf.ts";
 
 export { KVM_PROFILES, KVM_VERSIONS, type KvmProfile } from "./profiles.ts";
 
@@ -82,7 +91,7 @@ const PAGE = 4096;
 const EAX = 0, ECX = 1, EDX = 2, EBX = 3, EBP = 5, ESI = 6, EDI = 7;
 const PARA_STATE_SIZE = 24;
 
-/** What KVM keeps per vCPU (docs/abi/kvm.md §5, §8, §9). */
+/** What KVM keeps per vCPU (docs/abi/kvm.md §5, §8, §9, §10). */
 interface VcpuState {
   systemMsr: [number, number];
   /** PA of the registered `pvclock_vcpu_time_info`, -1 if disabled. */
@@ -94,6 +103,8 @@ interface VcpuState {
   pvUnhalted: boolean;
   /** Only on a profile with PV_EOI (older profiles' snapshots stay as they were). */
   pvEoi?: PvEoiState;
+  /** Only on a profile with ASYNC_PF, likewise. */
+  asyncPf?: AsyncPfState;
 }
 
 /** Guest-registered host state (part of snapshots). */
@@ -133,7 +144,10 @@ export class KvmBackend extends BaseBackend {
   #state: KvmState = { wallMsr: [0, 0], wallVersion: 0, vcpus: [] };
   /** A PV EOI the host completed before an APIC access, recorded after the access's event. */
   #apicEoi: EventFields | null = null;
-  /** The platform whose local APICs report new requests to this backend (PV EOI). */
+  /**
+   * The platform whose local APICs report to this backend: new requests (PV EOI) and SVR
+   * writes that leave them enabled (async PF).
+   */
   #kicks: Platform | null = null;
 
   constructor(profile: KvmProfile) {
@@ -220,21 +234,29 @@ export class KvmBackend extends BaseBackend {
   override attach(ctx: BackendContext): void {
     super.attach(ctx);
     const pf = ctx.platform;
-    if (!pf || !hasFeature(this.profile, KvmFeature.PV_EOI)) return;
-    // A request entering a vCPU's APIC kicks it out of the guest: an exit (docs/abi/kvm.md §9).
+    const pvEoi = this.#pvEoiOn(), asyncPf = hasFeature(this.profile, KvmFeature.ASYNC_PF);
+    if (!pf || (!pvEoi && !asyncPf)) return;
     this.#kicks = pf;
     for (let i = 0; i < pf.cpuCount; i++) {
-      pf.localApic(i).onAccept = () => {
-        const m = this.#pvEoiExit(i);
-        if (m) this.emitAfterEvent(m);
-      };
+      const apic = pf.localApic(i);
+      // A request entering a vCPU's APIC kicks it out of the guest: an exit (docs/abi/kvm.md §9).
+      if (pvEoi) {
+        apic.onAccept = () => {
+          const m = this.#pvEoiExit(i);
+          if (m) this.emitAfterEvent(m);
+        };
+      }
+      // apic_set_spiv: an SVR write leaving the APIC enabled requests KVM_REQ_APF_READY (§10).
+      if (asyncPf) apic.onSoftwareEnable = () => this.#pageReady(i, true);
     }
   }
 
   override detach(): void {
     const pf = this.#kicks;
     this.#kicks = null;
-    if (pf) { for (let i = 0; i < pf.cpuCount; i++) pf.localApic(i).onAccept = null; }
+    for (let i = 0; pf && i < pf.cpuCount; i++) {
+      pf.localApic(i).onAccept = pf.localApic(i).onSoftwareEnable = null;
+    }
     super.detach();
   }
 
@@ -247,6 +269,13 @@ export class KvmBackend extends BaseBackend {
   override rdmsr(index: number, out: Int32Array): boolean {
     index >>>= 0;
     const pair = this.#clockMsr(index);
+    const apf = asyncPfMsrOf(this.profile, index);
+    if (apf) {
+      const s = this.#apf();
+      // The last value written; ACK reads as 0 (kvm_get_msr_common).
+      [out[0], out[1]] = apf === "en" ? s.en : [apf === "int" ? s.int : 0, 0];
+      return true;
+    }
     // KVM returns the last value written (kvm_get_msr_common).
     const v = isStealMsr(this.profile, index)
       ? this.#vc().stealMsr
@@ -273,6 +302,8 @@ export class KvmBackend extends BaseBackend {
       if (m) this.emitAfterExit(m);
       return writePvEoiMsr(this.#eoi(), lo, hi, this.ctx.memory);
     }
+    const apf = asyncPfMsrOf(this.profile, index);
+    if (apf) return this.#writeAsyncPfMsr(apf, lo >>> 0, hi >>> 0);
     const pair = this.#clockMsr(index);
     if (!pair) return false;
     if (index === pair.wall) {
@@ -422,6 +453,51 @@ export class KvmBackend extends BaseBackend {
     // The guest asks for the wall clock by registering the structure (docs/abi/kvm.md §5).
     const ns = this.ctx.clock.nanos();
     return { ...d, op: "get_wallclock", opArgs: [this.#epoch() + Math.floor(ns / 1e9), ns % 1e9] };
+  }
+
+  // ---- async PF (docs/abi/kvm.md §10, async_pf.ts) --------------------------------------------
+
+  #apf(index = this.vcpu): AsyncPfState {
+    return this.#vc(index).asyncPf ??= asyncPfAtReset();
+  }
+
+  /** WRMSR of an async-PF MSR; false = #GP. An enable and an ACK look at the queue after it. */
+  #writeAsyncPfMsr(msr: "en" | "int" | "ack", lo: number, hi: number): boolean {
+    // The exit's PV EOI sync comes before the write is handled (the guest's handler EOIs, then
+    // ACKs), so the host's EOI precedes the next interrupt.
+    const m = this.#pvEoiExit(this.vcpu);
+    if (m) this.emitAfterExit(m);
+    const s = this.#apf();
+    const features = this.profile.features;
+    if (msr === "int") return writeAsyncPfInt(s, lo, hi);
+    if (msr === "en" && !writeAsyncPfEn(s, lo, hi, features, this.ctx.memory)) return false;
+    if (msr === "en" || (lo & 1) === 1) this.#pageReady(this.vcpu, false);
+    return true;
+  }
+
+  /**
+   * The entry after a KVM_REQ_APF_READY on vCPU `index`: a waiting wake-all is delivered if it
+   * can be, as a `kvm_async_pf` marker (nr = the structure's GPA, args [token, vector]) after
+   * the exit's event, then the interrupt enters the vCPU's APIC. No canonical operation: bare
+   * hardware has nothing it stands for.
+   */
+  #pageReady(index: number, afterEvent: boolean): void {
+    const s = this.#state.vcpus[index]?.asyncPf;
+    const pf = this.ctx.platform;
+    if (!s?.queued || !pf) return;
+    const r = deliverAsyncPf(s, pf.acceptsFixedIpi(index), this.ctx.memory);
+    if (!r) return;
+    const fields: EventFields = {
+      kind: "marker",
+      nr: r.pa,
+      name: "kvm_async_pf",
+      args: [r.token, r.vector],
+      eip: this.eip,
+      vcpu: index,
+    };
+    if (afterEvent) this.emitAfterEvent(fields);
+    else this.emitAfterExit(fields);
+    pf.sendFixedIpi(index, r.vector, false);
   }
 
   // ---- per-vCPU state, PV unhalt, send-IPI, steal time (docs/abi/kvm.md §8) ------------------
@@ -657,13 +733,21 @@ export class KvmBackend extends BaseBackend {
     if (s.kvm) this.#state = structuredClone(s.kvm as KvmState);
   }
 
-  /** INIT (`kvm_vcpu_reset` with init_event): `pv_unhalted` and the PV EOI registration go. */
+  /**
+   * INIT (`kvm_vcpu_reset` with init_event): `pv_unhalted`, the kvmclock, steal-time, PV EOI
+   * and async-PF registrations and the async-PF queue go; the host's time-info version counter
+   * stays (kvmclock_reset leaves `hv_clock`).
+   */
   override resetVcpu(index: number): void {
     super.resetVcpu(index);
     const v = this.#state.vcpus[index];
     if (!v) return;
-    v.pvUnhalted = false;
-    if (v.pvEoi) v.pvEoi = pvEoiAtReset();
+    this.#state.vcpus[index] = {
+      ...vcpuAtReset(),
+      version: v.version,
+      ...(v.pvEoi ? { pvEoi: pvEoiAtReset() } : {}),
+      ...(v.asyncPf ? { asyncPf: asyncPfAtReset() } : {}),
+    };
   }
 }
 

@@ -16,6 +16,9 @@ import {
   KVM_HC_VAPIC_POLL_IRQ,
   KvmFeature,
   MSR_KVM_API_MAGIC,
+  MSR_KVM_ASYNC_PF_ACK,
+  MSR_KVM_ASYNC_PF_EN,
+  MSR_KVM_ASYNC_PF_INT,
   MSR_KVM_PV_EOI_EN,
   MSR_KVM_STEAL_TIME,
   MSR_KVM_WALL_CLOCK,
@@ -175,6 +178,40 @@ export function describeKvm(p: KvmProfile): BackendDescription {
       ret,
       op: null,
       source: `docs/abi/kvm.md §${section}`,
+    });
+  }
+  if (hasFeature(p, KvmFeature.ASYNC_PF_INT)) {
+    const apf = "docs/abi/kvm.md §10";
+    calls.push({
+      kind: "msr",
+      nr: MSR_KVM_ASYNC_PF_EN,
+      name: "MSR_KVM_ASYNC_PF_EN",
+      args: [
+        reg(
+          "EDX:EAX",
+          "kvm_vcpu_pv_apf_data | enable(0) | send-always(1) | as-vmexit(2) | as-int(3)",
+          "gpa, 64-byte aligned",
+        ),
+      ],
+      ret: "each enable queues a wake-all (token 0xffffffff), given as the interrupt",
+      op: null,
+      source: apf,
+    }, {
+      kind: "msr",
+      nr: MSR_KVM_ASYNC_PF_INT,
+      name: "MSR_KVM_ASYNC_PF_INT",
+      args: [reg("EAX", "'page ready' vector", "vector")],
+      ret: "bits 8-63 reserved (#GP)",
+      op: null,
+      source: apf,
+    }, {
+      kind: "msr",
+      nr: MSR_KVM_ASYNC_PF_ACK,
+      name: "MSR_KVM_ASYNC_PF_ACK",
+      args: [reg("EAX", "done(bit 0)", "bits")],
+      ret: "the host delivers the next waiting 'page ready'",
+      op: null,
+      source: apf,
     });
   }
   if (p.signature) {

@@ -13,6 +13,7 @@ import {
   APIC_SHORT_MASK,
   APIC_VECTOR_MASK,
   CPUID_1_ECX_HYPERVISOR,
+  KVM_ASYNC_PF_RESERVED_MASK,
   KVM_CPUID_FEATURES,
   KVM_CPUID_SIGNATURE,
   KVM_EINVAL,
@@ -32,6 +33,9 @@ import {
   KvmExit,
   KvmFeature,
   MSR_KVM_API_MAGIC,
+  MSR_KVM_ASYNC_PF_ACK,
+  MSR_KVM_ASYNC_PF_EN,
+  MSR_KVM_ASYNC_PF_INT,
   MSR_KVM_PV_EOI_EN,
   MSR_KVM_STEAL_TIME,
   MSR_KVM_SYSTEM_TIME,
@@ -166,18 +170,19 @@ export const KVM_PROFILES: Readonly<Record<string, KvmProfile>> = {
     pvclockFlags: 0,
   },
   // A 6.1 host as the Debian 12 guest meets it under QEMU (docs/abi/kvm.md §7): kvmclock with
-  // the 0x4b564dxx MSRs and the stable bit, steal time, the SMP features (§8) and PV EOI (§9).
-  // KVM offers more (async PF, poll control, async PF as an interrupt); pvreplay does not model
-  // them, so they stay clear, which is a configuration a VMM may choose (QEMU's kvm-* CPU
-  // properties), and the guest then leaves them unused.
+  // the 0x4b564dxx MSRs and the stable bit, steal time, the SMP features (§8), PV EOI (§9) and
+  // async PF with 'page ready' as an interrupt (§10). KVM offers poll control too; pvreplay
+  // does not model it, so it stays clear, which is a configuration a VMM may choose (QEMU's
+  // kvm-poll-control CPU property), and the guest then leaves it unused.
   "6.1": {
     version: "6.1",
     hypercalls: "pv",
     signature: true,
     maxLeaf: KVM_CPUID_FEATURES,
     features: KvmFeature.CLOCKSOURCE | KvmFeature.NOP_IO_DELAY | KvmFeature.CLOCKSOURCE2 |
-      KvmFeature.STEAL_TIME | KvmFeature.PV_EOI | KvmFeature.PV_UNHALT | KvmFeature.PV_TLB_FLUSH |
-      KvmFeature.PV_SEND_IPI | KvmFeature.PV_SCHED_YIELD | KvmFeature.CLOCKSOURCE_STABLE_BIT,
+      KvmFeature.ASYNC_PF | KvmFeature.STEAL_TIME | KvmFeature.PV_EOI | KvmFeature.PV_UNHALT |
+      KvmFeature.PV_TLB_FLUSH | KvmFeature.ASYNC_PF_VMEXIT | KvmFeature.PV_SEND_IPI |
+      KvmFeature.PV_SCHED_YIELD | KvmFeature.ASYNC_PF_INT | KvmFeature.CLOCKSOURCE_STABLE_BIT,
     clockMsrs: [OLD_CLOCK, NEW_CLOCK],
     apiMagic: false,
     cplCheck: true,
@@ -348,6 +353,20 @@ export function kvmMsrFault(p: KvmProfile): MsrFault {
           "the PV EOI word must be 4-byte aligned"
         : null;
     }
+    const apf = asyncPfMsrOf(p, index);
+    if (apf) {
+      // kvm_pv_enable_async_pf / kvm_pv_enable_async_pf_int: reserved bits (and, which the
+      // model cannot see, enabling at a GPA that is not RAM).
+      if (write && apf === "en" && (lo & KVM_ASYNC_PF_RESERVED_MASK) !== 0) {
+        return `WRMSR of MSR_KVM_ASYNC_PF_EN with reserved bits 0x${
+          (lo & KVM_ASYNC_PF_RESERVED_MASK).toString(16)
+        } raises #GP(0)`;
+      }
+      if (write && apf === "int" && (hi !== 0 || lo >>> 8 !== 0)) {
+        return "WRMSR of MSR_KVM_ASYNC_PF_INT with bits 8-63 set raises #GP(0): only a vector";
+      }
+      return null;
+    }
     if (write && p.apiMagic && index === MSR_KVM_API_MAGIC) {
       // vcpu_register_para's err_gp: the GPA must be page aligned (and RAM, which the model
       // cannot see).
@@ -373,4 +392,21 @@ export function isPvEoiMsr(p: KvmProfile, index: number): boolean {
 /** MSR_KVM_STEAL_TIME on a profile that advertises STEAL_TIME (docs/abi/kvm.md §8). */
 export function isStealMsr(p: KvmProfile, index: number): boolean {
   return index >>> 0 === MSR_KVM_STEAL_TIME && hasFeature(p, KvmFeature.STEAL_TIME);
+}
+
+/**
+ * Which async-PF MSR `index` is on a profile that has it (docs/abi/kvm.md §10):
+ * MSR_KVM_ASYNC_PF_EN needs ASYNC_PF, the interrupt vector and ACK MSRs need ASYNC_PF_INT.
+ */
+export function asyncPfMsrOf(p: KvmProfile, index: number): "en" | "int" | "ack" | null {
+  switch (index >>> 0) {
+    case MSR_KVM_ASYNC_PF_EN:
+      return hasFeature(p, KvmFeature.ASYNC_PF) ? "en" : null;
+    case MSR_KVM_ASYNC_PF_INT:
+      return hasFeature(p, KvmFeature.ASYNC_PF_INT) ? "int" : null;
+    case MSR_KVM_ASYNC_PF_ACK:
+      return hasFeature(p, KvmFeature.ASYNC_PF_INT) ? "ack" : null;
+    default:
+      return null;
+  }
 }

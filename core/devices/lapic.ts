@@ -144,6 +144,12 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
    * when its virtual APIC gets a request (KVM kicks it, docs/abi/kvm.md §9). Not saved.
    */
   onAccept: (() => void) | null = null;
+  /**
+   * Called after an SVR write that leaves the APIC software-enabled: a hypervisor holding an
+   * interrupt until the APIC takes it (KVM's async-PF 'page ready', docs/abi/kvm.md §10).
+   * Not saved.
+   */
+  onSoftwareEnable: (() => void) | null = null;
 
   constructor(o: LapicOptions) {
     this.#clock = o.clock;
@@ -430,6 +436,7 @@ export class LocalApic implements MmioDevice, ApicBusMember, Stateful<LapicState
         this.#svr = v & 0x13ff;
         // SDM 10.4.7.2: software disable sets every LVT mask bit.
         if (!this.softwareEnabled) this.#lvt = this.#lvt.map((e) => e | LVT_MASKED);
+        else this.onSoftwareEnable?.();
         return;
       case 0x280: // a write latches the accumulated errors (SDM 10.5.3)
         this.#esr = this.#esrPending;

@@ -112,16 +112,27 @@ function checkKvmBoot(trace: string): void {
     ]
   ) assert.ok(console.includes(line), `missing "${line}"`);
   const msrs = new Set<number>();
-  let pvEoi = -1;
+  let pvEoi = -1, apfEn = -1;
   let clockUpdates = 0;
+  // The async-PF wake-all (docs/abi/kvm.md §10): marker, then the interrupt, then the ACK.
+  const apf: string[] = [];
   const reader = TraceReader.open(trace);
   try {
     for (const e of reader.events()) {
       if (e.name === "EXIT_REASON_MSR_WRITE") {
-        msrs.add(e.args[0] >>> 0);
+        const msr = e.args[0] >>> 0;
+        msrs.add(msr);
         // kvmclock's system-time structure is registered with its enable bit (bit 0) set.
-        if (e.args[0] >>> 0 === 0x4b564d01) assert.equal(e.args[1] & 1, 1);
-        if (e.args[0] >>> 0 === 0x4b564d04 && pvEoi < 0) pvEoi = e.args[1];
+        if (msr === 0x4b564d01) assert.equal(e.args[1] & 1, 1);
+        if (msr === 0x4b564d04 && pvEoi < 0) pvEoi = e.args[1];
+        if (msr === 0x4b564d02 && apfEn < 0) apfEn = e.args[1];
+        if (msr === 0x4b564d07) apf.push(`ack ${e.args[1]}`);
+      } else if (e.name === "kvm_async_pf") {
+        assert.deepEqual(e.args, [0xffffffff, 0xf3]);
+        assert.equal(e.nr, (apfEn & ~0x3f) >>> 0, "the registered structure");
+        apf.push("page ready");
+      } else if (e.kind === "interrupt" && e.vector === 0xf3) {
+        apf.push("interrupt");
       } else if (e.name === "pvclock_vcpu_time_info" && clockUpdates++ < 100) {
         assert.equal(e.args[7], 1, "PVCLOCK_TSC_STABLE_BIT");
       }
@@ -131,12 +142,16 @@ function checkKvmBoot(trace: string): void {
   }
   assert.ok(clockUpdates > 10, `${clockUpdates} time-structure updates`);
   const hex = [...msrs].map((m) => m.toString(16)).join(",");
-  // The system-time structure through the new MSR, the wall clock through its pair; steal time
-  // and PV EOI (docs/abi/kvm.md §8, §9), the EOI word enabled and 4-byte aligned. The features
-  // the profile leaves clear are not used: no async PF, poll control MSRs.
-  for (const m of [0x4b564d01, 0x4b564d00, 0x4b564d03]) assert.ok(msrs.has(m), hex);
+  // The system-time structure through the new MSR, the wall clock through its pair; steal time,
+  // PV EOI and async PF (docs/abi/kvm.md §8, §9, §10), the EOI word enabled and 4-byte aligned,
+  // async PF enabled with interrupt delivery (and as #PF VM exits: ASYNC_PF_VMEXIT is there)
+  // on HYPERVISOR_CALLBACK_VECTOR. The one wake-all comes when the kernel enables its local
+  // APIC and is ACKed. Poll control, which the profile leaves clear, is not used.
+  for (const m of [0x4b564d01, 0x4b564d00, 0x4b564d03, 0x4b564d06]) assert.ok(msrs.has(m), hex);
   assert.equal(pvEoi & 3, 1, "MSR_KVM_PV_EOI_EN enabled, word 4-byte aligned");
-  for (const m of [0x4b564d02, 0x4b564d05, 0x4b564d06]) {
+  assert.equal(apfEn & 0x3f, 0xd, "MSR_KVM_ASYNC_PF_EN: enabled, as-vmexit, as-interrupt");
+  assert.deepEqual(apf, ["page ready", "interrupt", "ack 1"]);
+  for (const m of [0x4b564d05]) {
     assert.ok(!msrs.has(m), `MSR 0x${m.toString(16)} written (${hex})`);
   }
 }
